@@ -1,0 +1,231 @@
+/*
+ * dino.h: DINO ViT image embeddings on the CPU, through ggml.
+ *
+ * Usage:
+ *
+ *     dino_model * model = NULL;
+ *     if (dino_model_load("dino-vits8-q8_0.gguf", NULL, &model) != DINO_OK) {
+ *         fprintf(stderr, "%s\n", dino_last_error());
+ *         return 1;
+ *     }
+ *     dino_context_params cp = dino_context_default_params();
+ *     cp.n_threads = 4;
+ *     dino_context * ctx = NULL;
+ *     dino_context_new(model, &cp, &ctx);
+ *
+ *     float cls[384];                       // dino_model_info.embedding_length
+ *     dino_outputs out = dino_outputs_default();
+ *     out.cls = cls; out.cls_capacity = 384;
+ *     // pixels: N x 3 x H x W float32, already resized and normalized
+ *     if (dino_compute(ctx, pixels, 1, 224, 224, &out) != DINO_OK) { ... }
+ *
+ *     dino_context_free(ctx);
+ *     dino_model_free(model);
+ *
+ * Threading: a dino_model is read-only once loaded and may be shared by any
+ * number of dino_context objects on any threads.  A dino_context is used by
+ * one thread at a time (it owns the compute buffers and the graph); create one
+ * per worker thread.  dino_last_error() is per thread.
+ *
+ * Errors: every function that can fail returns a dino_status (0 = DINO_OK,
+ * negative = error) and sets a message read by dino_last_error().  Nothing a
+ * caller passes in (file, tensor, argument) reaches a ggml assertion: inputs
+ * are validated first.
+ */
+#ifndef DINO_H
+#define DINO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#    if defined(DINO_BUILD)
+#        define DINO_API __declspec(dllexport)
+#    else
+#        define DINO_API __declspec(dllimport)
+#    endif
+#else
+#    define DINO_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum dino_status {
+    DINO_OK                   = 0,
+    DINO_ERR_INVALID_ARGUMENT = -1, /* a NULL pointer, a bad size, a buffer too small   */
+    DINO_ERR_IO               = -2, /* the file cannot be opened, read or written        */
+    DINO_ERR_BAD_MODEL        = -3, /* not a valid DINO GGUF (the message says why)      */
+    DINO_ERR_UNSUPPORTED      = -4, /* valid, but not something this build can run       */
+    DINO_ERR_OUT_OF_MEMORY    = -5, /* an allocation failed or would pass the limit      */
+    DINO_ERR_ABORTED          = -6, /* the abort callback asked to stop                  */
+    DINO_ERR_COMPUTE          = -7, /* ggml reported a failure while computing          */
+    DINO_ERR_INTERNAL         = -8, /* a bug: please report it with the message          */
+} dino_status;
+
+typedef struct dino_model   dino_model;
+typedef struct dino_context dino_context;
+
+/* ---- library ---------------------------------------------------------------- */
+
+/* The message of the last failed call on this thread ("" if none).  Valid until
+ * the next call on this thread. */
+DINO_API const char * dino_last_error(void);
+
+/* "dino <version>; ggml <version> (<commit>)": static storage. */
+DINO_API const char * dino_version(void);
+
+typedef enum dino_log_level {
+    DINO_LOG_DEBUG = 1,
+    DINO_LOG_INFO  = 2,
+    DINO_LOG_WARN  = 3,
+    DINO_LOG_ERROR = 4,
+} dino_log_level;
+
+typedef void (*dino_log_callback)(int32_t level, const char * message, void * user_data);
+
+/* Where the library's and ggml's log lines go.  The default writes warnings and
+ * errors to stderr; NULL silences everything.  Process-wide; set it before
+ * loading models. */
+DINO_API void dino_log_set(dino_log_callback callback, void * user_data);
+
+/* ---- model ------------------------------------------------------------------ */
+
+typedef enum dino_resample {
+    DINO_RESAMPLE_BILINEAR = 0,
+    DINO_RESAMPLE_BICUBIC  = 1,
+} dino_resample;
+
+/* What a loaded model is; filled by dino_model_get_info.  Blittable. */
+typedef struct dino_model_info {
+    char    name[64];             /* general.name, NUL-terminated (truncated)      */
+    char    weight_type[16];      /* type of the linear weights: "f32", "q8_0", ... */
+    int32_t embedding_length;     /* D: 384 for ViT-S                               */
+    int32_t block_count;          /* 12                                             */
+    int32_t head_count;           /* 6                                              */
+    int32_t feed_forward_length;  /* 1536                                           */
+    int32_t patch_size;           /* 8                                              */
+    int32_t image_size;           /* native input size: 224                         */
+    float   layer_norm_eps;       /* 1e-12 (Hugging Face) or 1e-6 (original DINO)   */
+    int64_t parameter_count;
+    int64_t weight_bytes;         /* bytes of tensor data held in memory            */
+    /* Default preprocessing (the model's own; callers may choose another). */
+    int32_t preprocess_resize;    /* 0 = no resize                                  */
+    int32_t preprocess_crop;      /* center crop size, 0 = no crop                  */
+    int32_t preprocess_resample;  /* dino_resample                                  */
+    float   preprocess_rescale;   /* 1/255                                          */
+    float   preprocess_mean[3];
+    float   preprocess_std[3];
+    bool    preprocess_resize_shortest_edge; /* resize the shorter side, keep aspect */
+} dino_model_info;
+
+typedef struct dino_model_params {
+    /* Scan F32/F16 tensors and quantization scales for NaN/Inf at load. */
+    bool check_values;
+} dino_model_params;
+
+DINO_API dino_model_params dino_model_default_params(void);
+
+/* Loads a GGUF file written by scripts/convert_gguf.py or dino_quantize.  The
+ * whole file is validated before any of it is used.  params may be NULL
+ * (defaults).  On success *out_model owns the weights; free it with
+ * dino_model_free after every context using it is freed. */
+DINO_API dino_status dino_model_load(const char * path, const dino_model_params * params,
+                                     dino_model ** out_model);
+
+/* NULL is a no-op. */
+DINO_API void dino_model_free(dino_model * model);
+
+DINO_API dino_status dino_model_get_info(const dino_model * model, dino_model_info * out_info);
+
+/* Tokens per image of this size: 1 + (height/patch) * (width/patch); 0 if the
+ * size is not a positive multiple of the patch size. */
+DINO_API int32_t dino_model_token_count(const dino_model * model, int32_t height, int32_t width);
+
+/* ---- context ---------------------------------------------------------------- */
+
+typedef enum dino_pos_interp {
+    /* As the original interpolate_pos_encoding: PyTorch bicubic with scale
+     * factors (h/p + 0.1)/grid, coordinates mapped by 1/scale. */
+    DINO_POS_INTERP_DINO = 0,
+    /* A plain size-based bicubic resize of the grid (recent transformers). */
+    DINO_POS_INTERP_SIZE = 1,
+} dino_pos_interp;
+
+typedef struct dino_context_params {
+    int32_t n_threads;        /* compute threads; <= 0 = all cores               */
+    int32_t pos_interp;       /* dino_pos_interp                                 */
+    int64_t max_memory_mb;    /* refuse a call whose compute buffers would pass
+                                 this (an estimate); <= 0 = no limit             */
+} dino_context_params;
+
+DINO_API dino_context_params dino_context_default_params(void);
+
+/* A compute object: owns its graph, buffers and threads; allocates on the first
+ * call of a given shape and reuses them after.  The model must outlive it. */
+DINO_API dino_status dino_context_new(const dino_model * model, const dino_context_params * params,
+                                      dino_context ** out_context);
+
+/* NULL is a no-op. */
+DINO_API void dino_context_free(dino_context * context);
+
+/* Called from the compute threads during dino_compute; returning true stops
+ * the computation, which then returns DINO_ERR_ABORTED.  The context stays
+ * usable.  callback may be NULL (no cancellation). */
+typedef bool (*dino_abort_callback)(void * user_data);
+DINO_API void dino_context_set_abort_callback(dino_context * context, dino_abort_callback callback,
+                                              void * user_data);
+
+/* ---- compute ---------------------------------------------------------------- */
+
+/* What dino_compute writes.  Every buffer is optional (NULL = not wanted) and
+ * caller-owned; each *_capacity is its length in floats and is checked.
+ * With N images, T tokens (dino_model_token_count), D width, H heads:
+ *   tokens       [N, T, D]  all tokens after the final LayerNorm (CLS is row 0)
+ *   cls          [N, D]     the CLS row of tokens: the image embedding
+ *   attention    [N, H, Q, T] the last block's attention probabilities, softmax
+ *                           over the last axis; Q = 1 (the CLS query) or Q = T
+ *                           with attention_full
+ *   intermediate [N, K, T, D] outputs of the last K = n_intermediate blocks,
+ *                           each after the final LayerNorm, oldest first (as
+ *                           DINO's get_intermediate_layers) */
+typedef struct dino_outputs {
+    float * tokens;
+    float * cls;
+    float * attention;
+    float * intermediate;
+    size_t  tokens_capacity;
+    size_t  cls_capacity;
+    size_t  attention_capacity;
+    size_t  intermediate_capacity;
+    int32_t n_intermediate;
+    bool    attention_full;
+} dino_outputs;
+
+DINO_API dino_outputs dino_outputs_default(void);
+
+/* Runs the model on n_images images of height x width (positive multiples of
+ * the patch size, any aspect), given as n_images x 3 x height x width float32
+ * values already preprocessed (resized, scaled, normalized).  Fills the
+ * requested outputs.  One thread at a time per context. */
+DINO_API dino_status dino_compute(dino_context * context, const float * pixels, int32_t n_images,
+                                  int32_t height, int32_t width, dino_outputs * outputs);
+
+/* ---- quantization ----------------------------------------------------------- */
+
+/* Writes a copy of the F32/F16/BF16 model at input_path with its linear weights
+ * converted to type (ggml's names, case-insensitive: f32, f16, bf16, q4_0,
+ * q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k) by ggml's quantizers.
+ * K-quants need rows that are multiples of 256: a tensor whose rows are not
+ * (in ViT-S: every one but ffn_down) falls back to q4_0 (for q2_k/q3_k),
+ * q5_0 (q4_k), q5_1 (q5_k) or q8_0 (q6_k).  Norms, biases and embeddings stay
+ * F32.  The output is written to output_path.tmp and renamed when complete. */
+DINO_API dino_status dino_quantize(const char * input_path, const char * output_path, const char * type);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DINO_H */

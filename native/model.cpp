@@ -1,0 +1,223 @@
+// model.cpp: load and validate a DINO GGUF (schema: docs/gguf.md).
+#include "model.h"
+
+#include "ggml-cpu.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+
+using dino::fail;
+
+namespace {
+
+// What the file must hold, from its hyperparameters.
+enum class kind { f32_only, linear };
+struct expected {
+    int n_dims;
+    int64_t ne[4];
+    kind k;
+};
+
+std::map<std::string, expected> expected_tensors(const dino::hparams & h) {
+    const int64_t d = h.dim, f = h.mlp, p = h.patch, g = h.grid();
+    std::map<std::string, expected> e;
+    auto vec = [&](const std::string & n, int64_t len) { e[n] = {1, {len, 1, 1, 1}, kind::f32_only}; };
+    auto lin = [&](const std::string & n, int64_t in, int64_t out) { e[n] = {2, {in, out, 1, 1}, kind::linear}; };
+    e["patch_embd.weight"] = {4, {p, p, 3, d}, kind::f32_only};
+    vec("patch_embd.bias", d);
+    vec("cls_embd", d);
+    e["pos_embd"] = {2, {d, 1 + g * g, 1, 1}, kind::f32_only};
+    for (int i = 0; i < h.depth; ++i) {
+        const std::string b = "blk." + std::to_string(i) + ".";
+        vec(b + "attn_norm.weight", d);  vec(b + "attn_norm.bias", d);
+        lin(b + "attn_qkv.weight", d, 3 * d);  vec(b + "attn_qkv.bias", 3 * d);
+        lin(b + "attn_out.weight", d, d);  vec(b + "attn_out.bias", d);
+        vec(b + "ffn_norm.weight", d);  vec(b + "ffn_norm.bias", d);
+        lin(b + "ffn_up.weight", d, f);  vec(b + "ffn_up.bias", f);
+        lin(b + "ffn_down.weight", f, d);  vec(b + "ffn_down.bias", d);
+    }
+    vec("output_norm.weight", d);
+    vec("output_norm.bias", d);
+    return e;
+}
+
+std::string shape_str(int n_dims, const int64_t * ne) {
+    std::string s = "[";
+    for (int i = 0; i < n_dims; ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
+    return s + "]";
+}
+
+// Typed access to the KVs, each failure naming the key.
+struct kv_reader {
+    const dino::gguf_file & g;
+    const std::string & path;
+
+    const dino::gguf_kv * get(const char * key, uint32_t type, bool required) const {
+        const dino::gguf_kv * kv = g.find(key);
+        if (!kv) {
+            if (required) fail(DINO_ERR_BAD_MODEL, "%s: missing key %s", path.c_str(), key);
+            return nullptr;
+        }
+        if (kv->type != type) fail(DINO_ERR_BAD_MODEL, "%s: key %s has value type %u, expected %u", path.c_str(), key, kv->type, type);
+        return kv;
+    }
+    int32_t u32(const char * key, int64_t lo, int64_t hi, bool required = true, int32_t def = 0) const {
+        const dino::gguf_kv * kv = get(key, dino::GGUF_VT_UINT32, required);
+        if (!kv) return def;
+        const double v = kv->numbers[0];
+        if (v < double(lo) || v > double(hi)) {
+            fail(DINO_ERR_BAD_MODEL, "%s: %s = %.0f is out of range [%lld, %lld]", path.c_str(), key, v, (long long) lo, (long long) hi);
+        }
+        return int32_t(v);
+    }
+    float f32(const char * key, float lo, float hi, bool required = true, float def = 0) const {
+        const dino::gguf_kv * kv = get(key, dino::GGUF_VT_FLOAT32, required);
+        if (!kv) return def;
+        const double v = kv->numbers[0];
+        if (!std::isfinite(v) || v < lo || v > hi) fail(DINO_ERR_BAD_MODEL, "%s: %s = %g is out of range [%g, %g]", path.c_str(), key, v, lo, hi);
+        return float(v);
+    }
+    void f32x3(const char * key, float * out, float lo, float hi) const {
+        const dino::gguf_kv * kv = get(key, dino::GGUF_VT_ARRAY, false);
+        if (!kv) return;
+        if (kv->array_type != dino::GGUF_VT_FLOAT32 || kv->array_length != 3) {
+            fail(DINO_ERR_BAD_MODEL, "%s: %s must be an array of 3 float32", path.c_str(), key);
+        }
+        for (int i = 0; i < 3; ++i) {
+            const double v = kv->numbers[i];
+            if (!std::isfinite(v) || v < lo || v > hi) fail(DINO_ERR_BAD_MODEL, "%s: %s[%d] = %g is out of range", path.c_str(), key, i, v);
+            out[i] = float(v);
+        }
+    }
+};
+
+}  // namespace
+
+dino_model::~dino_model() {
+    if (buffer) ggml_backend_buffer_free(buffer);
+    if (ctx) ggml_free(ctx);
+}
+
+ggml_tensor * dino_model::tensor(const std::string & n) const {
+    ggml_tensor * t = ggml_get_tensor(ctx, n.c_str());
+    if (!t) fail(DINO_ERR_INTERNAL, "tensor %s not created", n.c_str());
+    return t;
+}
+
+dino_model * dino_model::load(const std::string & path, const dino_model_params & params) {
+    auto m = std::make_unique<dino_model>();
+    m->file = dino::gguf_file::read(path);
+    const dino::gguf_file & g = m->file;
+    const kv_reader kv{g, path};
+
+    // --- metadata --------------------------------------------------------------
+    const dino::gguf_kv * arch = kv.get("general.architecture", dino::GGUF_VT_STRING, true);
+    if (arch->str != "dino") {
+        fail(DINO_ERR_BAD_MODEL, "%s: architecture '%.64s' is not 'dino'", path.c_str(), arch->str.c_str());
+    }
+    if (const dino::gguf_kv * n = kv.get("general.name", dino::GGUF_VT_STRING, false)) m->name = n->str;
+
+    dino::hparams & h = m->hp;
+    h.dim = kv.u32("dino.embedding_length", 1, 8192);
+    h.depth = kv.u32("dino.block_count", 1, 256);
+    h.heads = kv.u32("dino.attention.head_count", 1, 256);
+    h.mlp = kv.u32("dino.feed_forward_length", 1, 65536);
+    h.patch = kv.u32("dino.patch_size", 1, 64);
+    h.image = kv.u32("dino.image_size", 1, 4096);
+    h.eps = kv.f32("dino.attention.layer_norm_epsilon", 1e-30f, 0.1f);
+    if (h.dim % h.heads != 0) fail(DINO_ERR_BAD_MODEL, "%s: %d heads do not divide the width %d", path.c_str(), h.heads, h.dim);
+    if (h.image % h.patch != 0) fail(DINO_ERR_BAD_MODEL, "%s: image size %d is not a multiple of the patch size %d", path.c_str(), h.image, h.patch);
+
+    dino::preprocess & p = m->pp;
+    p.resize = kv.u32("dino.preprocess.resize", 0, 65536, false, h.image);
+    if (const dino::gguf_kv * se = kv.get("dino.preprocess.resize_shortest_edge", dino::GGUF_VT_BOOL, false)) p.shortest_edge = se->numbers[0] != 0;
+    p.crop = kv.u32("dino.preprocess.crop", 0, 65536, false, 0);
+    if (const dino::gguf_kv * rs = kv.get("dino.preprocess.resample", dino::GGUF_VT_STRING, false)) {
+        if (rs->str == "bilinear") p.resample = DINO_RESAMPLE_BILINEAR;
+        else if (rs->str == "bicubic") p.resample = DINO_RESAMPLE_BICUBIC;
+        else fail(DINO_ERR_BAD_MODEL, "%s: dino.preprocess.resample '%.32s' is not bilinear or bicubic", path.c_str(), rs->str.c_str());
+    }
+    p.rescale = kv.f32("dino.preprocess.rescale_factor", 0.0f, 1.0f, false, 1.0f / 255.0f);
+    kv.f32x3("dino.preprocess.image_mean", p.mean, -1e3f, 1e3f);
+    kv.f32x3("dino.preprocess.image_std", p.std, 1e-6f, 1e3f);
+
+    // --- tensors: exactly the expected set, shapes and types -------------------
+    const auto want = expected_tensors(h);
+    for (const auto & t : g.tensors) {
+        auto it = want.find(t.name);
+        if (it == want.end()) fail(DINO_ERR_BAD_MODEL, "%s: unexpected tensor '%s'", path.c_str(), t.name.c_str());
+        const expected & e = it->second;
+        bool same = int(t.n_dims) == e.n_dims;
+        for (int d = 0; same && d < e.n_dims; ++d) same = t.ne[d] == e.ne[d];
+        if (!same) {
+            fail(DINO_ERR_BAD_MODEL, "%s: tensor '%s' has shape %s, expected %s", path.c_str(), t.name.c_str(),
+                 shape_str(int(t.n_dims), t.ne).c_str(), shape_str(e.n_dims, e.ne).c_str());
+        }
+        if (e.k == kind::f32_only && t.type != GGML_TYPE_F32) {
+            fail(DINO_ERR_BAD_MODEL, "%s: tensor '%s' has type %s, expected f32", path.c_str(), t.name.c_str(),
+                 ggml_type_name(ggml_type(t.type)));
+        }
+    }
+    if (g.tensors.size() != want.size()) {
+        for (const auto & [name, e] : want) {
+            bool found = false;
+            for (const auto & t : g.tensors) found = found || t.name == name;
+            if (!found) fail(DINO_ERR_BAD_MODEL, "%s: missing tensor '%s'", path.c_str(), name.c_str());
+        }
+    }
+    for (const auto & t : g.tensors) {
+        if (t.name == "blk.0.attn_qkv.weight") m->weight_type = ggml_type(t.type);  // reported as the model's type
+    }
+
+    // --- allocate and read ----------------------------------------------------
+    ggml_init_params ip = {ggml_tensor_overhead() * (g.tensors.size() + 1), nullptr, /*no_alloc=*/true};
+    m->ctx = ggml_init(ip);
+    if (!m->ctx) fail(DINO_ERR_OUT_OF_MEMORY, "cannot allocate the tensor table");
+    for (const auto & t : g.tensors) {
+        ggml_tensor * x = ggml_new_tensor(m->ctx, ggml_type(t.type), int(t.n_dims), t.ne);
+        ggml_set_name(x, t.name.c_str());
+        m->n_params += ggml_nelements(x);
+    }
+    m->buffer = ggml_backend_alloc_ctx_tensors_from_buft(m->ctx, ggml_backend_cpu_buffer_type());
+    if (!m->buffer) fail(DINO_ERR_OUT_OF_MEMORY, "%s: cannot allocate %llu bytes for the weights", path.c_str(), (unsigned long long) g.file_size);
+    ggml_backend_buffer_set_usage(m->buffer, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+
+    std::unique_ptr<FILE, int (*)(FILE *)> f(fopen(path.c_str(), "rb"), fclose);
+    if (!f) fail(DINO_ERR_IO, "%s: cannot open: %s", path.c_str(), strerror(errno));
+    for (const auto & t : g.tensors) {
+        ggml_tensor * x = ggml_get_tensor(m->ctx, t.name.c_str());
+        if (ggml_nbytes(x) != t.nbytes) fail(DINO_ERR_INTERNAL, "%s: size mismatch for '%s'", path.c_str(), t.name.c_str());
+        if (fseeko(f.get(), off_t(g.data_offset + t.offset), SEEK_SET) != 0 ||
+            fread(x->data, 1, t.nbytes, f.get()) != t.nbytes) {
+            fail(DINO_ERR_IO, "%s: cannot read the data of tensor '%s'", path.c_str(), t.name.c_str());
+        }
+        if (params.check_values && !ggml_validate_row_data(x->type, x->data, t.nbytes)) {
+            fail(DINO_ERR_BAD_MODEL, "%s: tensor '%s' holds NaN or infinite values", path.c_str(), t.name.c_str());
+        }
+    }
+
+    m->patch_w = m->tensor("patch_embd.weight");
+    m->patch_b = m->tensor("patch_embd.bias");
+    m->cls = m->tensor("cls_embd");
+    m->pos = m->tensor("pos_embd");
+    m->norm_w = m->tensor("output_norm.weight");
+    m->norm_b = m->tensor("output_norm.bias");
+    for (int i = 0; i < h.depth; ++i) {
+        const std::string b = "blk." + std::to_string(i) + ".";
+        dino::block k;
+        k.attn_norm_w = m->tensor(b + "attn_norm.weight");  k.attn_norm_b = m->tensor(b + "attn_norm.bias");
+        k.attn_qkv_w = m->tensor(b + "attn_qkv.weight");    k.attn_qkv_b = m->tensor(b + "attn_qkv.bias");
+        k.attn_out_w = m->tensor(b + "attn_out.weight");    k.attn_out_b = m->tensor(b + "attn_out.bias");
+        k.ffn_norm_w = m->tensor(b + "ffn_norm.weight");    k.ffn_norm_b = m->tensor(b + "ffn_norm.bias");
+        k.ffn_up_w = m->tensor(b + "ffn_up.weight");        k.ffn_up_b = m->tensor(b + "ffn_up.bias");
+        k.ffn_down_w = m->tensor(b + "ffn_down.weight");    k.ffn_down_b = m->tensor(b + "ffn_down.bias");
+        m->blocks.push_back(k);
+    }
+    dino::log(DINO_LOG_INFO, "loaded %s: %s, dim %d, %d blocks, %d heads, %.1f MB", path.c_str(),
+              ggml_type_name(m->weight_type), h.dim, h.depth, h.heads,
+              double(ggml_backend_buffer_get_size(m->buffer)) / 1e6);
+    return m.release();
+}

@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""Synthetic DINO checkpoints with the exact real layouts, for tests.
+
+Real weights cannot be downloaded on our build machines, so the loading code is
+built and tested on checkpoints that have the real key names, shapes and file
+formats but deterministic pseudo-random values:
+
+  OUT/<cfg>-hf/            Hugging Face layout: config.json,
+                           preprocessor_config.json, model.safetensors
+  OUT/<cfg>-hf-bin/        the same with pytorch_model.bin (torch zip pickle,
+                           including the unused pooler that ViTModel saves)
+  OUT/<cfg>-dino.pth       original DINO state dict (blocks.N.attn.qkv, ...)
+  OUT/inputs/*.npy         preprocessed NCHW float32 test inputs
+
+Both layouts of one config hold the same weights (qkv = cat(q, k, v)).  The
+embeddings are NOT meaningful: the weights are noise.
+
+Values come from a counter-based generator (splitmix64 over the element index,
+seeded by the tensor name), so they do not depend on numpy's RNG streams and
+the committed reference outputs stay valid across numpy versions.
+
+Needs numpy only; the .pth/.bin files are written in torch's zip format
+without torch (torch.load reads them; tests/reference checks that).
+"""
+import argparse
+import collections
+import hashlib
+import io
+import json
+import os
+import pickle
+import struct
+import sys
+import zipfile
+import zlib
+
+import numpy as np
+
+CONFIGS = {
+    # The real facebook/dino-vits8 shape.
+    "vits8": dict(dim=384, depth=12, heads=6, mlp=1536, patch=8, image=224),
+    # A tiny model with the same structure, for fast tests.  Widths are
+    # multiples of 32 (block types) and the MLP of 256 (K-quants).
+    "tiny": dict(dim=64, depth=2, heads=2, mlp=256, patch=8, image=32),
+}
+
+
+# --- deterministic values -----------------------------------------------------
+
+def _splitmix64(x):
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def uniform(name, shape, lo, hi):
+    """Float32 values in [lo, hi), a pure function of (name, element index)."""
+    n = int(np.prod(shape))
+    seed = np.uint64(zlib.crc32(name.encode()) << 20)
+    with np.errstate(over="ignore"):
+        z = _splitmix64(np.arange(n, dtype=np.uint64) + seed)
+    u = (z >> np.uint64(40)).astype(np.float64) / float(1 << 24)  # [0, 1), 24 bits
+    return (lo + (hi - lo) * u).astype(np.float32).reshape(shape)
+
+
+def sym(name, shape, std):
+    """Zero-mean uniform values with the given standard deviation."""
+    a = std * 3 ** 0.5
+    return uniform(name, shape, -a, a)
+
+
+def canonical_weights(c):
+    """One set of weights in the original DINO naming (fused qkv)."""
+    d, f, p = c["dim"], c["mlp"], c["patch"]
+    g = c["image"] // p
+    w = collections.OrderedDict()
+    w["cls_token"] = sym("cls", (1, 1, d), 0.5)
+    w["pos_embed"] = sym("pos", (1, 1 + g * g, d), 0.2)
+    w["patch_embed.proj.weight"] = sym("patch.w", (d, 3, p, p), 0.05)
+    w["patch_embed.proj.bias"] = sym("patch.b", (d,), 0.1)
+    for i in range(c["depth"]):
+        b = f"blocks.{i}."
+        # Non-trivial LayerNorm affine parameters, so eps and gamma/beta matter.
+        w[b + "norm1.weight"] = uniform(b + "n1w", (d,), 0.7, 1.3)
+        w[b + "norm1.bias"] = sym(b + "n1b", (d,), 0.1)
+        w[b + "attn.qkv.weight"] = sym(b + "qkv.w", (3 * d, d), 0.06)
+        w[b + "attn.qkv.bias"] = sym(b + "qkv.b", (3 * d,), 0.05)
+        w[b + "attn.proj.weight"] = sym(b + "proj.w", (d, d), 0.03)
+        w[b + "attn.proj.bias"] = sym(b + "proj.b", (d,), 0.02)
+        w[b + "norm2.weight"] = uniform(b + "n2w", (d,), 0.7, 1.3)
+        w[b + "norm2.bias"] = sym(b + "n2b", (d,), 0.1)
+        w[b + "mlp.fc1.weight"] = sym(b + "fc1.w", (f, d), 0.04)
+        w[b + "mlp.fc1.bias"] = sym(b + "fc1.b", (f,), 0.05)
+        w[b + "mlp.fc2.weight"] = sym(b + "fc2.w", (d, f), 0.02)
+        w[b + "mlp.fc2.bias"] = sym(b + "fc2.b", (d,), 0.02)
+    w["norm.weight"] = uniform("nw", (d,), 0.7, 1.3)
+    w["norm.bias"] = sym("nb", (d,), 0.1)
+    return w
+
+
+def hf_weights(c, dino, with_pooler):
+    """The same weights in Hugging Face ViTModel naming."""
+    d = c["dim"]
+    w = collections.OrderedDict()
+    w["embeddings.cls_token"] = dino["cls_token"]
+    w["embeddings.position_embeddings"] = dino["pos_embed"]
+    w["embeddings.patch_embeddings.projection.weight"] = dino["patch_embed.proj.weight"]
+    w["embeddings.patch_embeddings.projection.bias"] = dino["patch_embed.proj.bias"]
+    for i in range(c["depth"]):
+        s, h = f"blocks.{i}.", f"encoder.layer.{i}."
+        qkv_w, qkv_b = dino[s + "attn.qkv.weight"], dino[s + "attn.qkv.bias"]
+        for j, name in enumerate(("query", "key", "value")):
+            w[h + f"attention.attention.{name}.weight"] = qkv_w[j * d:(j + 1) * d].copy()
+            w[h + f"attention.attention.{name}.bias"] = qkv_b[j * d:(j + 1) * d].copy()
+        w[h + "attention.output.dense.weight"] = dino[s + "attn.proj.weight"]
+        w[h + "attention.output.dense.bias"] = dino[s + "attn.proj.bias"]
+        w[h + "intermediate.dense.weight"] = dino[s + "mlp.fc1.weight"]
+        w[h + "intermediate.dense.bias"] = dino[s + "mlp.fc1.bias"]
+        w[h + "output.dense.weight"] = dino[s + "mlp.fc2.weight"]
+        w[h + "output.dense.bias"] = dino[s + "mlp.fc2.bias"]
+        w[h + "layernorm_before.weight"] = dino[s + "norm1.weight"]
+        w[h + "layernorm_before.bias"] = dino[s + "norm1.bias"]
+        w[h + "layernorm_after.weight"] = dino[s + "norm2.weight"]
+        w[h + "layernorm_after.bias"] = dino[s + "norm2.bias"]
+    w["layernorm.weight"] = dino["norm.weight"]
+    w["layernorm.bias"] = dino["norm.bias"]
+    if with_pooler:
+        w["pooler.dense.weight"] = sym("pool.w", (d, d), 0.02)
+        w["pooler.dense.bias"] = sym("pool.b", (d,), 0.02)
+    return w
+
+
+# --- file formats ---------------------------------------------------------------
+
+def write_safetensors(path, tensors):
+    header, offset, blobs = {}, 0, []
+    for name, a in tensors.items():
+        b = np.ascontiguousarray(a, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    header["__metadata__"] = {"format": "pt"}
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+class _Global:
+    """A reference to a global by name (pickled as GLOBAL 'module name')."""
+
+    def __init__(self, module, name):
+        self.module, self.name = module, name
+
+    def __call__(self, *args):  # pickle requires reduce functions to be callable
+        raise TypeError("placeholder only")
+
+
+class _Storage:
+    def __init__(self, key, array):
+        self.key, self.array = key, array
+
+
+class _Tensor:
+    def __init__(self, storage, shape):
+        self.storage, self.shape = storage, shape
+
+    def __reduce__(self):
+        stride, s = [], 1
+        for n in reversed(self.shape):
+            stride.insert(0, s)
+            s *= n
+        return (_Global("torch._utils", "_rebuild_tensor_v2"),
+                (self.storage, 0, tuple(self.shape), tuple(stride), False, collections.OrderedDict()))
+
+
+class _TorchPickler(pickle._Pickler):
+    """Writes the pickle torch.save writes, without importing torch."""
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def _save_global_ref(self, obj):
+        self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
+
+    dispatch[_Global] = _save_global_ref
+
+    def persistent_id(self, obj):
+        if isinstance(obj, _Storage):
+            return ("storage", _Global("torch", "FloatStorage"), obj.key, "cpu", obj.array.size)
+        return None
+
+
+def write_torch_zip(path, tensors):
+    """A state dict in torch.save's zip format (what torch >= 1.6 writes)."""
+    storages, state = [], collections.OrderedDict()
+    for name, a in tensors.items():
+        st = _Storage(str(len(storages)), np.ascontiguousarray(a, dtype="<f4"))
+        storages.append(st)
+        state[name] = _Tensor(st, list(a.shape))
+    buf = io.BytesIO()
+    _TorchPickler(buf, protocol=2).dump(state)
+    prefix = os.path.splitext(os.path.basename(path))[0]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        def put(name, data):  # a fixed timestamp keeps the file byte-identical run to run
+            z.writestr(zipfile.ZipInfo(f"{prefix}/{name}", date_time=(1980, 1, 1, 0, 0, 0)), data)
+        put("data.pkl", buf.getvalue())
+        put("byteorder", "little")
+        for st in storages:
+            put(f"data/{st.key}", st.array.tobytes())
+        put("version", "3\n")
+
+
+def hf_config(c):
+    return {
+        "architectures": ["ViTModel"],
+        "attention_probs_dropout_prob": 0.0,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.0,
+        "hidden_size": c["dim"],
+        "image_size": c["image"],
+        "initializer_range": 0.02,
+        "intermediate_size": c["mlp"],
+        "layer_norm_eps": 1e-12,
+        "model_type": "vit",
+        "num_attention_heads": c["heads"],
+        "num_channels": 3,
+        "num_hidden_layers": c["depth"],
+        "patch_size": c["patch"],
+        "qkv_bias": True,
+        "torch_dtype": "float32",
+    }
+
+
+def hf_preprocessor(c, legacy):
+    if legacy:  # the file as published with facebook/dino-vits8
+        return {"do_normalize": True, "do_resize": True, "feature_extractor_type": "ViTFeatureExtractor",
+                "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
+                "resample": 2, "size": c["image"]}
+    return {"do_normalize": True, "do_rescale": True, "do_resize": True,
+            "image_mean": [0.485, 0.456, 0.406], "image_processor_type": "ViTImageProcessor",
+            "image_std": [0.229, 0.224, 0.225], "resample": 2, "rescale_factor": 1 / 255,
+            "size": {"height": c["image"], "width": c["image"]}}
+
+
+def write_checkpoints(out, cfg_name):
+    c = CONFIGS[cfg_name]
+    dino = canonical_weights(c)
+    write_torch_zip(os.path.join(out, f"{cfg_name}-dino.pth"), dino)
+    for sub, binary in ((f"{cfg_name}-hf", False), (f"{cfg_name}-hf-bin", True)):
+        d = os.path.join(out, sub)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump(hf_config(c), f, indent=2)
+        with open(os.path.join(d, "preprocessor_config.json"), "w") as f:
+            json.dump(hf_preprocessor(c, legacy=binary), f, indent=2)
+        w = hf_weights(c, dino, with_pooler=binary)
+        if binary:
+            write_torch_zip(os.path.join(d, "pytorch_model.bin"), w)
+        else:
+            write_safetensors(os.path.join(d, "model.safetensors"), w)
+
+
+# Test inputs: already-normalized NCHW tensors (the engine's input), smooth
+# structure plus noise so that attention and interpolation see real variation.
+INPUTS = {
+    "vits8-224x3": (3, 224, 224),
+    "vits8-160x240": (1, 160, 240),
+    "tiny-32x2": (2, 32, 32),
+    "tiny-48x24": (1, 48, 24),
+}
+
+
+def make_input(name, shape):
+    n, h, w = shape
+    y, x = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
+    out = np.empty((n, 3, h, w), np.float32)
+    for i in range(n):
+        for ch in range(3):
+            phase = 1.7 * i + 0.9 * ch
+            smooth = np.sin(3 * x + phase) * np.cos(2 * y - phase) + 0.5 * x * y
+            noise = uniform(f"{name}.{i}.{ch}", (h, w), -0.5, 0.5)
+            out[i, ch] = (1.2 * smooth + noise).astype(np.float32)
+    return out
+
+
+def write_inputs(out):
+    d = os.path.join(out, "inputs")
+    os.makedirs(d, exist_ok=True)
+    for name, shape in INPUTS.items():
+        np.save(os.path.join(d, name + ".npy"), make_input(name, shape))
+
+
+def digest(out):
+    """SHA-256 of every generated weight and input, so tests can tell whether
+    the committed reference outputs were made from these exact values."""
+    h = {}
+    for name in sorted(CONFIGS):
+        m = hashlib.sha256()
+        for k, v in canonical_weights(CONFIGS[name]).items():
+            m.update(k.encode())
+            m.update(np.ascontiguousarray(v, "<f4").tobytes())
+        h[name] = m.hexdigest()
+    for name in sorted(INPUTS):
+        h["input:" + name] = hashlib.sha256(make_input(name, INPUTS[name]).astype("<f4").tobytes()).hexdigest()
+    return h
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", help="output directory")
+    ap.add_argument("--config", choices=sorted(CONFIGS) + ["all"], default="all")
+    a = ap.parse_args(argv)
+    os.makedirs(a.out, exist_ok=True)
+    for name in (sorted(CONFIGS) if a.config == "all" else [a.config]):
+        write_checkpoints(a.out, name)
+        print(f"make_synthetic: wrote {name} checkpoints to {a.out}", file=sys.stderr)
+    write_inputs(a.out)
+    with open(os.path.join(a.out, "digest.json"), "w") as f:
+        json.dump(digest(a.out), f, indent=1, sort_keys=True)
+
+
+if __name__ == "__main__":
+    main()

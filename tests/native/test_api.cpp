@@ -1,0 +1,189 @@
+// The C API's contract: errors, reuse, threads, cancellation.
+#include "helpers.h"
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+namespace {
+
+const char * kTiny = "tiny-hf-f32.gguf";
+
+std::vector<float> tiny_input() { return read_npy(data_path("inputs/tiny-32x2.npy")).data; }
+
+std::string write_file(const std::string & name, const std::string & bytes) {
+    const std::string p = data_path(name);
+    std::ofstream(p, std::ios::binary) << bytes;
+    return p;
+}
+
+}  // namespace
+
+TEST(Api, VersionAndInfo) {
+    EXPECT_NE(std::string(dino_version()).find("ggml 0.18.0"), std::string::npos) << dino_version();
+    const dino_model * m = shared_model("vits8-dino-q8_0.gguf");
+    ASSERT_NE(m, nullptr);
+    const dino_model_info i = info_of(m);
+    EXPECT_STREQ(i.name, "vits8-dino");
+    EXPECT_STREQ(i.weight_type, "q8_0");
+    EXPECT_EQ(i.embedding_length, 384);
+    EXPECT_EQ(i.block_count, 12);
+    EXPECT_EQ(i.head_count, 6);
+    EXPECT_EQ(i.feed_forward_length, 1536);
+    EXPECT_EQ(i.patch_size, 8);
+    EXPECT_EQ(i.image_size, 224);
+    EXPECT_GT(i.parameter_count, 21000000);
+    // The original checkpoint's default: DINO's evaluation transform.
+    EXPECT_EQ(i.preprocess_resize, 256);
+    EXPECT_TRUE(i.preprocess_resize_shortest_edge);
+    EXPECT_EQ(i.preprocess_crop, 224);
+    EXPECT_EQ(i.preprocess_resample, DINO_RESAMPLE_BICUBIC);
+    EXPECT_FLOAT_EQ(i.preprocess_mean[0], 0.485f);
+    EXPECT_FLOAT_EQ(i.preprocess_std[2], 0.225f);
+    // The Hugging Face default: 224x224 bilinear, no crop.
+    const dino_model_info h = info_of(shared_model("vits8-hf-f32.gguf"));
+    EXPECT_EQ(h.preprocess_resize, 224);
+    EXPECT_FALSE(h.preprocess_resize_shortest_edge);
+    EXPECT_EQ(h.preprocess_crop, 0);
+    EXPECT_EQ(h.preprocess_resample, DINO_RESAMPLE_BILINEAR);
+    EXPECT_EQ(dino_model_token_count(m, 224, 224), 785);
+    EXPECT_EQ(dino_model_token_count(m, 225, 224), 0);
+    EXPECT_EQ(dino_model_token_count(nullptr, 224, 224), 0);
+}
+
+TEST(Api, LoadErrorsAreStatusesWithMessages) {
+    dino_model * m = reinterpret_cast<dino_model *>(0x1);
+    EXPECT_EQ(dino_model_load(data_path("does-not-exist.gguf").c_str(), nullptr, &m), DINO_ERR_IO);
+    EXPECT_EQ(m, nullptr);
+    EXPECT_NE(std::string(dino_last_error()).find("does-not-exist.gguf"), std::string::npos);
+    EXPECT_EQ(dino_model_load(nullptr, nullptr, &m), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(dino_model_load("x", nullptr, nullptr), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(dino_model_load(write_file("empty.gguf", "").c_str(), nullptr, &m), DINO_ERR_BAD_MODEL);
+    EXPECT_EQ(dino_model_load(write_file("text.gguf", "hello, I am not a model").c_str(), nullptr, &m), DINO_ERR_BAD_MODEL);
+    EXPECT_NE(std::string(dino_last_error()).find("magic"), std::string::npos) << dino_last_error();
+    EXPECT_EQ(dino_model_load(data_path("").c_str(), nullptr, &m), DINO_ERR_IO);  // a directory
+
+    // Every prefix of a valid file fails cleanly (a short sweep; issue 4 fuzzes).
+    std::ifstream f(data_path(kTiny), std::ios::binary);
+    const std::string whole((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    for (size_t len : {size_t(3), size_t(4), size_t(8), size_t(23), size_t(24), size_t(100), size_t(1000), whole.size() / 2, whole.size() - 1}) {
+        EXPECT_EQ(dino_model_load(write_file("prefix.gguf", whole.substr(0, len)).c_str(), nullptr, &m), DINO_ERR_BAD_MODEL) << len;
+        EXPECT_EQ(m, nullptr);
+    }
+    // Free of NULL is a no-op.
+    dino_model_free(nullptr);
+    dino_context_free(nullptr);
+}
+
+TEST(Api, ComputeArgumentErrors) {
+    const dino_model * m = shared_model(kTiny);
+    ASSERT_NE(m, nullptr);
+    auto ctx = make_context(m);
+    const std::vector<float> px = tiny_input();
+    std::vector<float> cls(2 * 64);
+    dino_outputs o = dino_outputs_default();
+    o.cls = cls.data();
+    o.cls_capacity = cls.size();
+    EXPECT_EQ(dino_compute(ctx.get(), px.data(), 1, 33, 32, &o), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(dino_last_error()).find("33x32"), std::string::npos) << dino_last_error();
+    EXPECT_EQ(dino_compute(ctx.get(), px.data(), 0, 32, 32, &o), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(dino_compute(ctx.get(), px.data(), 1, 0, 32, &o), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(dino_compute(ctx.get(), px.data(), 1, -8, 32, &o), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(dino_compute(ctx.get(), nullptr, 1, 32, 32, &o), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(dino_compute(nullptr, px.data(), 1, 32, 32, &o), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(dino_compute(ctx.get(), px.data(), 1, 32, 32, nullptr), DINO_ERR_INVALID_ARGUMENT);
+    o.cls_capacity = 63;  // one float short
+    EXPECT_EQ(dino_compute(ctx.get(), px.data(), 1, 32, 32, &o), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(dino_last_error()).find("cls"), std::string::npos);
+    o.cls_capacity = 64;
+    o.n_intermediate = 3;  // the tiny model has 2 blocks
+    EXPECT_EQ(dino_compute(ctx.get(), px.data(), 1, 32, 32, &o), DINO_ERR_INVALID_ARGUMENT);
+    o.n_intermediate = 1;  // without a buffer
+    EXPECT_EQ(dino_compute(ctx.get(), px.data(), 1, 32, 32, &o), DINO_ERR_INVALID_ARGUMENT);
+    o.n_intermediate = 0;
+    EXPECT_EQ(dino_compute(ctx.get(), px.data(), 1, 32, 32, &o), DINO_OK) << dino_last_error();
+    EXPECT_STREQ(dino_last_error(), "");
+
+    // A size past the memory limit is refused before anything is allocated.
+    dino_context_params p = dino_context_default_params();
+    p.max_memory_mb = 1;
+    dino_context * small = nullptr;
+    ASSERT_EQ(dino_context_new(m, &p, &small), DINO_OK);
+    std::vector<float> big(size_t(3) * 512 * 512);
+    EXPECT_EQ(dino_compute(small, big.data(), 1, 512, 512, &o), DINO_ERR_OUT_OF_MEMORY);
+    EXPECT_NE(std::string(dino_last_error()).find("max_memory_mb"), std::string::npos);
+    dino_context_free(small);
+
+    p = dino_context_default_params();
+    p.pos_interp = 7;
+    EXPECT_EQ(dino_context_new(m, &p, &small), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(dino_context_new(nullptr, nullptr, &small), DINO_ERR_INVALID_ARGUMENT);
+}
+
+TEST(Api, ContextIsReusedAcrossShapes) {
+    const dino_model * m = shared_model(kTiny);
+    ASSERT_NE(m, nullptr);
+    auto ctx = make_context(m);
+    const std::vector<float> px = tiny_input();
+    const result a = run(ctx.get(), m, px.data(), 2, 32, 32);
+    std::vector<float> other(size_t(3) * 48 * 24, 0.25f);
+    run(ctx.get(), m, other.data(), 1, 48, 24, {true, true, 2});
+    const result b = run(ctx.get(), m, px.data(), 2, 32, 32);
+    EXPECT_EQ(a.tokens, b.tokens);  // bit-identical after switching shapes and back
+}
+
+TEST(Api, ManyContextsOnOneModelAcrossThreads) {
+    const dino_model * m = shared_model("vits8-dino-q8_0.gguf");
+    ASSERT_NE(m, nullptr);
+    const npy_array in = read_npy(data_path("inputs/vits8-224x3.npy"));
+    const size_t image = size_t(3) * 224 * 224;
+    std::vector<std::vector<float>> serial(3);
+    {
+        auto ctx = make_context(m, 1);
+        for (int i = 0; i < 3; ++i) serial[size_t(i)] = run(ctx.get(), m, in.data.data() + i * image, 1, 224, 224).cls;
+    }
+    std::vector<std::vector<float>> parallel(6);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t) {
+        threads.emplace_back([&, t] {
+            auto ctx = make_context(m, 1);
+            parallel[size_t(t)] = run(ctx.get(), m, in.data.data() + (t % 3) * image, 1, 224, 224).cls;
+        });
+    }
+    for (auto & t : threads) t.join();
+    for (int t = 0; t < 6; ++t) EXPECT_EQ(parallel[size_t(t)], serial[size_t(t % 3)]) << "thread " << t;
+}
+
+TEST(Api, AbortCallbackStopsAndContextStaysUsable) {
+    const dino_model * m = shared_model("vits8-dino-q8_0.gguf");
+    ASSERT_NE(m, nullptr);
+    auto ctx = make_context(m);
+    const npy_array in = read_npy(data_path("inputs/vits8-224x3.npy"));
+    std::atomic<int> calls{0};
+    dino_context_set_abort_callback(ctx.get(), [](void * ud) {
+        return static_cast<std::atomic<int> *>(ud)->fetch_add(1) >= 20;  // stop after a few nodes
+    }, &calls);
+    std::vector<float> cls(3 * 384);
+    dino_outputs o = dino_outputs_default();
+    o.cls = cls.data();
+    o.cls_capacity = cls.size();
+    EXPECT_EQ(dino_compute(ctx.get(), in.data.data(), 3, 224, 224, &o), DINO_ERR_ABORTED);
+    EXPECT_NE(std::string(dino_last_error()).find("abort"), std::string::npos);
+    dino_context_set_abort_callback(ctx.get(), nullptr, nullptr);
+    const result r = run(ctx.get(), m, in.data.data(), 1, 224, 224);
+    auto fresh = make_context(m);
+    const result want = run(fresh.get(), m, in.data.data(), 1, 224, 224);
+    EXPECT_EQ(r.cls, want.cls);
+}
+
+TEST(Api, LogCallbackReceivesMessages) {
+    static std::vector<std::string> lines;
+    dino_log_set([](int32_t level, const char * msg, void *) { if (level >= DINO_LOG_INFO) lines.push_back(msg); }, nullptr);
+    dino_model * m = nullptr;
+    ASSERT_EQ(dino_model_load(data_path(kTiny).c_str(), nullptr, &m), DINO_OK);
+    dino_model_free(m);
+    dino_log_set(nullptr, nullptr);
+    ASSERT_FALSE(lines.empty());
+    EXPECT_NE(lines.back().find("loaded"), std::string::npos) << lines.back();
+}

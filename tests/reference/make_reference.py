@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""Reference outputs from an independent PyTorch implementation of DINO ViT.
+
+Run by a developer (never by CI) with Debian's python3-torch:
+
+    /usr/bin/python3 tests/data/make_synthetic.py build/testdata
+    /usr/bin/python3 tests/reference/make_reference.py build/testdata tests/reference
+
+It reads the synthetic checkpoints with torch.load (which also proves our
+numpy-written .pth/.bin files are real torch files), runs two PyTorch
+implementations written from the published code (not from ours):
+
+  * dino_forward: facebookresearch/dino vision_transformer.py, fused qkv,
+    LayerNorm eps 1e-6, on the .pth;
+  * hf_forward: transformers' ViTModel (separate query/key/value), eps from
+    config.json (1e-12), on pytorch_model.bin;
+
+and writes small .npy files plus meta.json, which the native tests compare
+against.  Everything is float32, as the models run in PyTorch.
+"""
+import json
+import math
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(2)
+torch.manual_seed(0)
+
+
+# ---- position embeddings -----------------------------------------------------------
+
+def interpolate_pos(pos, gh, gw, mode):
+    """ref: VisionTransformer.interpolate_pos_encoding (mode "dino") or a
+    size-based bicubic resize (mode "size")."""
+    n = pos.shape[1] - 1
+    g = int(math.sqrt(n))
+    if gh == g and gw == g:
+        return pos
+    cls, grid = pos[:, :1], pos[:, 1:]
+    dim = pos.shape[-1]
+    grid = grid.reshape(1, g, g, dim).permute(0, 3, 1, 2)
+    if mode == "dino":
+        h0, w0 = gh + 0.1, gw + 0.1
+        grid = F.interpolate(grid, scale_factor=(h0 / g, w0 / g), mode="bicubic", align_corners=False)
+    else:
+        grid = F.interpolate(grid, size=(gh, gw), mode="bicubic", align_corners=False)
+    assert grid.shape[-2:] == (gh, gw), grid.shape
+    grid = grid.permute(0, 2, 3, 1).reshape(1, -1, dim)
+    return torch.cat((cls, grid), dim=1)
+
+
+# ---- facebookresearch/dino layout ----------------------------------------------------
+
+def dino_forward(sd, x, heads, eps=1e-6, mode="dino"):
+    """Returns (last_hidden_state, last-block attention, [norm(x) after each block])."""
+    B, _, h, w = x.shape
+    W = sd["patch_embed.proj.weight"]
+    p = W.shape[-1]
+    t = F.conv2d(x, W, sd["patch_embed.proj.bias"], stride=p).flatten(2).transpose(1, 2)
+    t = torch.cat((sd["cls_token"].expand(B, -1, -1), t), dim=1)
+    t = t + interpolate_pos(sd["pos_embed"], h // p, w // p, mode)
+    depth = len({k.split(".")[1] for k in sd if k.startswith("blocks.")})
+    C = t.shape[-1]
+    ln = lambda v, pre: F.layer_norm(v, (C,), sd[pre + ".weight"], sd[pre + ".bias"], eps)
+    normed, attn = [], None
+    for i in range(depth):
+        b = f"blocks.{i}."
+        y = ln(t, b + "norm1")
+        N = y.shape[1]
+        qkv = F.linear(y, sd[b + "attn.qkv.weight"], sd[b + "attn.qkv.bias"])
+        qkv = qkv.reshape(B, N, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = ((q @ k.transpose(-2, -1)) * (C // heads) ** -0.5).softmax(dim=-1)
+        y = (attn @ v).transpose(1, 2).reshape(B, N, C)
+        t = t + F.linear(y, sd[b + "attn.proj.weight"], sd[b + "attn.proj.bias"])
+        y = F.linear(ln(t, b + "norm2"), sd[b + "mlp.fc1.weight"], sd[b + "mlp.fc1.bias"])
+        y = F.linear(F.gelu(y), sd[b + "mlp.fc2.weight"], sd[b + "mlp.fc2.bias"])
+        t = t + y
+        normed.append(ln(t, "norm"))
+    return normed[-1], attn, normed
+
+
+# ---- Hugging Face ViTModel layout ----------------------------------------------------
+
+def hf_forward(sd, cfg, x, mode="dino"):
+    B, _, h, w = x.shape
+    p, C, heads, eps = cfg["patch_size"], cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
+    e = "embeddings."
+    t = F.conv2d(x, sd[e + "patch_embeddings.projection.weight"], sd[e + "patch_embeddings.projection.bias"], stride=p)
+    t = t.flatten(2).transpose(1, 2)
+    t = torch.cat((sd[e + "cls_token"].expand(B, -1, -1), t), dim=1)
+    t = t + interpolate_pos(sd[e + "position_embeddings"], h // p, w // p, mode)
+    hd = C // heads
+
+    def split(v):  # ViTSelfAttention.transpose_for_scores
+        return v.view(B, -1, heads, hd).permute(0, 2, 1, 3)
+
+    ln = lambda v, pre: F.layer_norm(v, (C,), sd[pre + ".weight"], sd[pre + ".bias"], eps)
+    for i in range(cfg["num_hidden_layers"]):
+        L = f"encoder.layer.{i}."
+        a = L + "attention.attention."
+        y = ln(t, L + "layernorm_before")
+        q = split(F.linear(y, sd[a + "query.weight"], sd[a + "query.bias"]))
+        k = split(F.linear(y, sd[a + "key.weight"], sd[a + "key.bias"]))
+        v = split(F.linear(y, sd[a + "value.weight"], sd[a + "value.bias"]))
+        probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd), dim=-1)
+        ctx = (probs @ v).permute(0, 2, 1, 3).reshape(B, -1, C)
+        t = t + F.linear(ctx, sd[L + "attention.output.dense.weight"], sd[L + "attention.output.dense.bias"])
+        y = F.gelu(F.linear(ln(t, L + "layernorm_after"), sd[L + "intermediate.dense.weight"], sd[L + "intermediate.dense.bias"]))
+        t = t + F.linear(y, sd[L + "output.dense.weight"], sd[L + "output.dense.bias"])
+    return ln(t, "layernorm")
+
+
+def main():
+    data, out = sys.argv[1], sys.argv[2]
+    os.makedirs(out, exist_ok=True)
+    meta = {"generator": "tests/reference/make_reference.py", "torch": torch.__version__, "outputs": {}}
+
+    def save(name, a, what):
+        a = a.detach().numpy().astype(np.float32) if torch.is_tensor(a) else a.astype(np.float32)
+        np.save(os.path.join(out, name + ".npy"), a)
+        meta["outputs"][name] = {"shape": list(a.shape), "what": what}
+        print(f"  {name}: {list(a.shape)}", file=sys.stderr)
+
+    inp = lambda n: torch.from_numpy(np.load(os.path.join(data, "inputs", n + ".npy")))
+    load = lambda p: torch.load(os.path.join(data, p))
+
+    with torch.no_grad():
+        dino_s8 = load("vits8-dino.pth")
+        hf_s8 = load("vits8-hf-bin/pytorch_model.bin")
+        with open(os.path.join(data, "vits8-hf-bin", "config.json")) as f:
+            hf_cfg = json.load(f)
+        x = inp("vits8-224x3")
+
+        lhs, attn, normed = dino_forward(dino_s8, x, heads=6)
+        save("vits8_dino_224_cls", lhs[:, 0], "CLS of last_hidden_state, 3 images, eps 1e-6")
+        save("vits8_dino_224_tokens0", lhs[0], "last_hidden_state of image 0")
+        save("vits8_dino_224_attn_cls", attn[:, :, 0, :], "last block attention, CLS query [N, heads, T]")
+        save("vits8_dino_224_attn_rows0", attn[0, :, :8, :], "last block attention of image 0, queries 0..7 [heads, 8, T]")
+        save("vits8_dino_224_last4_tok16", torch.stack(normed[-4:], dim=1)[:, :, :16],
+             "get_intermediate_layers(n=4): first 16 tokens [N, 4, 16, D]")
+
+        lhs_hf = hf_forward(hf_s8, hf_cfg, x)
+        save("vits8_hf_224_cls", lhs_hf[:, 0], "CLS, Hugging Face layout, eps 1e-12")
+        save("vits8_hf_224_tokens0", lhs_hf[0], "last_hidden_state of image 0, Hugging Face layout")
+
+        x = inp("vits8-160x240")
+        lhs, _, _ = dino_forward(dino_s8, x, heads=6)
+        save("vits8_dino_160x240_tokens0", lhs[0], "last_hidden_state at 160x240 (interpolated positions)")
+
+        tiny_dino = load("tiny-dino.pth")
+        tiny_hf = load("tiny-hf-bin/pytorch_model.bin")
+        with open(os.path.join(data, "tiny-hf-bin", "config.json")) as f:
+            tiny_cfg = json.load(f)
+        save("tiny_hf_32_tokens", hf_forward(tiny_hf, tiny_cfg, inp("tiny-32x2")), "tiny, HF layout, 2 images at 32")
+        x = inp("tiny-48x24")
+        lhs, attn, _ = dino_forward(tiny_dino, x, heads=2)
+        save("tiny_dino_48x24_tokens", lhs, "tiny, DINO layout, 48x24 (interpolated)")
+        save("tiny_dino_48x24_attn", attn, "tiny, full last-block attention [N, heads, T, T]")
+        lhs, _, _ = dino_forward(tiny_dino, x, heads=2, mode="size")
+        save("tiny_dino_48x24_size_tokens", lhs, "tiny, 48x24 with size-based position interpolation")
+
+    shutil.copy(os.path.join(data, "digest.json"), os.path.join(out, "synthetic_digest.json"))
+    with open(os.path.join(out, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
