@@ -1,0 +1,113 @@
+namespace Dino;
+
+/// <summary>What the last block's attention output holds.</summary>
+public enum AttentionOutput
+{
+    /// <summary>No attention output.</summary>
+    None = 0,
+    /// <summary>The CLS token's attention over all tokens, per head: [heads, 1, tokens] (DINO's attention maps).</summary>
+    ClsQuery = 1,
+    /// <summary>The full matrix, per head: [heads, tokens, tokens].</summary>
+    Full = 2,
+}
+
+/// <summary>What one embedding call returns besides the CLS embedding.</summary>
+public sealed record EmbedOptions
+{
+    /// <summary>Preprocessing; null = the model's default (<see cref="DinoModel.DefaultPreprocessing"/>).</summary>
+    public PreprocessOptions? Preprocess { get; init; }
+
+    /// <summary>Return every token after the final LayerNorm (dense features), not only the CLS row.</summary>
+    public bool Tokens { get; init; }
+
+    /// <summary>Return the last block's attention probabilities.</summary>
+    public AttentionOutput Attention { get; init; }
+
+    /// <summary>Return the outputs of the last n blocks, each after the final norm (DINO's get_intermediate_layers; linear evaluation uses 4).</summary>
+    public int IntermediateLayers { get; init; }
+}
+
+/// <summary>The result for one image.</summary>
+public sealed class DinoEmbedding
+{
+    internal DinoEmbedding(float[] embedding, int tokenCount, int gridHeight, int gridWidth, int heads,
+                           float[]? tokens, float[]? attention, float[]? intermediate, int intermediateCount)
+    {
+        Embedding = embedding;
+        TokenCount = tokenCount;
+        GridHeight = gridHeight;
+        GridWidth = gridWidth;
+        HeadCount = heads;
+        Tokens = tokens;
+        Attention = attention;
+        Intermediate = intermediate;
+        IntermediateLayerCount = intermediateCount;
+    }
+
+    /// <summary>The image embedding: the CLS row of the last hidden state (not normalized).</summary>
+    public float[] Embedding { get; }
+
+    /// <summary>Embedding width (384 for ViT-S).</summary>
+    public int Dimensions => Embedding.Length;
+
+    /// <summary>Tokens per image: 1 + GridHeight x GridWidth.</summary>
+    public int TokenCount { get; }
+
+    /// <summary>Patch rows (input height / patch size).</summary>
+    public int GridHeight { get; }
+
+    /// <summary>Patch columns (input width / patch size).</summary>
+    public int GridWidth { get; }
+
+    /// <summary>Attention heads.</summary>
+    public int HeadCount { get; }
+
+    /// <summary>All tokens [TokenCount, Dimensions] (CLS first, patches in raster order), when requested.</summary>
+    public float[]? Tokens { get; }
+
+    /// <summary>Last-block attention [heads, queries, TokenCount] (queries = 1 for the CLS query), when requested.</summary>
+    public float[]? Attention { get; }
+
+    /// <summary>Last-n block outputs [n, TokenCount, Dimensions], oldest first, when requested.</summary>
+    public float[]? Intermediate { get; }
+
+    /// <summary>How many block outputs <see cref="Intermediate"/> holds.</summary>
+    public int IntermediateLayerCount { get; }
+
+    /// <summary>Token i (0 = CLS) of the last hidden state.</summary>
+    public ReadOnlySpan<float> Token(int index) =>
+        (Tokens ?? throw new InvalidOperationException("tokens were not requested (EmbedOptions.Tokens)"))
+        .AsSpan(checked(index * Dimensions), Dimensions);
+
+    /// <summary>The CLS attention of one head over the patches only, as a GridHeight x GridWidth map (row-major).</summary>
+    public float[] AttentionMap(int head)
+    {
+        if (Attention == null) throw new InvalidOperationException("attention was not requested (EmbedOptions.Attention)");
+        if ((uint)head >= (uint)HeadCount) throw new ArgumentOutOfRangeException(nameof(head));
+        int queries = Attention.Length / (HeadCount * TokenCount);
+        return Attention.AsSpan(head * queries * TokenCount + 1, TokenCount - 1).ToArray();
+    }
+
+    /// <summary>A unit-length copy of <see cref="Embedding"/>.</summary>
+    public float[] NormalizedEmbedding()
+    {
+        double n = 0;
+        foreach (float v in Embedding) n += (double)v * v;
+        float s = n > 0 ? (float)(1 / Math.Sqrt(n)) : 0;
+        return Embedding.Select(v => v * s).ToArray();
+    }
+
+    /// <summary>Cosine similarity of two vectors of the same length.</summary>
+    public static double CosineSimilarity(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        if (a.Length != b.Length) throw new ArgumentException("vectors of different lengths");
+        double ab = 0, aa = 0, bb = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            ab += (double)a[i] * b[i];
+            aa += (double)a[i] * a[i];
+            bb += (double)b[i] * b[i];
+        }
+        return aa > 0 && bb > 0 ? ab / Math.Sqrt(aa * bb) : 0;
+    }
+}

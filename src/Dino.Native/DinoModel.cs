@@ -1,0 +1,347 @@
+using System.Collections.Concurrent;
+using Dino.Imaging;
+using Dino.Interop;
+using SixLabors.ImageSharp;
+
+namespace Dino;
+
+/// <summary>How position embeddings are resampled for sizes other than the native one.</summary>
+public enum PositionInterpolation
+{
+    /// <summary>As DINO's interpolate_pos_encoding (bicubic with scale factors (n + 0.1) / grid).</summary>
+    Dino = 0,
+    /// <summary>A plain size-based bicubic resize (recent transformers).</summary>
+    Size = 1,
+}
+
+/// <summary>Options of <see cref="DinoModel.Load"/>.</summary>
+public sealed record DinoModelOptions
+{
+    /// <summary>Native threads per embedding call; 0 = all cores.</summary>
+    public int ThreadsPerCall { get; init; }
+
+    /// <summary>Images computed together by <see cref="DinoModel.EmbedBatch(IReadOnlyList{ImageTensor}, EmbedOptions?, CancellationToken)"/> (default 8).</summary>
+    public int MaxBatchSize { get; init; } = 8;
+
+    /// <summary>Position-embedding resampling for non-native sizes.</summary>
+    public PositionInterpolation PositionInterpolation { get; init; } = PositionInterpolation.Dino;
+
+    /// <summary>Refuse a call whose compute buffers would pass this many MiB (an estimate; 0 = no limit).</summary>
+    public long MaxComputeMemoryMB { get; init; } = 8192;
+
+    /// <summary>Limits on decoded images.</summary>
+    public ImageLimits ImageLimits { get; init; } = new();
+
+    /// <summary>Scan the weights for NaN/Inf when loading (default true).</summary>
+    public bool CheckWeights { get; init; } = true;
+}
+
+/// <summary>What a loaded model is.</summary>
+public sealed record DinoModelInfo(
+    string Name, string WeightType, int EmbeddingLength, int BlockCount, int HeadCount, int FeedForwardLength,
+    int PatchSize, int ImageSize, float LayerNormEps, long ParameterCount, long WeightBytes);
+
+/// <summary>
+/// A DINO ViT loaded from a GGUF file: load once, embed many.
+/// </summary>
+/// <remarks>
+/// Thread safety: every member may be called from many threads at once. Each
+/// call borrows a native compute context from a pool (created on demand, kept
+/// for reuse), so concurrent calls run in parallel; the weights are shared and
+/// read-only. Dispose when done: calls in flight finish first, later calls
+/// throw <see cref="ObjectDisposedException"/>.
+/// </remarks>
+public sealed class DinoModel : IDisposable
+{
+    private readonly ModelHandle _handle;
+    private readonly DinoModelOptions _options;
+    private readonly ConcurrentBag<ContextHandle> _contexts = new();
+    private volatile bool _disposed;
+
+    private DinoModel(ModelHandle handle, DinoModelOptions options, string path)
+    {
+        _handle = handle;
+        _options = options;
+        Path = path;
+        unsafe
+        {
+            NativeModelInfo i;
+            Errors.ThrowIfFailed(NativeMethods.dino_model_get_info(handle, &i), ErrorSource.Model);
+            Info = new DinoModelInfo(
+                NativeMethods.Utf8(i.Name) ?? "", NativeMethods.Utf8(i.WeightType) ?? "", i.EmbeddingLength, i.BlockCount,
+                i.HeadCount, i.FeedForwardLength, i.PatchSize, i.ImageSize, i.LayerNormEps, i.ParameterCount, i.WeightBytes);
+            DefaultPreprocessing = new PreprocessOptions
+            {
+                Resize = i.PreprocessResize,
+                ResizeShortestEdge = i.PreprocessResizeShortestEdge != 0,
+                Crop = i.PreprocessCrop,
+                Resample = i.PreprocessResample == 1 ? ResampleFilter.Bicubic : ResampleFilter.Bilinear,
+                RescaleFactor = i.PreprocessRescale,
+                Mean = new[] { i.PreprocessMean[0], i.PreprocessMean[1], i.PreprocessMean[2] },
+                Std = new[] { i.PreprocessStd[0], i.PreprocessStd[1], i.PreprocessStd[2] },
+            };
+        }
+    }
+
+    /// <summary>Loads and validates a GGUF model (see docs/gguf.md).</summary>
+    /// <exception cref="DinoModelException">The file is missing, unreadable or not a valid DINO GGUF.</exception>
+    /// <exception cref="DinoNativeException">The native library cannot be loaded.</exception>
+    public static DinoModel Load(string path, DinoModelOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        options ??= new DinoModelOptions();
+        if (options.ThreadsPerCall < 0) throw new ArgumentOutOfRangeException(nameof(options), "ThreadsPerCall must be >= 0");
+        if (options.MaxBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), "MaxBatchSize must be >= 1");
+        var handle = ModelHandle.Load(path, options.CheckWeights);
+        try { return new DinoModel(handle, options, path); }
+        catch { handle.Dispose(); throw; }
+    }
+
+    /// <summary>The file this model was loaded from.</summary>
+    public string Path { get; }
+
+    /// <summary>Hyperparameters, weight type and sizes.</summary>
+    public DinoModelInfo Info { get; }
+
+    /// <summary>The model's own preprocessing (from the GGUF).</summary>
+    public PreprocessOptions DefaultPreprocessing { get; }
+
+    /// <summary>Tokens per image of height x width: 1 + (height/patch)(width/patch).</summary>
+    public int TokenCount(int height, int width)
+    {
+        ThrowIfDisposed();
+        return NativeMethods.dino_model_token_count(_handle, height, width);
+    }
+
+    // ---- preprocessing ----------------------------------------------------------------
+
+    /// <summary>Decodes and preprocesses an image file into the tensor the model sees.</summary>
+    /// <exception cref="DinoImageException">The file cannot be decoded or is over the limits.</exception>
+    public ImageTensor Preprocess(string path, PreprocessOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        RgbImage image;
+        try
+        {
+            using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            image = ImageLoader.Decode(f, _options.ImageLimits, path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DinoImageException($"{path}: {e.Message}", DinoStatus.IO, e);
+        }
+        return ToTensor(image, options);
+    }
+
+    /// <summary>Decodes and preprocesses an encoded image from a stream (read from its current position).</summary>
+    public ImageTensor Preprocess(Stream stream, PreprocessOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        return ToTensor(ImageLoader.Decode(stream, _options.ImageLimits, "stream"), options);
+    }
+
+    /// <summary>Decodes and preprocesses an encoded image (JPEG, PNG, GIF, WebP or BMP bytes).</summary>
+    public ImageTensor Preprocess(ReadOnlyMemory<byte> encoded, PreprocessOptions? options = null)
+    {
+        using var s = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(encoded, out ArraySegment<byte> a)
+            ? new MemoryStream(a.Array!, a.Offset, a.Count, writable: false)
+            : new MemoryStream(encoded.ToArray(), writable: false);
+        return ToTensor(ImageLoader.Decode(s, _options.ImageLimits, "image bytes"), options);
+    }
+
+    /// <summary>Preprocesses an already decoded ImageSharp image.</summary>
+    public ImageTensor Preprocess(Image image, PreprocessOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return ToTensor(ImageLoader.FromImage(image), options);
+    }
+
+    private ImageTensor ToTensor(RgbImage image, PreprocessOptions? options)
+    {
+        var o = options ?? DefaultPreprocessing;
+        o.Validate();
+        var t = Preprocessor.ToTensor(image, o);
+        if (t.Height % Info.PatchSize != 0 || t.Width % Info.PatchSize != 0)
+            throw new DinoImageException($"the preprocessed image is {t.Width}x{t.Height}, not a multiple of the patch size {Info.PatchSize}; " +
+                                         "choose a Resize/Crop that is (or a square resize)");
+        return t;
+    }
+
+    // ---- embedding --------------------------------------------------------------------
+
+    /// <summary>Embeds an image file.</summary>
+    public DinoEmbedding Embed(string path, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
+        Embed(Preprocess(path, options?.Preprocess), options, cancellationToken);
+
+    /// <summary>Embeds an encoded image read from a stream.</summary>
+    public DinoEmbedding Embed(Stream stream, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
+        Embed(Preprocess(stream, options?.Preprocess), options, cancellationToken);
+
+    /// <summary>Embeds encoded image bytes.</summary>
+    public DinoEmbedding Embed(ReadOnlyMemory<byte> encoded, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
+        Embed(Preprocess(encoded, options?.Preprocess), options, cancellationToken);
+
+    /// <summary>Embeds an ImageSharp image.</summary>
+    public DinoEmbedding Embed(Image image, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
+        Embed(Preprocess(image, options?.Preprocess), options, cancellationToken);
+
+    /// <summary>Embeds an already preprocessed tensor (any size that is a multiple of the patch size).</summary>
+    public DinoEmbedding Embed(ImageTensor tensor, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
+        EmbedBatch(new[] { tensor }, options, cancellationToken)[0];
+
+    /// <summary>
+    /// Embeds many tensors, computing up to <see cref="DinoModelOptions.MaxBatchSize"/> of the same size in one
+    /// native call. Results are in input order.
+    /// </summary>
+    public IReadOnlyList<DinoEmbedding> EmbedBatch(IReadOnlyList<ImageTensor> tensors, EmbedOptions? options = null,
+                                                   CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        options ??= new EmbedOptions();
+        if (options.IntermediateLayers < 0 || options.IntermediateLayers > Info.BlockCount)
+            throw new ArgumentOutOfRangeException(nameof(options), $"IntermediateLayers must be 0 to {Info.BlockCount}");
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            if (tensors[i] == null) throw new ArgumentNullException(nameof(tensors), $"tensor {i} is null");
+        }
+        var results = new DinoEmbedding[tensors.Count];
+        // Same-size tensors go together; order is restored by index.
+        foreach (var group in Enumerable.Range(0, tensors.Count).GroupBy(i => (tensors[i].Height, tensors[i].Width)))
+        {
+            foreach (int[] chunk in group.Chunk(_options.MaxBatchSize))
+            {
+                var computed = Compute(chunk.Select(i => tensors[i]).ToArray(), group.Key.Height, group.Key.Width, options, cancellationToken);
+                for (int j = 0; j < chunk.Length; j++) results[chunk[j]] = computed[j];
+            }
+        }
+        return results;
+    }
+
+    /// <summary>Decodes, preprocesses and embeds image files in batches. A bad file throws <see cref="DinoImageException"/> naming it.</summary>
+    public IReadOnlyList<DinoEmbedding> EmbedBatch(IEnumerable<string> paths, EmbedOptions? options = null,
+                                                   CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var tensors = paths.Select(p => { cancellationToken.ThrowIfCancellationRequested(); return Preprocess(p, options?.Preprocess); }).ToList();
+        return EmbedBatch(tensors, options, cancellationToken);
+    }
+
+    /// <summary>Embeds an image file without blocking; cancellation stops the native computation.</summary>
+    public Task<DinoEmbedding> EmbedAsync(string path, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Embed(path, options, cancellationToken), cancellationToken);
+
+    /// <summary>Embeds an encoded image from a stream without blocking.</summary>
+    public Task<DinoEmbedding> EmbedAsync(Stream stream, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Embed(stream, options, cancellationToken), cancellationToken);
+
+    /// <summary>Embeds many tensors without blocking; cancellation stops the batch in progress.</summary>
+    public Task<IReadOnlyList<DinoEmbedding>> EmbedBatchAsync(IReadOnlyList<ImageTensor> tensors, EmbedOptions? options = null,
+                                                              CancellationToken cancellationToken = default) =>
+        Task.Run(() => EmbedBatch(tensors, options, cancellationToken), cancellationToken);
+
+    private unsafe DinoEmbedding[] Compute(ImageTensor[] batch, int height, int width, EmbedOptions o, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        int n = batch.Length, D = Info.EmbeddingLength, H = Info.HeadCount, K = o.IntermediateLayers;
+        int T = TokenCount(height, width);
+        if (T == 0) throw new ArgumentException($"image size {width}x{height} is not a multiple of the patch size {Info.PatchSize}");
+        int Q = o.Attention == AttentionOutput.Full ? T : 1;
+        long image = 3L * height * width;
+        var pixels = new float[checked(n * image)];
+        for (int i = 0; i < n; i++) batch[i].Data.CopyTo(pixels, i * image);
+        var cls = new float[n * D];
+        var tokens = o.Tokens ? new float[checked((long)n * T * D)] : null;
+        var attention = o.Attention != AttentionOutput.None ? new float[checked((long)n * H * Q * T)] : null;
+        var intermediate = K > 0 ? new float[checked((long)n * K * T * D)] : null;
+
+        ContextHandle ctx = Rent();
+        try
+        {
+            using var reg = ct.CanBeCanceled ? ct.Register(ctx.RequestAbort) : default;
+            DinoStatus status;
+            fixed (float* px = pixels, c = cls, tk = tokens, at = attention, im = intermediate)
+            {
+                var outputs = NativeMethods.dino_outputs_default();
+                outputs.Cls = c;
+                outputs.ClsCapacity = (nuint)cls.Length;
+                outputs.Tokens = tk;
+                outputs.TokensCapacity = (nuint)(tokens?.Length ?? 0);
+                outputs.Attention = at;
+                outputs.AttentionCapacity = (nuint)(attention?.Length ?? 0);
+                outputs.AttentionFull = o.Attention == AttentionOutput.Full ? (byte)1 : (byte)0;
+                outputs.Intermediate = im;
+                outputs.IntermediateCapacity = (nuint)(intermediate?.Length ?? 0);
+                outputs.NIntermediate = K;
+                status = NativeMethods.dino_compute(ctx, px, n, height, width, &outputs);
+            }
+            if (status == DinoStatus.Aborted) ct.ThrowIfCancellationRequested();
+            Errors.ThrowIfFailed(status, ErrorSource.Native, ct);
+        }
+        finally
+        {
+            Return(ctx);
+        }
+
+        var results = new DinoEmbedding[n];
+        int gh = height / Info.PatchSize, gw = width / Info.PatchSize;
+        for (int i = 0; i < n; i++)
+        {
+            results[i] = new DinoEmbedding(
+                cls.AsSpan(i * D, D).ToArray(), T, gh, gw, H,
+                tokens?.AsSpan(i * T * D, T * D).ToArray(),
+                attention?.AsSpan(i * H * Q * T, H * Q * T).ToArray(),
+                intermediate?.AsSpan(i * K * T * D, K * T * D).ToArray(), K);
+        }
+        return results;
+    }
+
+    // ---- context pool -----------------------------------------------------------------
+
+    private ContextHandle Rent()
+    {
+        ThrowIfDisposed();
+        if (_contexts.TryTake(out var ctx)) return ctx;
+        return ContextHandle.Create(_handle, _options.ThreadsPerCall, (int)_options.PositionInterpolation, _options.MaxComputeMemoryMB);
+    }
+
+    private void Return(ContextHandle ctx)
+    {
+        ctx.ClearAbort();
+        if (_disposed) { ctx.Dispose(); return; }
+        _contexts.Add(ctx);
+        if (_disposed) DrainContexts();  // Dispose ran meanwhile
+    }
+
+    private void DrainContexts()
+    {
+        while (_contexts.TryTake(out var c)) c.Dispose();
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>Frees the native model once calls in flight have finished. Calling it twice is harmless.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        DrainContexts();
+        _handle.Dispose();
+    }
+
+    // ---- quantization -----------------------------------------------------------------
+
+    /// <summary>
+    /// Writes a copy of an f32/f16/bf16 model with its linear weights converted by ggml's quantizers
+    /// (f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0, q6_k, q5_k, q4_k, q3_k, q2_k; see docs/gguf.md for the K-quant fallbacks).
+    /// </summary>
+    public static void Quantize(string inputPath, string outputPath, string type)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(inputPath);
+        ArgumentException.ThrowIfNullOrEmpty(outputPath);
+        ArgumentException.ThrowIfNullOrEmpty(type);
+        NativeLibraryLoader.EnsureLoaded();
+        var status = NativeMethods.dino_quantize(inputPath, outputPath, type);
+        if (status == DinoStatus.InvalidArgument) throw new ArgumentException(NativeMethods.LastError(), nameof(type));
+        Errors.ThrowIfFailed(status, ErrorSource.Model);
+    }
+}

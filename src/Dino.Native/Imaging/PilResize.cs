@@ -1,0 +1,131 @@
+namespace Dino.Imaging;
+
+/// <summary>
+/// Image resizing as Pillow's Image.resize does it for 8-bit images, so that
+/// our tensors match what the Python processors feed the model: a separable
+/// convolution whose kernel is widened by the scale when shrinking
+/// (antialiasing), coefficients normalized per output pixel and held as 22-bit
+/// fixed point, a horizontal pass rounded to bytes, then a vertical pass.
+/// </summary>
+/// <remarks>
+/// Written from Pillow's documented behaviour and its Resample.c (the
+/// algorithm, not the code): bilinear is the triangle filter with support 1,
+/// bicubic the cubic convolution with a = -0.5 and support 2.
+/// </remarks>
+internal static class PilResize
+{
+    private const int PrecisionBits = 32 - 8 - 2;
+
+    private static double Bilinear(double x)
+    {
+        x = Math.Abs(x);
+        return x < 1.0 ? 1.0 - x : 0.0;
+    }
+
+    private static double Bicubic(double x)
+    {
+        const double a = -0.5;
+        x = Math.Abs(x);
+        if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+        if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+        return 0.0;
+    }
+
+    /// <summary>Per output pixel: first input index, count, and fixed-point weights (ksize each).</summary>
+    private static (int[] bounds, int[] weights, int ksize) Coefficients(int inSize, int outSize, ResampleFilter filter)
+    {
+        Func<double, double> f = filter == ResampleFilter.Bicubic ? Bicubic : Bilinear;
+        double support0 = filter == ResampleFilter.Bicubic ? 2.0 : 1.0;
+        double scale = (double)inSize / outSize;
+        double filterScale = Math.Max(scale, 1.0);
+        double support = support0 * filterScale;
+        int ksize = (int)Math.Ceiling(support) * 2 + 1;
+        var bounds = new int[outSize * 2];
+        var weights = new int[outSize * ksize];
+        var k = new double[ksize];
+        for (int xx = 0; xx < outSize; xx++)
+        {
+            double center = (xx + 0.5) * scale;
+            double ss = 1.0 / filterScale;
+            int xmin = Math.Max((int)(center - support + 0.5), 0);
+            int xmax = Math.Min((int)(center + support + 0.5), inSize) - xmin;
+            double ww = 0.0;
+            for (int x = 0; x < xmax; x++)
+            {
+                k[x] = f((x + xmin - center + 0.5) * ss);
+                ww += k[x];
+            }
+            for (int x = 0; x < xmax; x++)
+            {
+                double w = ww != 0.0 ? k[x] / ww : k[x];
+                weights[xx * ksize + x] = w < 0 ? (int)(-0.5 + w * (1 << PrecisionBits)) : (int)(0.5 + w * (1 << PrecisionBits));
+            }
+            bounds[xx * 2] = xmin;
+            bounds[xx * 2 + 1] = xmax;
+        }
+        return (bounds, weights, ksize);
+    }
+
+    private static byte Clip8(int v)
+    {
+        v >>= PrecisionBits;
+        return v < 0 ? (byte)0 : v > 255 ? (byte)255 : (byte)v;
+    }
+
+    /// <summary>Resizes interleaved RGB bytes (w x h) to (outW x outH).</summary>
+    internal static byte[] Resize(byte[] src, int w, int h, int outW, int outH, ResampleFilter filter)
+    {
+        if (outW == w && outH == h) return src;
+        var (hb, hk, hks) = Coefficients(w, outW, filter);
+        var (vb, vk, vks) = Coefficients(h, outH, filter);
+
+        byte[] temp = src;
+        int tempRows = h;
+        if (outW != w)
+        {
+            // Only the rows the vertical pass reads.
+            int first = vb[0], last = vb[(outH - 1) * 2] + vb[(outH - 1) * 2 + 1];
+            if (outH == h) { first = 0; last = h; }
+            tempRows = last - first;
+            temp = new byte[outW * tempRows * 3];
+            for (int y = 0; y < tempRows; y++)
+            {
+                int rowIn = (y + first) * w * 3, rowOut = y * outW * 3;
+                for (int xx = 0; xx < outW; xx++)
+                {
+                    int xmin = hb[xx * 2], n = hb[xx * 2 + 1], kOff = xx * hks;
+                    int r = 1 << (PrecisionBits - 1), g = r, b = r;
+                    for (int x = 0; x < n; x++)
+                    {
+                        int wgt = hk[kOff + x], p = rowIn + (xmin + x) * 3;
+                        r += src[p] * wgt;
+                        g += src[p + 1] * wgt;
+                        b += src[p + 2] * wgt;
+                    }
+                    temp[rowOut + xx * 3] = Clip8(r);
+                    temp[rowOut + xx * 3 + 1] = Clip8(g);
+                    temp[rowOut + xx * 3 + 2] = Clip8(b);
+                }
+            }
+            if (outH != h)
+            {
+                for (int i = 0; i < outH; i++) vb[i * 2] -= first;
+            }
+        }
+        if (outH == h) return temp;
+
+        var dst = new byte[outW * outH * 3];
+        int stride = outW * 3;
+        for (int yy = 0; yy < outH; yy++)
+        {
+            int ymin = vb[yy * 2], n = vb[yy * 2 + 1], kOff = yy * vks;
+            for (int xx = 0; xx < stride; xx++)
+            {
+                int s = 1 << (PrecisionBits - 1);
+                for (int y = 0; y < n; y++) s += temp[(ymin + y) * stride + xx] * vk[kOff + y];
+                dst[yy * stride + xx] = Clip8(s);
+            }
+        }
+        return dst;
+    }
+}

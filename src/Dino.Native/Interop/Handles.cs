@@ -1,0 +1,87 @@
+using System.Runtime.InteropServices;
+
+namespace Dino.Interop;
+
+/// <summary>Owns a native dino_model.</summary>
+internal sealed class ModelHandle : SafeHandle
+{
+    public ModelHandle() : base(IntPtr.Zero, ownsHandle: true) { }
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    protected override bool ReleaseHandle()
+    {
+        NativeMethods.dino_model_free(handle);
+        return true;
+    }
+
+    internal static ModelHandle Load(string path, bool checkValues)
+    {
+        NativeLibraryLoader.EnsureLoaded();
+        var p = new NativeModelParams { CheckValues = checkValues ? (byte)1 : (byte)0 };
+        DinoStatus status;
+        IntPtr raw;
+        unsafe { status = NativeMethods.dino_model_load(path, &p, out raw); }
+        var h = new ModelHandle();
+        h.SetHandle(raw);
+        if (status != DinoStatus.Ok)
+        {
+            h.Dispose();
+            throw Errors.FromStatus(status, NativeMethods.LastError(), ErrorSource.Model);
+        }
+        return h;
+    }
+}
+
+/// <summary>
+/// Owns a native dino_context (its graph, buffers and threads) and the flag its
+/// abort callback reads. Keeps the model alive while it lives.
+/// </summary>
+internal sealed unsafe class ContextHandle : SafeHandle
+{
+    private ModelHandle? _model;
+    private int* _abortFlag;
+
+    public ContextHandle() : base(IntPtr.Zero, ownsHandle: true) { }
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    internal static ContextHandle Create(ModelHandle model, int threads, int posInterp, long maxMemoryMb)
+    {
+        var p = NativeMethods.dino_context_default_params();
+        p.NThreads = threads;
+        p.PosInterp = posInterp;
+        p.MaxMemoryMb = maxMemoryMb;
+        var h = new ContextHandle();
+        bool added = false;
+        model.DangerousAddRef(ref added);  // the model outlives its contexts
+        h._model = model;
+        h._abortFlag = (int*)NativeMemory.AllocZeroed(sizeof(int));
+        var status = NativeMethods.dino_context_new(model, &p, out IntPtr raw);
+        if (status != DinoStatus.Ok)
+        {
+            string message = NativeMethods.LastError();
+            h.ReleaseHandle();  // nothing native to free but the flag and the model reference
+            h.SetHandleAsInvalid();
+            throw Errors.FromStatus(status, message, ErrorSource.Native);
+        }
+        h.SetHandle(raw);
+        NativeMethods.dino_context_set_abort_callback(h, &NativeMethods.AbortWhenFlagged, h._abortFlag);
+        return h;
+    }
+
+    /// <summary>Asks a running dino_compute to stop (any thread).</summary>
+    internal void RequestAbort() => Volatile.Write(ref *_abortFlag, 1);
+
+    internal void ClearAbort() => Volatile.Write(ref *_abortFlag, 0);
+
+    protected override bool ReleaseHandle()
+    {
+        if (handle != IntPtr.Zero) NativeMethods.dino_context_free(handle);
+        NativeMemory.Free(_abortFlag);
+        _abortFlag = null;
+        _model?.DangerousRelease();
+        _model = null;
+        return true;
+    }
+}

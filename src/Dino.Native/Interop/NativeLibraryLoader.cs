@@ -1,0 +1,165 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+using System.Text;
+
+namespace Dino.Interop;
+
+/// <summary>
+/// Finds and loads libdino with the ggml build that fits this CPU.
+/// </summary>
+/// <remarks>
+/// The package carries ggml for several x86-64 CPU levels under
+/// runtimes/&lt;rid&gt;/native/{avx512,avx2,avx,noavx}/ and libdino beside them.
+/// The best level the CPU supports is preloaded (ggml-base, then ggml-cpu), so
+/// that libdino binds to it when it loads. DINO_NATIVE_DIR and
+/// DINO_CPU_VARIANT (or <see cref="DinoNativeLibrary"/>) override the search.
+/// </remarks>
+internal static class NativeLibraryLoader
+{
+    private static readonly object Gate = new();
+    private static IntPtr _dino;
+    private static string? _failure;
+    private static bool _resolverSet;
+
+    /// <summary>The directory and variant that were loaded (for diagnostics).</summary>
+    internal static string? LoadedFrom { get; private set; }
+
+    internal static void EnsureLoaded()
+    {
+        lock (Gate)
+        {
+            if (!_resolverSet)
+            {
+                NativeLibrary.SetDllImportResolver(typeof(NativeLibraryLoader).Assembly, Resolve);
+                _resolverSet = true;
+            }
+            if (_dino != IntPtr.Zero) return;
+            if (_failure != null) throw new DinoNativeException(_failure);
+            _dino = LoadBest(out string? error);
+            if (_dino == IntPtr.Zero)
+            {
+                _failure = error;
+                throw new DinoNativeException(error!);
+            }
+        }
+    }
+
+    private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
+    {
+        if (name != NativeMethods.Library) return IntPtr.Zero;
+        EnsureLoaded();
+        return _dino;
+    }
+
+    private static (string prefix, string suffix) LibraryNaming() =>
+        OperatingSystem.IsWindows() ? ("", ".dll") : OperatingSystem.IsMacOS() ? ("lib", ".dylib") : ("lib", ".so");
+
+    internal static string RuntimeId()
+    {
+        string os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
+        string arch = RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 => "x64",
+            Architecture.Arm64 => "arm64",
+            Architecture.X86 => "x86",
+            var a => a.ToString().ToLowerInvariant(),
+        };
+        return $"{os}-{arch}";
+    }
+
+    /// <summary>The ggml CPU variants this machine can run, best first ("" = no variant folders).</summary>
+    internal static IReadOnlyList<string> SupportedVariants()
+    {
+        if (RuntimeInformation.ProcessArchitecture != Architecture.X64) return new[] { "" };
+        var list = new List<string>();
+        if (Avx512F.IsSupported && Avx512F.VL.IsSupported && Avx512BW.IsSupported && Avx512CD.IsSupported && Avx512DQ.IsSupported)
+            list.Add("avx512");
+        if (Avx2.IsSupported && Fma.IsSupported && HasF16C()) list.Add("avx2");
+        if (Avx.IsSupported) list.Add("avx");
+        list.Add("noavx");
+        return list;
+    }
+
+    private static bool HasF16C()
+    {
+        if (!X86Base.IsSupported) return false;
+        var (_, _, ecx, _) = X86Base.CpuId(1, 0);
+        return (ecx & (1 << 29)) != 0;
+    }
+
+    private static IEnumerable<string> CandidateDirectories()
+    {
+        string? configured = DinoNativeLibrary.Directory ?? Environment.GetEnvironmentVariable("DINO_NATIVE_DIR");
+        if (!string.IsNullOrEmpty(configured))
+        {
+            yield return configured;
+            yield break;
+        }
+        string rid = RuntimeId();
+        var bases = new List<string> { AppContext.BaseDirectory };
+#pragma warning disable IL3000 // empty in single-file apps, which the check below handles
+        string? asmDir = Path.GetDirectoryName(typeof(NativeLibraryLoader).Assembly.Location);
+#pragma warning restore IL3000
+        if (!string.IsNullOrEmpty(asmDir)) bases.Add(asmDir);
+        foreach (string b in bases.Distinct())
+        {
+            yield return Path.Combine(b, "runtimes", rid, "native");
+            yield return b;  // a RID-specific publish puts the native files at the top
+        }
+    }
+
+    private static IntPtr LoadBest(out string? error)
+    {
+        var (prefix, suffix) = LibraryNaming();
+        string dinoFile = prefix + "dino" + suffix, baseFile = prefix + "ggml-base" + suffix, cpuFile = prefix + "ggml-cpu" + suffix;
+        var supported = SupportedVariants();
+        string? forced = DinoNativeLibrary.CpuVariant ?? Environment.GetEnvironmentVariable("DINO_CPU_VARIANT");
+        var variants = supported.ToList();
+        var log = new StringBuilder();
+        if (!string.IsNullOrEmpty(forced))
+        {
+            if (!supported.Contains(forced))
+            {
+                error = $"CPU variant '{forced}' (DINO_CPU_VARIANT) cannot run on this CPU; supported: {string.Join(", ", supported)}";
+                return IntPtr.Zero;
+            }
+            variants = new List<string> { forced };
+        }
+
+        foreach (string dir in CandidateDirectories())
+        {
+            string dinoPath = Path.Combine(dir, dinoFile);
+            if (!File.Exists(dinoPath))
+            {
+                log.Append("\n  ").Append(dinoPath).Append(": not found");
+                continue;
+            }
+            foreach (string v in variants)
+            {
+                string ggmlDir = Path.Combine(dir, v);
+                if (!File.Exists(Path.Combine(ggmlDir, baseFile)))
+                {
+                    log.Append("\n  ").Append(Path.Combine(ggmlDir, baseFile)).Append(": not found");
+                    continue;
+                }
+                try
+                {
+                    NativeLibrary.Load(Path.Combine(ggmlDir, baseFile));
+                    NativeLibrary.Load(Path.Combine(ggmlDir, cpuFile));
+                    IntPtr h = NativeLibrary.Load(dinoPath);
+                    LoadedFrom = $"{dinoPath} with ggml from {ggmlDir}";
+                    error = null;
+                    return h;
+                }
+                catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+                {
+                    log.Append("\n  ").Append(ggmlDir).Append(": ").Append(e.Message);
+                }
+            }
+        }
+        error = $"cannot load the native Dino library for {RuntimeId()} (CPU variants {string.Join(", ", variants)}). Tried:{log}\n" +
+                "Set DINO_NATIVE_DIR to the folder holding libdino and the ggml variant folders, or reinstall the Dino.Native package.";
+        return IntPtr.Zero;
+    }
+}

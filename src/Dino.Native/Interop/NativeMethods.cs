@@ -1,0 +1,142 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Dino.Interop;
+
+/// <summary>Statuses of native/dino.h (dino_status).</summary>
+public enum DinoStatus
+{
+    /// <summary>Success.</summary>
+    Ok = 0,
+    /// <summary>A NULL pointer, a bad size or a buffer too small.</summary>
+    InvalidArgument = -1,
+    /// <summary>A file could not be opened, read or written.</summary>
+    IO = -2,
+    /// <summary>Not a valid DINO GGUF file.</summary>
+    BadModel = -3,
+    /// <summary>Valid, but not something this build can run.</summary>
+    Unsupported = -4,
+    /// <summary>An allocation failed or would pass the configured limit.</summary>
+    OutOfMemory = -5,
+    /// <summary>The computation was cancelled.</summary>
+    Aborted = -6,
+    /// <summary>ggml reported a failure while computing.</summary>
+    Compute = -7,
+    /// <summary>A bug in the native library.</summary>
+    Internal = -8,
+}
+
+// Blittable mirrors of the structs in native/dino.h (same field order and types;
+// C bool is one byte).
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeModelInfo
+{
+    public fixed byte Name[64];
+    public fixed byte WeightType[16];
+    public int EmbeddingLength;
+    public int BlockCount;
+    public int HeadCount;
+    public int FeedForwardLength;
+    public int PatchSize;
+    public int ImageSize;
+    public float LayerNormEps;
+    public long ParameterCount;
+    public long WeightBytes;
+    public int PreprocessResize;
+    public int PreprocessCrop;
+    public int PreprocessResample;
+    public float PreprocessRescale;
+    public fixed float PreprocessMean[3];
+    public fixed float PreprocessStd[3];
+    public byte PreprocessResizeShortestEdge;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeModelParams
+{
+    public byte CheckValues;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeContextParams
+{
+    public int NThreads;
+    public int PosInterp;
+    public long MaxMemoryMb;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeOutputs
+{
+    public float* Tokens;
+    public float* Cls;
+    public float* Attention;
+    public float* Intermediate;
+    public nuint TokensCapacity;
+    public nuint ClsCapacity;
+    public nuint AttentionCapacity;
+    public nuint IntermediateCapacity;
+    public int NIntermediate;
+    public byte AttentionFull;
+}
+
+/// <summary>Every function of native/dino.h (a test checks the header against this list).</summary>
+internal static unsafe partial class NativeMethods
+{
+    internal const string Library = "dino";
+
+    [LibraryImport(Library, EntryPoint = "dino_last_error")]
+    internal static partial byte* dino_last_error();
+
+    [LibraryImport(Library, EntryPoint = "dino_version")]
+    internal static partial byte* dino_version();
+
+    [LibraryImport(Library, EntryPoint = "dino_log_set")]
+    internal static partial void dino_log_set(delegate* unmanaged[Cdecl]<int, byte*, void*, void> callback, void* userData);
+
+    [LibraryImport(Library, EntryPoint = "dino_model_default_params")]
+    internal static partial NativeModelParams dino_model_default_params();
+
+    [LibraryImport(Library, EntryPoint = "dino_model_load", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial DinoStatus dino_model_load(string path, NativeModelParams* parameters, out IntPtr model);
+
+    [LibraryImport(Library, EntryPoint = "dino_model_free")]
+    internal static partial void dino_model_free(IntPtr model);
+
+    [LibraryImport(Library, EntryPoint = "dino_model_get_info")]
+    internal static partial DinoStatus dino_model_get_info(ModelHandle model, NativeModelInfo* info);
+
+    [LibraryImport(Library, EntryPoint = "dino_model_token_count")]
+    internal static partial int dino_model_token_count(ModelHandle model, int height, int width);
+
+    [LibraryImport(Library, EntryPoint = "dino_context_default_params")]
+    internal static partial NativeContextParams dino_context_default_params();
+
+    [LibraryImport(Library, EntryPoint = "dino_context_new")]
+    internal static partial DinoStatus dino_context_new(ModelHandle model, NativeContextParams* parameters, out IntPtr context);
+
+    [LibraryImport(Library, EntryPoint = "dino_context_free")]
+    internal static partial void dino_context_free(IntPtr context);
+
+    [LibraryImport(Library, EntryPoint = "dino_context_set_abort_callback")]
+    internal static partial void dino_context_set_abort_callback(ContextHandle context, delegate* unmanaged[Cdecl]<void*, byte> callback, void* userData);
+
+    [LibraryImport(Library, EntryPoint = "dino_outputs_default")]
+    internal static partial NativeOutputs dino_outputs_default();
+
+    [LibraryImport(Library, EntryPoint = "dino_compute")]
+    internal static partial DinoStatus dino_compute(ContextHandle context, float* pixels, int nImages, int height, int width, NativeOutputs* outputs);
+
+    [LibraryImport(Library, EntryPoint = "dino_quantize", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial DinoStatus dino_quantize(string inputPath, string outputPath, string type);
+
+    /// <summary>The calling thread's last native error message.</summary>
+    internal static string LastError() => Utf8(dino_last_error()) ?? "";
+
+    internal static string? Utf8(byte* s) => s == null ? null : Marshal.PtrToStringUTF8((IntPtr)s);
+
+    /// <summary>Aborts the native computation when the int at userData is non-zero.</summary>
+    [UnmanagedCallersOnly(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static byte AbortWhenFlagged(void* userData) => Volatile.Read(ref *(int*)userData) != 0 ? (byte)1 : (byte)0;
+}

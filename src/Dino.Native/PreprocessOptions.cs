@@ -1,0 +1,101 @@
+namespace Dino;
+
+/// <summary>Resampling filters, as PIL's (antialiased when shrinking).</summary>
+public enum ResampleFilter
+{
+    /// <summary>Triangle filter (PIL BILINEAR); the Hugging Face dino-vits8 default.</summary>
+    Bilinear = 0,
+    /// <summary>Cubic convolution, a = -0.5 (PIL BICUBIC); DINO's evaluation transform.</summary>
+    Bicubic = 1,
+}
+
+/// <summary>Limits on images taken from places nobody controls.</summary>
+public sealed record ImageLimits
+{
+    /// <summary>Largest width x height accepted, checked from the header before decoding (default 50 million).</summary>
+    public long MaxPixels { get; init; } = 50_000_000;
+
+    /// <summary>Most memory one decode may hold (default 512 MiB).</summary>
+    public long MaxDecodeBytes { get; init; } = 512L << 20;
+
+    /// <summary>Largest encoded file or stream accepted (default 256 MiB).</summary>
+    public long MaxEncodedBytes { get; init; } = 256L << 20;
+}
+
+/// <summary>
+/// How an image becomes the model's input: resize, optional center crop,
+/// rescale, normalize. <see cref="DinoModel.DefaultPreprocessing"/> is the
+/// model's own; <see cref="HuggingFace"/> and <see cref="DinoEvaluation"/> are
+/// the two usual recipes.
+/// </summary>
+public sealed record PreprocessOptions
+{
+    /// <summary>Resize target in pixels (0 = keep the size).</summary>
+    public int Resize { get; init; } = 224;
+
+    /// <summary>True: resize the shorter side to <see cref="Resize"/> keeping the aspect ratio; false: to Resize x Resize.</summary>
+    public bool ResizeShortestEdge { get; init; }
+
+    /// <summary>Center crop size after the resize (0 = no crop).</summary>
+    public int Crop { get; init; }
+
+    /// <summary>The resampling filter.</summary>
+    public ResampleFilter Resample { get; init; } = ResampleFilter.Bilinear;
+
+    /// <summary>Factor from byte values to [0, 1] (1/255).</summary>
+    public float RescaleFactor { get; init; } = 1f / 255f;
+
+    /// <summary>Per-channel mean subtracted after rescaling (ImageNet's).</summary>
+    public IReadOnlyList<float> Mean { get; init; } = new[] { 0.485f, 0.456f, 0.406f };
+
+    /// <summary>Per-channel standard deviation divided by (ImageNet's).</summary>
+    public IReadOnlyList<float> Std { get; init; } = new[] { 0.229f, 0.224f, 0.225f };
+
+    /// <summary>The Hugging Face ViT processor for dino-vits8: size x size bilinear, no crop.</summary>
+    public static PreprocessOptions HuggingFace(int size = 224) => new() { Resize = size };
+
+    /// <summary>DINO's evaluation transform: shorter side to 256 bicubic, center crop 224.</summary>
+    public static PreprocessOptions DinoEvaluation(int crop = 224) =>
+        new() { Resize = crop * 256 / 224, ResizeShortestEdge = true, Crop = crop, Resample = ResampleFilter.Bicubic };
+
+    internal void Validate()
+    {
+        if (Resize < 0 || Crop < 0) throw new ArgumentException("Resize and Crop must not be negative");
+        if (Mean.Count != 3 || Std.Count != 3) throw new ArgumentException("Mean and Std need 3 values (R, G, B)");
+        if (Std.Any(s => !(s > 0))) throw new ArgumentException("Std values must be positive");
+        if (!(RescaleFactor > 0)) throw new ArgumentException("RescaleFactor must be positive");
+    }
+
+    /// <summary>The output size for an input of w x h.</summary>
+    internal (int width, int height) ResizedSize(int w, int h)
+    {
+        if (Resize == 0) return (w, h);
+        if (!ResizeShortestEdge) return (Resize, Resize);
+        // torchvision's Resize(int): the shorter side to Resize, the longer scaled and truncated
+        return w <= h ? (Resize, (int)((long)Resize * h / w)) : ((int)((long)Resize * w / h), Resize);
+    }
+}
+
+/// <summary>An image as the model sees it: float32 [3, Height, Width], normalized.</summary>
+public sealed class ImageTensor
+{
+    /// <summary>Creates a tensor from CHW data (length 3 x height x width).</summary>
+    public ImageTensor(float[] data, int height, int width)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (height <= 0 || width <= 0 || data.Length != 3L * height * width)
+            throw new ArgumentException($"data holds {data.Length} values; 3 x {height} x {width} needed");
+        Data = data;
+        Height = height;
+        Width = width;
+    }
+
+    /// <summary>Channel-major values: R plane, G plane, B plane.</summary>
+    public float[] Data { get; }
+
+    /// <summary>Height in pixels.</summary>
+    public int Height { get; }
+
+    /// <summary>Width in pixels.</summary>
+    public int Width { get; }
+}

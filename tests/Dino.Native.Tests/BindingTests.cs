@@ -1,0 +1,32 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+
+namespace Dino.Tests;
+
+public class BindingTests
+{
+    [Fact]
+    public void EveryFunctionOfTheHeaderHasABinding()
+    {
+        string header = File.ReadAllText(Path.Combine(TestData.RepoRoot, "native", "dino.h"));
+        var declared = Regex.Matches(header, @"DINO_API\s+[^;]*?\b(dino_\w+)\s*\(").Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.True(declared.Count >= 15, $"parsed only {declared.Count} functions from dino.h");
+
+        var native = typeof(DinoModel).Assembly.GetType("Dino.Interop.NativeMethods", throwOnError: true)!;
+        var bound = native.GetMethods(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)
+            .Select(m => m.GetCustomAttribute<LibraryImportAttribute>())
+            .Where(a => a != null)
+            .Select(a => a!.EntryPoint!)
+            .ToHashSet();
+        Assert.Empty(declared.Except(bound));  // declared but not bound
+        Assert.Empty(bound.Except(declared));  // bound but gone from the header
+    }
+
+    [Fact]
+    public void NativeLibraryLoadsTheBestVariant()
+    {
+        Assert.Contains("ggml 0.18.0", DinoNativeLibrary.Version);
+        Assert.Contains(DinoNativeLibrary.SupportedCpuVariants[0], DinoNativeLibrary.LoadedFrom);
+    }
+}

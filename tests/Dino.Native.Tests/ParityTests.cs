@@ -1,0 +1,62 @@
+using Xunit.Abstractions;
+
+namespace Dino.Tests;
+
+[Collection("models")]
+public class ParityTests(ModelFixture models, ITestOutputHelper output)
+{
+    private static ImageTensor[] Inputs(string name)
+    {
+        var (shape, data) = TestData.ReadNpy(TestData.Data($"inputs/{name}.npy"));
+        int n = shape[0], h = shape[2], w = shape[3], size = 3 * h * w;
+        return Enumerable.Range(0, n).Select(i => new ImageTensor(data.AsSpan(i * size, size).ToArray(), h, w)).ToArray();
+    }
+
+    [Fact]
+    public void TensorEmbeddingsMatchPyTorch()
+    {
+        var inputs = Inputs("vits8-224x3");
+        var (_, want) = TestData.ReadNpy(TestData.Reference("vits8_hf_224_cls.npy"));
+        var batch = models.Hf.EmbedBatch(inputs);
+        for (int i = 0; i < 3; i++)
+        {
+            double cos = TestData.Cosine(batch[i].Embedding, want.AsSpan(i * 384, 384));
+            output.WriteLine($"image {i}: CLS cosine vs PyTorch {cos:F9}");
+            Assert.True(cos >= 0.99999, $"cosine {cos}");
+            Assert.Equal(batch[i].Embedding, models.Hf.Embed(inputs[i]).Embedding);
+        }
+    }
+
+    [Fact]
+    public void OptionalOutputsHaveTheirShapes()
+    {
+        var input = Inputs("vits8-224x3")[0];
+        var r = models.Q8.Embed(input, new EmbedOptions { Tokens = true, Attention = AttentionOutput.ClsQuery, IntermediateLayers = 4 });
+        Assert.Equal(785, r.TokenCount);
+        Assert.Equal((28, 28), (r.GridHeight, r.GridWidth));
+        Assert.Equal(785 * 384, r.Tokens!.Length);
+        Assert.Equal(6 * 785, r.Attention!.Length);
+        Assert.Equal(4 * 785 * 384, r.Intermediate!.Length);
+        Assert.Equal(r.Embedding, r.Token(0).ToArray());
+        Assert.Equal(28 * 28, r.AttentionMap(5).Length);
+        Assert.Equal(1.0, r.Attention.AsSpan(0, 785).ToArray().Sum(), 3);
+        // the last intermediate layer is the final output
+        Assert.Equal(r.Tokens, r.Intermediate.AsSpan(3 * 785 * 384).ToArray());
+        var full = models.Q8.Embed(input, new EmbedOptions { Attention = AttentionOutput.Full });
+        Assert.Equal(6 * 785 * 785, full.Attention!.Length);
+        Assert.Equal(r.Attention.AsSpan(0, 785).ToArray(), full.Attention.AsSpan(0, 785).ToArray());
+    }
+
+    [Fact]
+    public void EmbeddingsAreInfoConsistent()
+    {
+        var i = models.Hf.Info;
+        Assert.Equal((384, 12, 6, 1536, 8, 224), (i.EmbeddingLength, i.BlockCount, i.HeadCount, i.FeedForwardLength, i.PatchSize, i.ImageSize));
+        Assert.Equal("f32", i.WeightType);
+        Assert.Equal(1e-12f, i.LayerNormEps);
+        Assert.Equal("q8_0", models.Q8.Info.WeightType);
+        Assert.Equal(224, models.Hf.DefaultPreprocessing.Resize);
+        Assert.Equal(ResampleFilter.Bicubic, models.Q8.DefaultPreprocessing.Resample);
+        Assert.Equal(256, models.Q8.DefaultPreprocessing.Resize);
+    }
+}
