@@ -160,7 +160,7 @@ dino_status dino_model_get_info(const dino_model * model, dino_model_info * out)
         require(model != nullptr && out != nullptr, "model or out_info is NULL");
         dino_model_info i{};
         snprintf(i.name, sizeof i.name, "%s", model->name.c_str());
-        snprintf(i.weight_type, sizeof i.weight_type, "%s", ggml_type_name(model->weight_type));
+        snprintf(i.weight_type, sizeof i.weight_type, "%s", model->weight_types.c_str());
         const dino::hparams & h = model->hp;
         i.embedding_length = h.dim;
         i.block_count = h.depth;
@@ -181,6 +181,27 @@ dino_status dino_model_get_info(const dino_model * model, dino_model_info * out)
             i.preprocess_mean[c] = p.mean[c];
             i.preprocess_std[c] = p.std[c];
         }
+        *out = i;
+    });
+}
+
+int32_t dino_model_tensor_count(const dino_model * model) {
+    return model ? int32_t(model->file.tensors.size()) : 0;
+}
+
+dino_status dino_model_tensor_info(const dino_model * model, int32_t index, dino_tensor_info * out) {
+    return guarded([&] {
+        require(model != nullptr && out != nullptr, "model or out_info is NULL");
+        if (index < 0 || size_t(index) >= model->file.tensors.size()) {
+            dino::fail(DINO_ERR_INVALID_ARGUMENT, "tensor index %d is out of range (0 to %zu)", index, model->file.tensors.size());
+        }
+        const dino::gguf_tensor_info & t = model->file.tensors[size_t(index)];
+        dino_tensor_info i{};
+        snprintf(i.name, sizeof i.name, "%s", t.name.c_str());
+        snprintf(i.type, sizeof i.type, "%s", ggml_type_name(ggml_type(t.type)));
+        i.n_dims = int32_t(t.n_dims);
+        for (int d = 0; d < 4; ++d) i.ne[d] = t.ne[d];
+        i.nbytes = int64_t(t.nbytes);
         *out = i;
     });
 }

@@ -101,7 +101,7 @@ typedef enum dino_resample {
 /* What a loaded model is; filled by dino_model_get_info.  Blittable. */
 typedef struct dino_model_info {
     char    name[64];             /* general.name, NUL-terminated (truncated)      */
-    char    weight_type[16];      /* type of the linear weights: "f32", "q8_0", ... */
+    char    weight_type[16];      /* linear weights: "f32", "q8_0"; a mix as "q5_0/q4_K" */
     int32_t embedding_length;     /* D: 384 for ViT-S                               */
     int32_t block_count;          /* 12                                             */
     int32_t head_count;           /* 6                                              */
@@ -139,6 +139,19 @@ DINO_API dino_status dino_model_load(const char * path, const dino_model_params 
 DINO_API void dino_model_free(dino_model * model);
 
 DINO_API dino_status dino_model_get_info(const dino_model * model, dino_model_info * out_info);
+
+/* One tensor of the loaded model (for inspection). */
+typedef struct dino_tensor_info {
+    char    name[64];
+    char    type[16];     /* "f32", "q8_0", ...          */
+    int32_t n_dims;
+    int64_t ne[4];        /* ggml order: ne[0] innermost */
+    int64_t nbytes;
+} dino_tensor_info;
+
+/* The number of tensors, and tensor index (0 <= index < count) in file order. */
+DINO_API int32_t dino_model_tensor_count(const dino_model * model);
+DINO_API dino_status dino_model_tensor_info(const dino_model * model, int32_t index, dino_tensor_info * out_info);
 
 /* Tokens per image of this size: 1 + (height/patch) * (width/patch); 0 if the
  * size is not a positive multiple of the patch size. */

@@ -168,8 +168,11 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
             if (!found) fail(DINO_ERR_BAD_MODEL, "%s: missing tensor '%s'", path.c_str(), name.c_str());
         }
     }
+    // The model's type, as reported: the linear weights' type(s), e.g. "q8_0" or "q5_0/q4_K".
     for (const auto & t : g.tensors) {
-        if (t.name == "blk.0.attn_qkv.weight") m->weight_type = ggml_type(t.type);  // reported as the model's type
+        if (want.at(t.name).k != kind::linear) continue;
+        const std::string n = ggml_type_name(ggml_type(t.type));
+        if (m->weight_types.find(n) == std::string::npos) m->weight_types += (m->weight_types.empty() ? "" : "/") + n;
     }
 
     // --- allocate and read ----------------------------------------------------
@@ -217,7 +220,7 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
         m->blocks.push_back(k);
     }
     dino::log(DINO_LOG_INFO, "loaded %s: %s, dim %d, %d blocks, %d heads, %.1f MB", path.c_str(),
-              ggml_type_name(m->weight_type), h.dim, h.depth, h.heads,
+              m->weight_types.c_str(), h.dim, h.depth, h.heads,
               double(ggml_backend_buffer_get_size(m->buffer)) / 1e6);
     return m.release();
 }

@@ -52,7 +52,7 @@ struct dino_model {
     dino::hparams hp;
     dino::preprocess pp;
     std::string name;
-    ggml_type weight_type = GGML_TYPE_F32;  // type of the linear weights
+    std::string weight_types;  // type(s) of the linear weights: "q8_0", or "q5_0/q4_K" for a mix
     int64_t n_params = 0;
 
     ggml_tensor * patch_w = nullptr, * patch_b = nullptr;  // ref: patch_embed.proj

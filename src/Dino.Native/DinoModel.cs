@@ -36,6 +36,9 @@ public sealed record DinoModelOptions
     public bool CheckWeights { get; init; } = true;
 }
 
+/// <summary>One tensor of a model file (shape in ggml order: innermost first).</summary>
+public sealed record DinoTensorInfo(string Name, string Type, IReadOnlyList<long> Shape, long Bytes);
+
 /// <summary>What a loaded model is.</summary>
 public sealed record DinoModelInfo(
     string Name, string WeightType, int EmbeddingLength, int BlockCount, int HeadCount, int FeedForwardLength,
@@ -63,6 +66,7 @@ public sealed class DinoModel : IDisposable
         _handle = handle;
         _options = options;
         Path = path;
+        _tensors = new Lazy<IReadOnlyList<DinoTensorInfo>>(ReadTensors);
         unsafe
         {
             NativeModelInfo i;
@@ -105,6 +109,27 @@ public sealed class DinoModel : IDisposable
 
     /// <summary>The model's own preprocessing (from the GGUF).</summary>
     public PreprocessOptions DefaultPreprocessing { get; }
+
+    /// <summary>The tensors of the model file, in file order.</summary>
+    public IReadOnlyList<DinoTensorInfo> Tensors => _tensors.Value;
+
+    private readonly Lazy<IReadOnlyList<DinoTensorInfo>> _tensors;
+
+    private unsafe IReadOnlyList<DinoTensorInfo> ReadTensors()
+    {
+        ThrowIfDisposed();
+        int n = NativeMethods.dino_model_tensor_count(_handle);
+        var list = new DinoTensorInfo[n];
+        for (int k = 0; k < n; k++)
+        {
+            NativeTensorInfo t;
+            Errors.ThrowIfFailed(NativeMethods.dino_model_tensor_info(_handle, k, &t), ErrorSource.Model);
+            var shape = new long[t.NDims];
+            for (int d = 0; d < t.NDims; d++) shape[d] = t.Ne[d];
+            list[k] = new DinoTensorInfo(NativeMethods.Utf8(t.Name) ?? "", NativeMethods.Utf8(t.Type) ?? "", shape, t.NBytes);
+        }
+        return list;
+    }
 
     /// <summary>Tokens per image of height x width: 1 + (height/patch)(width/patch).</summary>
     public int TokenCount(int height, int width)

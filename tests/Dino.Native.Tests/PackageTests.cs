@@ -12,7 +12,7 @@ namespace Dino.Tests;
 public class PackageTests(ModelFixture models, ITestOutputHelper output)
 {
     [Fact]
-    public void PackedPackageEmbedsInAFreshConsoleApp()
+    public void PackedPackagesWorkForAConsoleAppAndAsATool()
     {
         string work = Directory.CreateTempSubdirectory("dino-pkg-").FullName;
         try
@@ -56,6 +56,13 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
             float[] theirs = stdout.Trim().Split(' ').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray();
             float[] ours = models.Hf.Embed(TestData.Image("photo.jpg")).Embedding;
             Assert.Equal(ours, theirs);
+
+            // The CLI as a .NET tool, installed from the same feed.
+            Run("dotnet", $"pack \"{Path.Combine(TestData.RepoRoot, "src", "Dino.Cli")}\" -c Release -o \"{feed}\" -p:Version={version}", TestData.RepoRoot);
+            string tools = Path.Combine(work, "tools");
+            Run("dotnet", $"tool install Dino.Cli --version {version} --tool-path \"{tools}\" --add-source \"{feed}\"", work);
+            string info = Run(Path.Combine(tools, "dino"), $"info \"{TestData.Data("vits8-hf-f32.gguf")}\"", work);
+            Assert.Contains("12 blocks", info);
         }
         finally
         {

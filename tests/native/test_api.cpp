@@ -47,6 +47,25 @@ TEST(Api, VersionAndInfo) {
     EXPECT_FALSE(h.preprocess_resize_shortest_edge);
     EXPECT_EQ(h.preprocess_crop, 0);
     EXPECT_EQ(h.preprocess_resample, DINO_RESAMPLE_BILINEAR);
+    ASSERT_EQ(dino_model_tensor_count(m), 4 + 2 + 12 * 12);  // embeddings, output norm, 12 per block
+    dino_tensor_info t{};
+    ASSERT_EQ(dino_model_tensor_info(m, 0, &t), DINO_OK);
+    EXPECT_STREQ(t.name, "cls_embd");
+    bool saw_qkv = false;
+    for (int k = 0; k < dino_model_tensor_count(m); ++k) {
+        ASSERT_EQ(dino_model_tensor_info(m, k, &t), DINO_OK);
+        if (std::string(t.name) == "blk.3.attn_qkv.weight") {
+            saw_qkv = true;
+            EXPECT_STREQ(t.type, "q8_0");
+            EXPECT_EQ(t.n_dims, 2);
+            EXPECT_EQ(t.ne[0], 384);
+            EXPECT_EQ(t.ne[1], 1152);
+            EXPECT_EQ(t.nbytes, 1152 * 384 / 32 * 34);
+        }
+    }
+    EXPECT_TRUE(saw_qkv);
+    EXPECT_EQ(dino_model_tensor_info(m, -1, &t), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(dino_model_tensor_info(m, dino_model_tensor_count(m), &t), DINO_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(dino_model_token_count(m, 224, 224), 785);
     EXPECT_EQ(dino_model_token_count(m, 225, 224), 0);
     EXPECT_EQ(dino_model_token_count(nullptr, 224, 224), 0);

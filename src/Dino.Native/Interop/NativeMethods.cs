@@ -53,6 +53,16 @@ internal unsafe struct NativeModelInfo
 }
 
 [StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeTensorInfo
+{
+    public fixed byte Name[64];
+    public fixed byte Type[16];
+    public int NDims;
+    public fixed long Ne[4];
+    public long NBytes;
+}
+
+[StructLayout(LayoutKind.Sequential)]
 internal struct NativeModelParams
 {
     public byte CheckValues;
@@ -106,6 +116,12 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Library, EntryPoint = "dino_model_get_info")]
     internal static partial DinoStatus dino_model_get_info(ModelHandle model, NativeModelInfo* info);
+
+    [LibraryImport(Library, EntryPoint = "dino_model_tensor_count")]
+    internal static partial int dino_model_tensor_count(ModelHandle model);
+
+    [LibraryImport(Library, EntryPoint = "dino_model_tensor_info")]
+    internal static partial DinoStatus dino_model_tensor_info(ModelHandle model, int index, NativeTensorInfo* info);
 
     [LibraryImport(Library, EntryPoint = "dino_model_token_count")]
     internal static partial int dino_model_token_count(ModelHandle model, int height, int width);

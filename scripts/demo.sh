@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The main job, end to end on a fresh machine: set up, build, make a model,
+# convert and quantize it, embed a folder of images, search, draw attention
+# maps, benchmark.  Everything lands in out/demo/.
+#
+# Real weights cannot be downloaded on our build machines, so this uses a
+# SYNTHETIC checkpoint with the exact facebook/dino-vits8 layout, made by
+# tests/data/make_synthetic.py: its embeddings are NOT meaningful.  To run it
+# on the real model, convert it (README: "Real weights") and pass the GGUF:
+#     ./scripts/demo.sh path/to/dino-vits8-f32.gguf
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="$root/out/demo"
+build="${DINO_BUILD_DIR:-$root/build}"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "setup and build"
+"$root/scripts/bootstrap.sh"
+cmake -S "$root" -B "$build" -DDINO_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+dotnet build "$root/src/Dino.Cli" -c Release -p:DinoNativeBuildDir="$build/" -v quiet -nologo >/dev/null
+dino() { dotnet "$root/src/Dino.Cli/bin/Release/net10.0/dino.dll" "$@"; }
+python=/usr/bin/python3; [ -x "$python" ] || python=python3
+mkdir -p "$out"
+
+if [ $# -ge 1 ]; then
+  f32="$1"
+else
+  step "a synthetic facebook/dino-vits8 checkpoint (Hugging Face layout; random weights)"
+  "$python" "$root/tests/data/make_synthetic.py" "$out/checkpoints" --config vits8
+  step "convert to GGUF (scripts/convert_gguf.py, numpy only)"
+  f32="$out/dino-vits8-synthetic-f32.gguf"
+  "$python" "$root/scripts/convert_gguf.py" "$out/checkpoints/vits8-hf" --outfile "$f32" --outtype f32 --name dino-vits8-synthetic
+fi
+
+step "quantize to q8_0 (ggml's quantizer) with a drift report"
+q8="$out/$(basename "${f32%-f32.gguf}")-q8_0.gguf"
+dino quantize "$f32" "$q8" --type q8_0
+
+step "model info"
+dino info "$q8"
+
+step "embed a folder of images (tests/images) into embeddings.npy"
+dino embed -m "$q8" "$root/tests/images" -o "$out/embeddings.npy"
+"$python" -c "import numpy, sys; a = numpy.load(sys.argv[1]); print('embeddings.npy:', a.shape, a.dtype)" "$out/embeddings.npy" \
+  2>/dev/null || true
+
+step "nearest neighbours of photo.jpg"
+dino similar -m "$q8" "$root/tests/images/photo.jpg" "$out/embeddings.npy" -k 3
+
+step "attention maps of the last block (out/demo/attention.png)"
+dino attention -m "$f32" "$root/tests/images/photo.jpg" -o "$out/attention.png" --size 224
+
+step "benchmark, side by side (2 threads, batch 1)"
+dino bench -m "$f32" --threads 2 --runs 3
+dino bench -m "$q8" --threads 2 --runs 3
+
+if [ $# -lt 1 ]; then
+  printf '\nDone. The model above is SYNTHETIC (random weights with the real layout): the pipeline is real,\n' >&2
+  printf 'the embeddings and attention maps are not meaningful. See README.md, "Real weights".\n' >&2
+fi

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Dino.Cli;
+
+internal static class InfoCommand
+{
+    public static Command Create()
+    {
+        var json = new Option<bool>("--json") { Description = "Print JSON" };
+        var tensors = new Option<bool>("--tensors") { Description = "List every tensor" };
+        var path = new Argument<string>("MODEL") { Description = "A GGUF model file" };
+        var cmd = new Command("info", "Show a model: hyperparameters, weight types and sizes, file size, preprocessing defaults.")
+        { path, json, tensors };
+        CliHelp.AddDetails(cmd, """
+            Examples:
+              dino info dino-vits8-q8_0.gguf
+              dino info model.gguf --json --tensors
+            """);
+        cmd.SetAction(r => Run(r.GetValue(path)!, r.GetValue(json), r.GetValue(tensors)));
+        return cmd;
+    }
+
+    private static int Run(string path, bool json, bool listTensors)
+    {
+        using var m = DinoModel.Load(path, new DinoModelOptions { CheckWeights = false });
+        var i = m.Info;
+        var p = m.DefaultPreprocessing;
+        long fileBytes = new FileInfo(path).Length;
+        var byType = m.Tensors.GroupBy(t => t.Type).Select(g => new { type = g.Key, count = g.Count(), bytes = g.Sum(t => t.Bytes) }).ToList();
+        if (json)
+        {
+            var o = new Dictionary<string, object?>
+            {
+                ["path"] = path, ["file_bytes"] = fileBytes, ["info"] = i,
+                ["preprocess"] = new { p.Resize, p.ResizeShortestEdge, p.Crop, resample = p.Resample.ToString().ToLowerInvariant(), p.RescaleFactor, p.Mean, p.Std },
+                ["tensor_types"] = byType,
+                ["tensors"] = listTensors ? m.Tensors : null,
+                ["native"] = DinoNativeLibrary.Version,
+            };
+            Console.WriteLine(JsonSerializer.Serialize(o, new JsonSerializerOptions { WriteIndented = true }));
+            return ExitCode.Ok;
+        }
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine($"model        {i.Name} ({path}, {fileBytes / 1e6:F1} MB)");
+        Console.WriteLine($"architecture ViT: width {i.EmbeddingLength}, {i.BlockCount} blocks, {i.HeadCount} heads, MLP {i.FeedForwardLength}, patch {i.PatchSize}, native size {i.ImageSize}");
+        Console.WriteLine($"parameters   {i.ParameterCount:N0} ({i.WeightBytes / 1e6:F1} MB in memory)");
+        Console.WriteLine($"weights      {i.WeightType} (linear layers); LayerNorm eps {i.LayerNormEps.ToString("G", inv)}");
+        string resize = p.Resize == 0 ? "no resize" : p.ResizeShortestEdge ? $"shorter side to {p.Resize}" : $"resize to {p.Resize}x{p.Resize}";
+        Console.WriteLine($"preprocess   {resize} {p.Resample.ToString().ToLowerInvariant()}{(p.Crop > 0 ? $", center crop {p.Crop}" : "")}, " +
+                          $"x{p.RescaleFactor.ToString("G6", inv)}, mean ({string.Join(", ", p.Mean.Select(x => x.ToString("G4", inv)))}), std ({string.Join(", ", p.Std.Select(x => x.ToString("G4", inv)))})");
+        foreach (var t in byType) Console.WriteLine($"tensors      {t.count,4} x {t.type,-5} {t.bytes / 1e6,8:F2} MB");
+        if (listTensors)
+        {
+            foreach (var t in m.Tensors)
+                Console.WriteLine($"  {t.Name,-28} {t.Type,-5} [{string.Join(", ", t.Shape)}] {t.Bytes:N0} B");
+        }
+        return ExitCode.Ok;
+    }
+}
