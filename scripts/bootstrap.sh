@@ -16,7 +16,7 @@ say() { echo "bootstrap: $*" >&2; }
 
 # --- Debian packages -----------------------------------------------------------
 need=()
-for p in g++ cmake make libgtest-dev python3-numpy libgomp1 clang; do
+for p in g++ cmake make libgtest-dev python3-numpy libgomp1 clang libclang-rt-14-dev; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -165,7 +165,8 @@ internal sealed class AtomicFile : IDisposable
     public void Dispose()
     {
         if (_committed) return;
-        Stream.Dispose();
+        try { Stream.Dispose(); }
+        catch (IOException) { }  // flushing what is left fails again on a full disk; the file goes anyway
         try { File.Delete(_temp); } catch (IOException) { }
     }
 }

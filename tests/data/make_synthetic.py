@@ -42,6 +42,8 @@ CONFIGS = {
     # A tiny model with the same structure, for fast tests.  Widths are
     # multiples of 32 (block types) and the MLP of 256 (K-quants).
     "tiny": dict(dim=64, depth=2, heads=2, mlp=256, patch=8, image=32),
+    # The smallest that still has every tensor and a q8_0-able width: fuzzing seeds.
+    "micro": dict(dim=32, depth=1, heads=2, mlp=32, patch=2, image=4),
 }
 
 

@@ -70,6 +70,9 @@ internal static class ImageLoader
             if (pixels > limits.MaxPixels)
                 throw new DinoImageException($"{what}: {info.Width}x{info.Height} is {pixels} pixels, over the limit of {limits.MaxPixels} (ImageLimits.MaxPixels)");
             s.Position = start;
+            IImageFormat? format = Image.DetectFormat(config, s);
+            s.Position = start;
+            if (format != null) Truncation.Check(s, format, what);
             using Image<Rgb24> image = Image.Load<Rgb24>(config, s);
             image.Mutate(x => x.AutoOrient());
             var bytes = new byte[image.Width * image.Height * 3];

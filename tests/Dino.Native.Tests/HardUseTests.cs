@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using Xunit.Abstractions;
+
+namespace Dino.Tests;
+
+/// <summary>Long loops and hostile environments: memory stays flat, a full disk is reported, not hidden.</summary>
+public class HardUseTests(ITestOutputHelper output)
+{
+    private static long RssBytes()
+    {
+        foreach (string line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return long.Parse(line[6..].Trim().Split(' ')[0]) * 1024;
+        return 0;
+    }
+
+    [Fact]
+    public void LoadEmbedDisposeInALoopKeepsMemoryFlat()
+    {
+        var input = new ImageTensor(Enumerable.Range(0, 3 * 32 * 32).Select(i => MathF.Cos(i * 0.01f)).ToArray(), 32, 32);
+        const int warmup = 300, total = 3000;
+        long after = 0, start = 0;
+        float[]? first = null;
+        for (int i = 1; i <= total; i++)
+        {
+            using (var m = DinoModel.Load(TestData.Data("tiny-hf-f32.gguf")))
+            {
+                var e = m.Embed(input, new EmbedOptions { Tokens = true, Attention = AttentionOutput.Full, IntermediateLayers = 2 });
+                first ??= e.Embedding;
+                Assert.Equal(first, e.Embedding);
+            }
+            if (i == warmup || i == total)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                GC.Collect();
+                if (i == warmup) start = RssBytes(); else after = RssBytes();
+            }
+        }
+        double growthMb = (after - start) / 1e6;
+        output.WriteLine($"RSS after {warmup} load/embed/dispose cycles: {start / 1e6:F1} MB; after {total}: {after / 1e6:F1} MB ({growthMb:+0.0;-0.0} MB)");
+        Assert.True(growthMb < 16, $"RSS grew {growthMb:F1} MB over {total - warmup} cycles");
+    }
+
+    [Fact]
+    public void AFullDiskFailsTheRunAndLeavesNoFile()
+    {
+        string mnt = Directory.CreateTempSubdirectory("dino-full-").FullName;
+        if (!Run("mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", mnt).ok)
+        {
+            output.WriteLine("cannot mount a small tmpfs here (needs root); the full-disk check did not run");
+            Directory.Delete(mnt);
+            return;
+        }
+        try
+        {
+            string images = Directory.CreateTempSubdirectory("dino-full-in-").FullName;
+            for (int i = 0; i < 20; i++) File.Copy(TestData.Image("tiny.png"), Path.Combine(images, $"{i:D2}.png"));
+            string cli = Path.Combine(TestData.RepoRoot, "src", "Dino.Cli", "bin",
+                typeof(HardUseTests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyConfigurationAttribute), false)
+                    .Cast<System.Reflection.AssemblyConfigurationAttribute>().Single().Configuration, "net10.0", "dino.dll");
+            var (ok, code, err) = Run("dotnet", cli, "embed", "-m", TestData.Data("tiny-hf-f32.gguf"), images, "--tokens", "-o", Path.Combine(mnt, "out.npy"));
+            output.WriteLine($"exit {code}: {err}");
+            Assert.False(ok);
+            Assert.Equal(1, code);
+            Assert.Contains("No space left", err);
+            Assert.Empty(Directory.GetFileSystemEntries(mnt));  // neither the output nor its temporary file
+            Directory.Delete(images, recursive: true);
+        }
+        finally
+        {
+            Run("umount", mnt);
+            Directory.Delete(mnt);
+        }
+    }
+
+    private static (bool ok, int code, string stderr) Run(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (string a in args) psi.ArgumentList.Add(a);
+        try
+        {
+            using var p = Process.Start(psi)!;
+            string err = p.StandardError.ReadToEnd();
+            p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            return (p.ExitCode == 0, p.ExitCode, err);
+        }
+        catch (System.ComponentModel.Win32Exception e) { return (false, -1, e.Message); }
+    }
+}

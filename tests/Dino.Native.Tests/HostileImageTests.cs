@@ -1,0 +1,184 @@
+using System.IO.Compression;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Pbm;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Tga;
+using SixLabors.ImageSharp.Formats.Tiff;
+using SixLabors.ImageSharp.Formats.Webp;
+using SixLabors.ImageSharp.PixelFormats;
+using Xunit.Abstractions;
+
+namespace Dino.Tests;
+
+/// <summary>Broken, hostile and unusual images: typed errors for the bad, correct embeddings for the valid.</summary>
+[Collection("models")]
+public class HostileImageTests(ModelFixture models, ITestOutputHelper output)
+{
+    private DinoModel M => models.Tiny;
+
+    private static byte[] Encode(IImageEncoder encoder, int w = 64, int h = 48)
+    {
+        using var img = new Image<Rgb24>(w, h);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                img[x, y] = new Rgb24((byte)(x * 4), (byte)(y * 5), (byte)((x + y) * 2));
+        using var s = new MemoryStream();
+        img.Save(s, encoder);
+        return s.ToArray();
+    }
+
+    private static byte[] Chunk(string type, byte[] data)
+    {
+        var body = System.Text.Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
+        uint crc = Crc32(body);
+        return BigEndian((uint)data.Length).Concat(body).Concat(BigEndian(crc)).ToArray();
+    }
+
+    private static byte[] BigEndian(uint v) => new[] { (byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v };
+
+    private static uint Crc32(byte[] data)
+    {
+        uint c = 0xFFFFFFFF;
+        foreach (byte b in data)
+        {
+            c ^= b;
+            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1;
+        }
+        return ~c;
+    }
+
+    /// <summary>A grayscale PNG header of w x h with rows of zeros, deflated: tiny file, huge image.</summary>
+    private static byte[] PngBomb(int w, int h)
+    {
+        var ihdr = BigEndian((uint)w).Concat(BigEndian((uint)h)).Concat(new byte[] { 8, 0, 0, 0, 0 }).ToArray();
+        using var z = new MemoryStream();
+        using (var zs = new ZLibStream(z, CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            var row = new byte[w + 1];
+            for (int y = 0; y < h; y++) zs.Write(row);
+        }
+        byte[] sig = { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A };
+        return sig.Concat(Chunk("IHDR", ihdr)).Concat(Chunk("IDAT", z.ToArray())).Concat(Chunk("IEND", System.Array.Empty<byte>())).ToArray();
+    }
+
+    public static TheoryData<string> BrokenNames() => new() { "png", "jpeg", "gif", "webp" };
+
+    private static IImageEncoder EncoderFor(string name) => name switch
+    {
+        "png" => new PngEncoder(),
+        "jpeg" => new JpegEncoder(),
+        "gif" => new GifEncoder(),
+        "webp" => new WebpEncoder(),
+        _ => new SixLabors.ImageSharp.Formats.Bmp.BmpEncoder(),
+    };
+
+    [Theory]
+    [MemberData(nameof(BrokenNames))]
+    public void EmptyAndTruncatedFilesAreRefused(string format)
+    {
+        byte[] good = Encode(EncoderFor(format));
+        Assert.Equal(M.Info.EmbeddingLength, M.Embed(good).Dimensions);  // the untruncated file embeds
+        foreach (int len in new[] { 0, 1, 8, 20, good.Length / 3, good.Length / 2, good.Length - 10, good.Length - 1 })
+        {
+            var e = Assert.Throws<DinoImageException>(() => M.Preprocess(good.AsMemory(0, len)));
+            output.WriteLine($"{format} cut to {len} of {good.Length} bytes: {e.Message}");
+        }
+        Assert.Throws<DinoImageException>(() => M.Preprocess(System.Array.Empty<byte>()));
+        Assert.Throws<DinoImageException>(() => M.Preprocess(good.AsMemory(0, 8)));
+    }
+
+    [Fact]
+    public void HugeHeadersAndBombsAreRefusedBeforeDecoding()
+    {
+        var huge = PngBomb(65535, 2);  // claims 65535 wide; then patch the height to 65535 in IHDR
+        var e = Assert.Throws<DinoImageException>(() => M.Preprocess(Header65535()));
+        Assert.Contains("MaxPixels", e.Message);
+        byte[] bomb = PngBomb(12000, 12000);  // 144 M pixels in a small file
+        output.WriteLine($"bomb: {bomb.Length} bytes for 12000 x 12000");
+        e = Assert.Throws<DinoImageException>(() => M.Preprocess(bomb));
+        Assert.Contains("MaxPixels", e.Message);
+        // Under the pixel limit, but over a small decode budget: refused while decoding.
+        using var m = DinoModel.Load(TestData.Data("tiny-hf-f32.gguf"), new DinoModelOptions { ImageLimits = new ImageLimits { MaxDecodeBytes = 4 << 20 } });
+        e = Assert.Throws<DinoImageException>(() => m.Preprocess(PngBomb(3000, 3000)));
+        Assert.Contains("MaxDecodeBytes", e.Message);
+        Assert.NotNull(huge);
+    }
+
+    private static byte[] Header65535()
+    {
+        byte[] sig = { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A };
+        var ihdr = BigEndian(65535).Concat(BigEndian(65535)).Concat(new byte[] { 8, 2, 0, 0, 0 }).ToArray();
+        return sig.Concat(Chunk("IHDR", ihdr)).Concat(Chunk("IDAT", new byte[] { 0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01 }))
+                  .Concat(Chunk("IEND", System.Array.Empty<byte>())).ToArray();
+    }
+
+    [Fact]
+    public void AManyFrameGifCostsOneFrame()
+    {
+        using var img = new Image<Rgb24>(64, 64);
+        for (int i = 1; i < 300; i++)
+        {
+            using var frame = new Image<Rgb24>(64, 64, new Rgb24((byte)i, 0, 0));
+            img.Frames.AddFrame(frame.Frames.RootFrame);
+        }
+        using var s = new MemoryStream();
+        img.SaveAsGif(s);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var t = M.Preprocess(s.ToArray());
+        output.WriteLine($"300-frame GIF ({s.Length} bytes) preprocessed in {sw.ElapsedMilliseconds} ms");
+        Assert.Equal((32, 32), (t.Height, t.Width));
+    }
+
+    [Fact]
+    public void FormatsThatAreNotEnabledAreRefused()
+    {
+        foreach (var (name, enc) in new (string, IImageEncoder)[] { ("tiff", new TiffEncoder()), ("tga", new TgaEncoder()), ("pbm", new PbmEncoder()) })
+        {
+            var e = Assert.Throws<DinoImageException>(() => M.Preprocess(Encode(enc)));
+            Assert.Contains("enabled format", e.Message);
+            output.WriteLine($"{name}: {e.Message}");
+        }
+    }
+
+    [Fact]
+    public void ACorruptIccProfileDoesNotCrash()
+    {
+        byte[] jpeg = Encode(new JpegEncoder());
+        var icc = "ICC_PROFILE\0"u8.ToArray().Concat(new byte[] { 1, 1 }).Concat(Enumerable.Repeat((byte)0xAB, 200)).ToArray();
+        var app2 = new byte[] { 0xFF, 0xE2, (byte)((icc.Length + 2) >> 8), (byte)(icc.Length + 2) }.Concat(icc);
+        byte[] bad = jpeg[..2].Concat(app2).Concat(jpeg[2..]).ToArray();
+        try
+        {
+            var r = M.Embed(bad);
+            output.WriteLine("corrupt ICC ignored; embedded");
+            Assert.Equal(M.Embed(jpeg).Embedding, r.Embedding);
+        }
+        catch (DinoImageException e) { output.WriteLine("corrupt ICC refused: " + e.Message); }
+    }
+
+    [Fact]
+    public void CmykSixteenBitAndGrayscaleInputsEmbedLikeTheirRgb()
+    {
+        byte[] rgbPng = Encode(new PngEncoder());
+        float[] want = models.Hf.Embed(rgbPng).Embedding;
+        var cases = new (string, byte[])[]
+        {
+            ("16-bit RGB PNG", Encode(new PngEncoder { BitDepth = PngBitDepth.Bit16, ColorType = PngColorType.Rgb })),
+            ("CMYK JPEG q100", Encode(new JpegEncoder { ColorType = JpegColorType.Cmyk, Quality = 100 })),
+            ("RGB JPEG q100", Encode(new JpegEncoder { ColorType = JpegColorType.YCbCrRatio444, Quality = 100 })),
+        };
+        foreach (var (name, bytes) in cases)
+        {
+            double cos = TestData.Cosine(want, models.Hf.Embed(bytes).Embedding);
+            output.WriteLine($"{name}: CLS cosine vs the 8-bit RGB PNG {cos:F6}");
+            Assert.True(cos > (name.StartsWith("16") ? 0.9999999 : 0.999), name);
+        }
+        // Grayscale in 8 and 16 bits: the same image either way.
+        byte[] gray8 = Encode(new PngEncoder { ColorType = PngColorType.Grayscale, BitDepth = PngBitDepth.Bit8 });
+        byte[] gray16 = Encode(new PngEncoder { ColorType = PngColorType.Grayscale, BitDepth = PngBitDepth.Bit16 });
+        Assert.Equal(models.Hf.Preprocess(gray8).Data, models.Hf.Preprocess(gray16).Data);
+    }
+}
