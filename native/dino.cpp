@@ -115,6 +115,16 @@ void install_ggml_logger() {
     std::call_once(once, [] { ggml_log_set(ggml_logger, nullptr); });
 }
 
+void check_ggml_version() {
+    // Built against ggml 0.18 (headers are ABI-compatible with it, not with every release):
+    // refuse to run on another line rather than misread its structs.
+    const char * v = ggml_version();
+    if (strncmp(v, "0.18.", 5) != 0) {
+        fail(DINO_ERR_UNSUPPORTED, "libdino needs ggml 0.18.x but loaded ggml %s (%s); install the ggml libraries it was built with",
+             v, ggml_commit());
+    }
+}
+
 }  // namespace dino
 
 // ---- library -------------------------------------------------------------------
@@ -148,6 +158,7 @@ dino_status dino_model_load(const char * path, const dino_model_params * params,
         *out_model = nullptr;
         require(path != nullptr && path[0] != '\0', "path is NULL or empty");
         dino::install_ggml_logger();
+        dino::check_ggml_version();
         const dino_model_params p = params ? *params : dino_model_default_params();
         *out_model = dino_model::load(path, p);
     });
@@ -220,6 +231,7 @@ dino_context_params dino_context_default_params(void) {
     dino_context_params p{};
     p.n_threads = 0;
     p.pos_interp = DINO_POS_INTERP_DINO;
+    p.attention_kernel = DINO_ATTENTION_AUTO;
     p.max_memory_mb = 8192;
     return p;
 }
@@ -238,6 +250,12 @@ dino_status dino_context_new(const dino_model * model, const dino_context_params
         dino_context_params p = params ? *params : dino_context_default_params();
         if (p.pos_interp != DINO_POS_INTERP_DINO && p.pos_interp != DINO_POS_INTERP_SIZE) {
             dino::fail(DINO_ERR_INVALID_ARGUMENT, "pos_interp %d is not a dino_pos_interp value", p.pos_interp);
+        }
+        if (p.attention_kernel < DINO_ATTENTION_AUTO || p.attention_kernel > DINO_ATTENTION_FLASH) {
+            dino::fail(DINO_ERR_INVALID_ARGUMENT, "attention_kernel %d is not a dino_attention_kernel value", p.attention_kernel);
+        }
+        if (p.attention_kernel == DINO_ATTENTION_AUTO) {
+            p.attention_kernel = model->blocks[0].attn_qkv_w->type == GGML_TYPE_F32 ? DINO_ATTENTION_EXACT : DINO_ATTENTION_FLASH;
         }
         if (p.n_threads <= 0) p.n_threads = int32_t(std::max(1u, std::thread::hardware_concurrency()));
         if (p.n_threads > 512) dino::fail(DINO_ERR_INVALID_ARGUMENT, "n_threads %d is out of range (1 to 512)", p.n_threads);

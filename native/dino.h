@@ -167,9 +167,21 @@ typedef enum dino_pos_interp {
     DINO_POS_INTERP_SIZE = 1,
 } dino_pos_interp;
 
+typedef enum dino_attention_kernel {
+    /* EXACT for f32 weights, FLASH otherwise. */
+    DINO_ATTENTION_AUTO  = 0,
+    /* softmax(q k^T / sqrt(d)) v in f32, as written in the paper. */
+    DINO_ATTENTION_EXACT = 1,
+    /* ggml's fused flash attention with f16 keys and values: faster, never
+     * builds the T x T matrix; drifts ~2e-4 (max abs) from EXACT on ViT-S/8. */
+    DINO_ATTENTION_FLASH = 2,
+} dino_attention_kernel;
+
 typedef struct dino_context_params {
     int32_t n_threads;        /* compute threads; <= 0 = all cores               */
     int32_t pos_interp;       /* dino_pos_interp                                 */
+    int32_t attention_kernel; /* dino_attention_kernel; requested attention
+                                 outputs always come from the EXACT kernel       */
     int64_t max_memory_mb;    /* refuse a call whose compute buffers would pass
                                  this (an estimate); <= 0 = no limit             */
 } dino_context_params;

@@ -26,5 +26,6 @@ std::string format(const char * fmt, ...) __attribute__((format(printf, 1, 2)));
 // Logging through the callback set by dino_log_set (ggml's lines go there too).
 void log(dino_log_level level, const char * fmt, ...) __attribute__((format(printf, 2, 3)));
 void install_ggml_logger();
+void check_ggml_version();  // fails with DINO_ERR_UNSUPPORTED unless ggml 0.18.x is loaded
 
 }  // namespace dino

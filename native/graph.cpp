@@ -158,25 +158,31 @@ void dino_context::build_graph(const shape & s) {
             ggml_tensor * q = head_view(0);
             ggml_tensor * k = head_view(1);
             ggml_tensor * v = head_view(2);
+            const float scale = 1.0f / std::sqrt(float(hd));
 
             //   attn = (q @ k.transpose(-2, -1)) * self.scale; attn = attn.softmax(dim=-1)
-            ggml_tensor * attn = ggml_mul_mat(ctx, k, q);  // [T_k, T_q, H, N]
-            attn = ggml_soft_max_ext(ctx, attn, nullptr, 1.0f / std::sqrt(float(hd)), 0.0f);
-            if (last && s.attention) {
-                // ref: Block.forward(return_attention=True), as visualize_attention.py uses it
-                out_attention = s.attention_full ? attn
-                    : ggml_cont(ctx, ggml_view_4d(ctx, attn, T, 1, H, N, attn->nb[1], attn->nb[2], attn->nb[3], 0));
-                ggml_set_name(out_attention, "attention");
-                ggml_set_output(out_attention);
-            }
-
             //   x = (attn @ v).transpose(1, 2).reshape(B, N, C)
-            ggml_tensor * vt = ggml_cont(ctx, ggml_permute(ctx, v, 1, 0, 2, 3));  // [hd, T, H, N] -> [T, hd, H, N]
-            ggml_tensor * o = ggml_mul_mat(ctx, vt, attn);                        // [hd, T, H, N]
-            o = ggml_cont(ctx, ggml_permute(ctx, o, 0, 2, 1, 3));                 // [hd, H, T, N]
-            o = ggml_reshape_3d(ctx, o, D, T, N);
+            ggml_tensor * o;  // [hd, H, T, N]
+            // The flash kernel never materializes the probabilities: a requested attention output
+            // comes from the exact path.
+            if (params.attention_kernel == DINO_ATTENTION_FLASH && !(last && s.attention)) {
+                o = ggml_flash_attn_ext(ctx, q, ggml_cast(ctx, k, GGML_TYPE_F16), ggml_cast(ctx, v, GGML_TYPE_F16),
+                                        nullptr, scale, 0.0f, 0.0f);
+            } else {
+                ggml_tensor * attn = ggml_soft_max_ext(ctx, ggml_mul_mat(ctx, k, q), nullptr, scale, 0.0f);  // [T_k, T_q, H, N]
+                if (last && s.attention) {
+                    // ref: Block.forward(return_attention=True), as visualize_attention.py uses it
+                    out_attention = s.attention_full ? attn
+                        : ggml_cont(ctx, ggml_view_4d(ctx, attn, T, 1, H, N, attn->nb[1], attn->nb[2], attn->nb[3], 0));
+                    ggml_set_name(out_attention, "attention");
+                    ggml_set_output(out_attention);
+                }
+                ggml_tensor * vt = ggml_cont(ctx, ggml_permute(ctx, v, 1, 0, 2, 3));  // [hd, T, H, N] -> [T, hd, H, N]
+                o = ggml_mul_mat(ctx, vt, attn);                                      // [hd, T, H, N]
+                o = ggml_cont(ctx, ggml_permute(ctx, o, 0, 2, 1, 3));
+            }
             //   x = self.proj(x)
-            cur = linear(ctx, o, b.attn_out_w, b.attn_out_b);
+            cur = linear(ctx, ggml_reshape_3d(ctx, o, D, T, N), b.attn_out_w, b.attn_out_b);
         }
         x = ggml_add(ctx, x, cur);
 

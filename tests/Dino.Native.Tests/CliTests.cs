@@ -20,9 +20,12 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         return Path.Combine(TestData.RepoRoot, "src", "Dino.Cli", "bin", config, "net10.0", "dino.dll");
     }
 
-    private (int code, string stdout, string stderr) Dino(params string[] args)
+    private (int code, string stdout, string stderr) Dino(params string[] args) => DinoWith(new Dictionary<string, string>(), args);
+
+    private (int code, string stdout, string stderr) DinoWith(Dictionary<string, string> env, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
+        foreach (var (k, v) in env) psi.Environment[k] = v;
         psi.ArgumentList.Add(CliPath());
         foreach (string a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
@@ -180,5 +183,30 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         output.WriteLine("killed after: " + line);
         Assert.False(File.Exists(npy), "a killed run left " + npy);
         Assert.False(File.Exists(Path.Combine(_dir, "killed.paths.txt")));
+    }
+
+    [Fact]
+    public void TheNativeLoaderCanBeSteeredAndExplainsFailures()
+    {
+        // Every variant this CPU runs works, and gives the same embedding.
+        string? first = null;
+        foreach (string variant in DinoNativeLibrary.SupportedCpuVariants)
+        {
+            var (code, stdout, err) = DinoWith(new() { ["DINO_CPU_VARIANT"] = variant }, "embed", "-m", TestData.Data("tiny-hf-f32.gguf"), TestData.Image("rgb.png"));
+            Assert.True(code == 0, $"{variant}: {err}");
+            first ??= stdout;
+            using var a = JsonDocument.Parse(first);
+            using var b = JsonDocument.Parse(stdout);
+            var va = a.RootElement.GetProperty("embedding").EnumerateArray().Select(x => x.GetSingle()).ToArray();
+            var vb = b.RootElement.GetProperty("embedding").EnumerateArray().Select(x => x.GetSingle()).ToArray();
+            Assert.True(DinoEmbedding.CosineSimilarity(va, vb) > 0.99999, variant);
+        }
+        var bad = DinoWith(new() { ["DINO_CPU_VARIANT"] = "avx9000" }, "info", TestData.Data("tiny-hf-f32.gguf"));
+        Assert.Equal(3, bad.code);
+        Assert.Contains("cannot run on this CPU", bad.stderr);
+        var missing = DinoWith(new() { ["DINO_NATIVE_DIR"] = Path.Combine(_dir, "nowhere") }, "info", TestData.Data("tiny-hf-f32.gguf"));
+        Assert.Equal(3, missing.code);
+        Assert.Contains("Tried:", missing.stderr);
+        Assert.Contains("nowhere", missing.stderr);
     }
 }

@@ -45,10 +45,12 @@ inline const dino_model * shared_model(const std::string & file) {
     return it->second.get();
 }
 
-inline context_ptr make_context(const dino_model * m, int threads = 2, int pos_interp = DINO_POS_INTERP_DINO) {
+inline context_ptr make_context(const dino_model * m, int threads = 2, int pos_interp = DINO_POS_INTERP_DINO,
+                                int attention_kernel = DINO_ATTENTION_AUTO) {
     dino_context_params p = dino_context_default_params();
     p.n_threads = threads;
     p.pos_interp = pos_interp;
+    p.attention_kernel = attention_kernel;
     dino_context * c = nullptr;
     EXPECT_EQ(dino_context_new(m, &p, &c), DINO_OK) << dino_last_error();
     return context_ptr(c);

@@ -137,6 +137,10 @@ TEST(Api, ComputeArgumentErrors) {
     p = dino_context_default_params();
     p.pos_interp = 7;
     EXPECT_EQ(dino_context_new(m, &p, &small), DINO_ERR_INVALID_ARGUMENT);
+    p = dino_context_default_params();
+    p.attention_kernel = 9;
+    EXPECT_EQ(dino_context_new(m, &p, &small), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(dino_last_error()).find("attention_kernel"), std::string::npos);
     EXPECT_EQ(dino_context_new(nullptr, nullptr, &small), DINO_ERR_INVALID_ARGUMENT);
 }
 

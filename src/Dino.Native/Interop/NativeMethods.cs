@@ -73,6 +73,7 @@ internal struct NativeContextParams
 {
     public int NThreads;
     public int PosInterp;
+    public int AttentionKernel;
     public long MaxMemoryMb;
 }
 

@@ -1,0 +1,202 @@
+// bench: our engine against ONNX Runtime (and PyTorch), timed side by side in one run.
+// Run it with bench/run.sh, which makes the models first.
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Dino;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+var opts = Options.Parse(args);
+if (opts.RssProbe != null) return RssProbe(opts);
+
+var variants = new List<Variant>();
+foreach (string t in opts.Types) variants.Add(new Variant($"dino {t}", Path.Combine(opts.Data, $"dino-{t}.gguf"), false));
+variants.Add(new Variant("ort fp32", Path.Combine(opts.Data, "dino-fp32.onnx"), true));
+variants.Add(new Variant("ort int8", Path.Combine(opts.Data, "dino-int8.onnx"), true));
+foreach (var v in variants)
+    if (!File.Exists(v.Path)) { Console.Error.WriteLine($"bench: missing {v.Path} (run bench/run.sh)"); return 2; }
+
+var report = new StringBuilder();
+report.AppendLine($"Machine: {Environment.ProcessorCount} cores, {DinoNativeLibrary.SupportedCpuVariants[0]} ggml; {DinoNativeLibrary.Version}; ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
+report.AppendLine($"Medians of {opts.Rounds} rounds, variants alternating within each round; ms per image; ratio = ORT fp32 ms / variant ms (> 1 is faster than ORT fp32).");
+report.AppendLine();
+report.AppendLine("| variant | batch | threads | ms/image | spread | vs ORT fp32 | vs ORT int8 | CLS cosine vs ORT fp32 | peak RSS MB |");
+report.AppendLine("|---|---|---|---|---|---|---|---|---|");
+
+foreach (int threads in opts.Threads)
+{
+    foreach (int batch in opts.Batches)
+    {
+        float[] pixels = Pixels(batch);
+        var runners = variants.Select(v => v.Open(threads)).ToList();
+        var cls = runners.Select(r => r.Run(pixels, batch)).ToList();  // warm-up, and the outputs to compare
+        var times = variants.Select(_ => new List<double>()).ToList();
+        for (int round = 0; round < opts.Rounds; round++)
+        {
+            for (int k = 0; k < runners.Count; k++)
+            {
+                int i = (k + round) % runners.Count;  // rotate who goes first
+                var sw = Stopwatch.StartNew();
+                runners[i].Run(pixels, batch);
+                times[i].Add(sw.Elapsed.TotalMilliseconds / batch);
+            }
+            Console.Error.Write($"\rbatch {batch}, {threads} thread(s): round {round + 1}/{opts.Rounds}   ");
+        }
+        Console.Error.WriteLine();
+        foreach (var r in runners) r.Dispose();
+        int ortFp32 = variants.FindIndex(v => v.Name == "ort fp32"), ortInt8 = variants.FindIndex(v => v.Name == "ort int8");
+        double Median(List<double> x) { var s = x.Order().ToList(); return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2; }
+        for (int i = 0; i < variants.Count; i++)
+        {
+            double m = Median(times[i]);
+            double cos = Enumerable.Range(0, batch).Min(b => DinoEmbedding.CosineSimilarity(cls[i].AsSpan(b * 384, 384), cls[ortFp32].AsSpan(b * 384, 384)));
+            long rss = RssOf(variants[i], batch, threads);
+            report.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {variants[i].Name} | {batch} | {threads} | {m:F0} | {times[i].Min():F0}-{times[i].Max():F0} | {Median(times[ortFp32]) / m:F2} | {Median(times[ortInt8]) / m:F2} | {cos:F6} | {rss / 1e6:F0} |"));
+        }
+    }
+}
+if (opts.Torch != null)
+{
+    report.AppendLine();
+    report.AppendLine("PyTorch (same weights, tests/reference implementation, run after the above):");
+    report.AppendLine();
+    report.AppendLine("| batch | threads | ms/image | spread |");
+    report.AppendLine("|---|---|---|---|");
+    foreach (string line in RunTorch(opts))
+    {
+        using var d = JsonDocument.Parse(line);
+        var r = d.RootElement;
+        report.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {r.GetProperty("batch").GetInt32()} | {r.GetProperty("threads").GetInt32()} | {r.GetProperty("median").GetDouble():F0} | {r.GetProperty("min").GetDouble():F0}-{r.GetProperty("max").GetDouble():F0} |"));
+    }
+}
+Console.WriteLine(report);
+if (opts.Output != null) File.WriteAllText(opts.Output, report.ToString());
+return 0;
+
+static float[] Pixels(int batch)
+{
+    var p = new float[batch * 3 * 224 * 224];
+    for (int i = 0; i < p.Length; i++) p[i] = MathF.Sin(i * 0.0137f) + 0.3f * MathF.Cos(i * 0.00071f);
+    return p;
+}
+
+// Peak RSS of one variant alone: this program again, in a child process.
+long RssOf(Variant v, int batch, int threads)
+{
+    var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
+    if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(typeof(Options).Assembly.Location);
+    foreach (string a in new[] { "--rss-probe", v.Path, "--batch", batch.ToString(), "--threads", threads.ToString() }) psi.ArgumentList.Add(a);
+    using var p = Process.Start(psi)!;
+    string o = p.StandardOutput.ReadToEnd();
+    p.WaitForExit();
+    return long.TryParse(o.Trim(), out long x) ? x : -1;
+}
+
+static int RssProbe(Options o)
+{
+    var v = new Variant("probe", o.RssProbe!, o.RssProbe!.EndsWith(".onnx"));
+    using var r = v.Open(o.Threads[0]);
+    r.Run(Pixels(o.Batches[0]), o.Batches[0]);
+    foreach (string line in File.ReadLines("/proc/self/status"))
+        if (line.StartsWith("VmHWM:")) Console.WriteLine(long.Parse(line[6..].Trim().Split(' ')[0]) * 1024);
+    return 0;
+}
+
+static IEnumerable<string> RunTorch(Options o)
+{
+    var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true };
+    psi.ArgumentList.Add(Path.Combine(o.BenchDir, "torch_bench.py"));
+    psi.ArgumentList.Add(o.Torch!);
+    psi.ArgumentList.Add("--batch"); foreach (int b in o.Batches) psi.ArgumentList.Add(b.ToString());
+    psi.ArgumentList.Add("--threads"); foreach (int t in o.Threads) psi.ArgumentList.Add(t.ToString());
+    psi.ArgumentList.Add("--runs"); psi.ArgumentList.Add(o.Rounds.ToString());
+    using var p = Process.Start(psi)!;
+    var lines = new List<string>();
+    string? l;
+    while ((l = p.StandardOutput.ReadLine()) != null) lines.Add(l);
+    p.WaitForExit();
+    return lines;
+}
+
+sealed record Variant(string Name, string Path, bool Onnx)
+{
+    public IRunner Open(int threads) => Onnx ? new OrtRunner(Path, threads) : new DinoRunner(Path, threads);
+}
+
+interface IRunner : IDisposable
+{
+    float[] Run(float[] pixels, int batch);
+}
+
+sealed class DinoRunner(string path, int threads) : IRunner
+{
+    private readonly DinoModel _m = DinoModel.Load(path, new DinoModelOptions { ThreadsPerCall = threads, MaxBatchSize = 64 });
+
+    public float[] Run(float[] pixels, int batch)
+    {
+        int n = 3 * 224 * 224;
+        var tensors = Enumerable.Range(0, batch).Select(i => new ImageTensor(pixels.AsSpan(i * n, n).ToArray(), 224, 224)).ToArray();
+        return _m.EmbedBatch(tensors).SelectMany(e => e.Embedding).ToArray();
+    }
+
+    public void Dispose() => _m.Dispose();
+}
+
+sealed class OrtRunner : IRunner
+{
+    private readonly InferenceSession _s;
+
+    public OrtRunner(string path, int threads)
+    {
+        var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads, InterOpNumThreads = 1 };
+        _s = new InferenceSession(path, so);
+    }
+
+    public float[] Run(float[] pixels, int batch)
+    {
+        var input = new DenseTensor<float>(pixels, new[] { batch, 3, 224, 224 });
+        using var results = _s.Run(new[] { NamedOnnxValue.CreateFromTensor("pixels", input) });
+        return results.First().AsEnumerable<float>().ToArray();
+    }
+
+    public void Dispose() => _s.Dispose();
+}
+
+sealed class Options
+{
+    public string Data = "out/bench";
+    public string BenchDir = AppContext.BaseDirectory;
+    public string[] Types = { "f32", "f16", "q8_0", "q4_0" };
+    public int[] Batches = { 1, 8 };
+    public int[] Threads = { 2, 1 };
+    public int Rounds = 5;
+    public string? Torch, Output, RssProbe;
+
+    public static Options Parse(string[] args)
+    {
+        var o = new Options();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => args[++i];
+            int[] Ints() => Next().Split(',').Select(int.Parse).ToArray();
+            switch (args[i])
+            {
+                case "--data": o.Data = Next(); break;
+                case "--bench-dir": o.BenchDir = Next(); break;
+                case "--types": o.Types = Next().Split(','); break;
+                case "--batch": o.Batches = Ints(); break;
+                case "--threads": o.Threads = Ints(); break;
+                case "--rounds": o.Rounds = int.Parse(Next()); break;
+                case "--torch": o.Torch = Next(); break;
+                case "--output": o.Output = Next(); break;
+                case "--rss-probe": o.RssProbe = Next(); break;
+                default: throw new ArgumentException($"unknown option {args[i]}");
+            }
+        }
+        return o;
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The benchmark, one command: Dino.Native (f32, f16, q8_0, q4_0) against ONNX Runtime 1.31.1 (fp32 and
+# dynamic int8) and PyTorch, on the same synthetic ViT-S/8 weights, timed side by side in one run.
+#
+#   bench/run.sh                     # batch 1 and 8, 2 and 1 threads, 5 rounds
+#   bench/run.sh --batch 1 --threads 2 --rounds 9
+#
+# Needs what scripts/bootstrap.sh installs, plus Debian's python3-onnx (installed here if missing) for
+# the ONNX exports and, optionally, python3-torch for the PyTorch row. Results: out/bench/results.md.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="$root/out/bench"
+build="${DINO_BUILD_DIR:-$root/build}"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+py=/usr/bin/python3
+
+"$root/scripts/bootstrap.sh"
+if ! "$py" -c "import onnx" 2>/dev/null; then
+  sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq python3-onnx >/dev/null
+fi
+cmake -S "$root" -B "$build" >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+
+mkdir -p "$out"
+if [ ! -f "$out/dino-fp32.onnx" ]; then
+  "$py" "$root/tests/data/make_synthetic.py" "$out/checkpoints" --config vits8
+  for t in f32 f16 q8_0 q4_0; do
+    "$py" "$root/scripts/convert_gguf.py" "$out/checkpoints/vits8-dino.pth" --outfile "$out/dino-$t.gguf" --outtype "$t"
+  done
+  "$py" "$root/bench/make_onnx.py" "$out/checkpoints/vits8-dino.pth" "$out"
+fi
+
+dotnet build "$root/bench/Dino.Bench" -c Release -p:DinoNativeBuildDir="$build/" -v quiet -nologo >/dev/null
+torch=()
+"$py" -c "import torch" 2>/dev/null && torch=(--torch "$out/checkpoints/vits8-dino.pth")
+"$root/bench/Dino.Bench/bin/Release/net10.0/Dino.Bench" --data "$out" --bench-dir "$root/bench" \
+  --output "$out/results.md" "${torch[@]}" "$@"
