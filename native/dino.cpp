@@ -254,9 +254,7 @@ dino_status dino_context_new(const dino_model * model, const dino_context_params
         if (p.attention_kernel < DINO_ATTENTION_AUTO || p.attention_kernel > DINO_ATTENTION_FLASH) {
             dino::fail(DINO_ERR_INVALID_ARGUMENT, "attention_kernel %d is not a dino_attention_kernel value", p.attention_kernel);
         }
-        if (p.attention_kernel == DINO_ATTENTION_AUTO) {
-            p.attention_kernel = model->blocks[0].attn_qkv_w->type == GGML_TYPE_F32 ? DINO_ATTENTION_EXACT : DINO_ATTENTION_FLASH;
-        }
+        if (p.attention_kernel == DINO_ATTENTION_AUTO) p.attention_kernel = DINO_ATTENTION_FLASH;
         if (p.n_threads <= 0) p.n_threads = int32_t(std::max(1u, std::thread::hardware_concurrency()));
         if (p.n_threads > 512) dino::fail(DINO_ERR_INVALID_ARGUMENT, "n_threads %d is out of range (1 to 512)", p.n_threads);
         auto c = std::make_unique<dino_context>();

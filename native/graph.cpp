@@ -166,8 +166,9 @@ void dino_context::build_graph(const shape & s) {
             // The flash kernel never materializes the probabilities: a requested attention output
             // comes from the exact path.
             if (params.attention_kernel == DINO_ATTENTION_FLASH && !(last && s.attention)) {
-                o = ggml_flash_attn_ext(ctx, q, ggml_cast(ctx, k, GGML_TYPE_F16), ggml_cast(ctx, v, GGML_TYPE_F16),
-                                        nullptr, scale, 0.0f, 0.0f);
+                // f32 keys and values: f16 ones measured slower here (the CPU kernel converts them back
+                // row by row) and less precise.
+                o = ggml_flash_attn_ext(ctx, q, ggml_cont(ctx, k), ggml_cont(ctx, v), nullptr, scale, 0.0f, 0.0f);
             } else {
                 ggml_tensor * attn = ggml_soft_max_ext(ctx, ggml_mul_mat(ctx, k, q), nullptr, scale, 0.0f);  // [T_k, T_q, H, N]
                 if (last && s.attention) {

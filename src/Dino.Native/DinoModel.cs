@@ -17,11 +17,11 @@ public enum PositionInterpolation
 /// <summary>How attention is computed (the requested attention outputs always come from <see cref="Exact"/>).</summary>
 public enum AttentionKernel
 {
-    /// <summary><see cref="Exact"/> for f32 models, <see cref="Flash"/> for f16 and quantized ones.</summary>
+    /// <summary>The library's choice (currently <see cref="Flash"/>).</summary>
     Auto = 0,
-    /// <summary>softmax(q k^T / sqrt d) v in f32, as written.</summary>
+    /// <summary>softmax(q k^T / sqrt d) v in f32, as written; builds the tokens x tokens matrix.</summary>
     Exact = 1,
-    /// <summary>ggml's fused flash attention with f16 keys and values: faster; about 2e-4 (max abs) from Exact.</summary>
+    /// <summary>ggml's fused flash attention with f32 keys and values: faster, as close to PyTorch as Exact.</summary>
     Flash = 2,
 }
 
@@ -34,7 +34,7 @@ public sealed record DinoModelOptions
     /// <summary>Images computed together by <see cref="DinoModel.EmbedBatch(IReadOnlyList{ImageTensor}, EmbedOptions?, CancellationToken)"/> (default 8).</summary>
     public int MaxBatchSize { get; init; } = 8;
 
-    /// <summary>The attention kernel (default: exact for f32 models, flash for the others).</summary>
+    /// <summary>The attention kernel (default: flash).</summary>
     public AttentionKernel Attention { get; init; } = AttentionKernel.Auto;
 
     /// <summary>Position-embedding resampling for non-native sizes.</summary>

@@ -60,21 +60,23 @@ TEST(Parity, OriginalLayoutF32At224) {
     expect_close("vits8 dino 224 last 4 blocks (16 tokens)", got.data(), last4.data.data(), 3 * 4 * 16, 384, 0.9999, kMaxAbs);
 }
 
-// The flash kernel (f16 keys and values) on the f32 model: still inside the bounds.
-TEST(Parity, FlashAttentionStaysWithinBounds) {
+// Both attention kernels against PyTorch; AUTO is FLASH.
+TEST(Parity, FlashAndExactAttentionAgree) {
     const dino_model * m = shared_model("vits8-dino-f32.gguf");
     ASSERT_NE(m, nullptr);
-    auto ctx = make_context(m, 2, DINO_POS_INTERP_DINO, DINO_ATTENTION_FLASH);
     const input in = load_input("vits8-224x3");
-    const result r = run(ctx.get(), m, in.a.data.data(), in.n, in.h, in.w);
     const npy_array cls = read_npy(ref_path("vits8_dino_224_cls"));
-    expect_close("vits8 dino 224 CLS, flash attention", r.cls.data(), cls.data.data(), 3, 384, kClsCosine, kMaxAbs);
     const npy_array tok = read_npy(ref_path("vits8_dino_224_tokens0"));
-    expect_close("vits8 dino 224 last_hidden_state[0], flash attention", r.tokens.data(), tok.data.data(), 785, 384, 0.9999, kMaxAbs);
-    // AUTO is EXACT for f32 weights: bit-identical to an explicit EXACT context.
-    auto auto_ctx = make_context(m, 2), exact_ctx = make_context(m, 2, DINO_POS_INTERP_DINO, DINO_ATTENTION_EXACT);
+    for (int kernel : {DINO_ATTENTION_EXACT, DINO_ATTENTION_FLASH}) {
+        const std::string name = kernel == DINO_ATTENTION_EXACT ? "exact" : "flash";
+        auto ctx = make_context(m, 2, DINO_POS_INTERP_DINO, kernel);
+        const result r = run(ctx.get(), m, in.a.data.data(), in.n, in.h, in.w);
+        expect_close("vits8 dino 224 CLS, " + name + " attention", r.cls.data(), cls.data.data(), 3, 384, kClsCosine, kMaxAbs);
+        expect_close("vits8 dino 224 last_hidden_state[0], " + name + " attention", r.tokens.data(), tok.data.data(), 785, 384, 0.9999, kMaxAbs);
+    }
+    auto auto_ctx = make_context(m, 2), flash_ctx = make_context(m, 2, DINO_POS_INTERP_DINO, DINO_ATTENTION_FLASH);
     EXPECT_EQ(run(auto_ctx.get(), m, in.a.data.data(), 1, in.h, in.w).tokens,
-              run(exact_ctx.get(), m, in.a.data.data(), 1, in.h, in.w).tokens);
+              run(flash_ctx.get(), m, in.a.data.data(), 1, in.h, in.w).tokens);
 }
 
 TEST(Parity, FullAttentionMatrix) {
