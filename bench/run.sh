@@ -33,6 +33,13 @@ fi
 
 dotnet build "$root/bench/Dino.Bench" -c Release -p:DinoNativeBuildDir="$build/" -v quiet -nologo >/dev/null
 torch=()
-"$py" -c "import torch" 2>/dev/null && torch=(--torch "$out/checkpoints/vits8-dino.pth")
+if "$py" -c "import torch" 2>/dev/null; then
+  # Debian's torch links the reference BLAS unless OpenBLAS is installed: ten times slower, not a fair peer.
+  if ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
+    sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq libopenblas0-pthread >/dev/null
+  fi
+  torch=(--torch "$out/checkpoints/vits8-dino.pth")
+fi
 "$root/bench/Dino.Bench/bin/Release/net10.0/Dino.Bench" --data "$out" --bench-dir "$root/bench" \
   --output "$out/results.md" "${torch[@]}" "$@"
