@@ -4,6 +4,8 @@ using Xunit.Abstractions;
 namespace Dino.Tests;
 
 /// <summary>Long loops and hostile environments: memory stays flat, a full disk is reported, not hidden.</summary>
+/// <remarks>Alone, after the parallel tests: RSS is the whole process's.</remarks>
+[Collection("serial")]
 public class HardUseTests(ITestOutputHelper output)
 {
     private static long RssBytes()

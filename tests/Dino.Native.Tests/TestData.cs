@@ -75,3 +75,6 @@ public sealed class ModelFixture : IDisposable
 
 [CollectionDefinition("models")]
 public sealed class ModelCollection : ICollectionFixture<ModelFixture> { }
+
+[CollectionDefinition("serial", DisableParallelization = true)]
+public sealed class SerialCollection { }
