@@ -93,7 +93,6 @@ public class HostileImageTests(ModelFixture models, ITestOutputHelper output)
     [Fact]
     public void HugeHeadersAndBombsAreRefusedBeforeDecoding()
     {
-        var huge = PngBomb(65535, 2);  // claims 65535 wide; then patch the height to 65535 in IHDR
         var e = Assert.Throws<DinoImageException>(() => M.Preprocess(Header65535()));
         Assert.Contains("MaxPixels", e.Message);
         byte[] bomb = PngBomb(12000, 12000);  // 144 M pixels in a small file
@@ -104,7 +103,6 @@ public class HostileImageTests(ModelFixture models, ITestOutputHelper output)
         using var m = DinoModel.Load(TestData.Data("tiny-hf-f32.gguf"), new DinoModelOptions { ImageLimits = new ImageLimits { MaxDecodeBytes = 4 << 20 } });
         e = Assert.Throws<DinoImageException>(() => m.Preprocess(PngBomb(3000, 3000)));
         Assert.Contains("MaxDecodeBytes", e.Message);
-        Assert.NotNull(huge);
     }
 
     private static byte[] Header65535()
