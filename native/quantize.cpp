@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <memory>
+#include <set>
 
 namespace {
 
@@ -36,14 +37,6 @@ const target * find_target(const char * name) {
     return nullptr;
 }
 
-bool is_linear_weight(const std::string & name) {
-    for (const char * s : {".attn_qkv.weight", ".attn_out.weight", ".ffn_up.weight", ".ffn_down.weight"}) {
-        const std::string suffix(s);
-        if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) return true;
-    }
-    return false;
-}
-
 }  // namespace
 
 void dino::quantize(const char * input_path, const char * output_path, const char * type_name) {
@@ -54,6 +47,9 @@ void dino::quantize(const char * input_path, const char * output_path, const cha
     }
     const std::unique_ptr<dino_model> m(dino_model::load(input_path, dino_model_default_params()));
 
+    std::set<const ggml_tensor *> linear;  // the weights that take the type: the blocks' matrices
+    for (const dino::block & b : m->blocks) linear.insert({b.attn_qkv_w, b.attn_out_w, b.ffn_up_w, b.ffn_down_w});
+
     std::vector<std::vector<uint8_t>> storage;  // converted tensor data
     std::vector<dino::gguf_out_tensor> out;
     std::vector<float> f32;
@@ -61,7 +57,7 @@ void dino::quantize(const char * input_path, const char * output_path, const cha
         const ggml_tensor * t = m->tensor(info.name);
         dino::gguf_out_tensor o{info.name, info.n_dims, {info.ne[0], info.ne[1], info.ne[2], info.ne[3]}, t->type,
                                 t->data, ggml_nbytes(t)};
-        if (is_linear_weight(info.name) && t->type != tgt->type) {
+        if (linear.count(t) && t->type != tgt->type) {
             const int64_t n_per_row = t->ne[0], nrows = ggml_nrows(t), n = n_per_row * nrows;
             f32.resize(size_t(n));
             switch (t->type) {
