@@ -22,6 +22,20 @@ ggml_tensor * linear(ggml_context * ctx, ggml_tensor * x, ggml_tensor * w, ggml_
     return ggml_add(ctx, ggml_mul_mat(ctx, w, x), b);
 }
 
+// The linear layers as the block uses them:
+//   residual + act(Linear(LayerNorm?(x)))
+// one fused op of ours when the weight is packed for this CPU (kernels.h),
+// ggml's ops otherwise.  norm_w/norm_b: the LayerNorm when op says so.
+ggml_tensor * block_linear(ggml_context * ctx, const dino::kernels::linear_op & op, ggml_tensor * x, ggml_tensor * w,
+                           ggml_tensor * b, ggml_tensor * norm_w, ggml_tensor * norm_b, float eps, bool norm,
+                           bool gelu, ggml_tensor * residual) {
+    if (op.w) return dino::kernels::linear(ctx, op, x, b, norm_w, norm_b, residual);
+    if (norm) x = layer_norm(ctx, x, norm_w, norm_b, eps);
+    x = linear(ctx, x, w, b);
+    if (gelu) x = ggml_gelu_erf(ctx, x);
+    return residual ? ggml_add(ctx, residual, x) : x;
+}
+
 // PyTorch's cubic convolution (upsample_bicubic2d), A = -0.75.
 float cubic_near(float x) { const float A = -0.75f; return ((A + 2) * x - (A + 3)) * x * x + 1; }
 float cubic_far(float x) { const float A = -0.75f; return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; }
@@ -145,11 +159,11 @@ void dino_context::build_graph(const shape & s) {
         const bool last = il == hp.depth - 1;
 
         // ref: Block.forward: x = x + self.attn(self.norm1(x))
-        ggml_tensor * cur = layer_norm(ctx, x, b.attn_norm_w, b.attn_norm_b, hp.eps);
         {
             // ref: Attention.forward
             //   qkv = self.qkv(x).reshape(B, N, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
-            ggml_tensor * qkv = linear(ctx, cur, b.attn_qkv_w, b.attn_qkv_b);  // [3D, T, N]
+            ggml_tensor * qkv = block_linear(ctx, b.qkv, x, b.attn_qkv_w, b.attn_qkv_b, b.attn_norm_w, b.attn_norm_b,
+                                             hp.eps, /*norm=*/true, /*gelu=*/false, nullptr);  // [3D, T, N]
             auto head_view = [&](int part) {  // [hd, H, T, N] -> [hd, T, H, N]
                 ggml_tensor * v = ggml_view_4d(ctx, qkv, hd, H, T, N, size_t(hd) * sizeof(float), qkv->nb[1],
                                                qkv->nb[2], size_t(part) * size_t(D) * sizeof(float));
@@ -182,16 +196,15 @@ void dino_context::build_graph(const shape & s) {
                 o = ggml_mul_mat(ctx, vt, attn);                                      // [hd, T, H, N]
                 o = ggml_cont(ctx, ggml_permute(ctx, o, 0, 2, 1, 3));
             }
-            //   x = self.proj(x)
-            cur = linear(ctx, ggml_reshape_3d(ctx, o, D, T, N), b.attn_out_w, b.attn_out_b);
+            //   x = self.proj(x), added to the residual stream
+            x = block_linear(ctx, b.out, ggml_reshape_3d(ctx, o, D, T, N), b.attn_out_w, b.attn_out_b, nullptr, nullptr,
+                             hp.eps, false, false, x);
         }
-        x = ggml_add(ctx, x, cur);
 
         // ref: x = x + self.mlp(self.norm2(x)); Mlp: fc1, GELU (exact, erf), fc2
-        cur = layer_norm(ctx, x, b.ffn_norm_w, b.ffn_norm_b, hp.eps);
-        cur = ggml_gelu_erf(ctx, linear(ctx, cur, b.ffn_up_w, b.ffn_up_b));
-        cur = linear(ctx, cur, b.ffn_down_w, b.ffn_down_b);
-        x = ggml_add(ctx, x, cur);
+        ggml_tensor * h = block_linear(ctx, b.up, x, b.ffn_up_w, b.ffn_up_b, b.ffn_norm_w, b.ffn_norm_b, hp.eps,
+                                       /*norm=*/true, /*gelu=*/true, nullptr);
+        x = block_linear(ctx, b.down, h, b.ffn_down_w, b.ffn_down_b, nullptr, nullptr, hp.eps, false, false, x);
 
         // ref: get_intermediate_layers: output.append(self.norm(x)) for the last n blocks
         if (il >= first_kept && !last) {

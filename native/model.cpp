@@ -274,7 +274,19 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
         k.ffn_norm_w = m->tensor(b + "ffn_norm.weight");    k.ffn_norm_b = m->tensor(b + "ffn_norm.bias");
         k.ffn_up_w = m->tensor(b + "ffn_up.weight");        k.ffn_up_b = m->tensor(b + "ffn_up.bias");
         k.ffn_down_w = m->tensor(b + "ffn_down.weight");    k.ffn_down_b = m->tensor(b + "ffn_down.bias");
-        m->blocks.push_back(k);
+        // Our kernels (kernels.h): the LayerNorm before qkv and fc1, the biases, GELU and the residual
+        // adds after proj and fc2 run inside the linear op.
+        const auto fuse = [&](dino::kernels::linear_op & op, const ggml_tensor * w, bool norm, bool gelu) {
+            std::unique_ptr<dino::kernels::packed_linear> p = dino::kernels::pack(w);
+            if (!p) return;
+            op = {p.get(), norm, h.eps, gelu};
+            k.packed.push_back(std::move(p));
+        };
+        fuse(k.qkv, k.attn_qkv_w, true, false);
+        fuse(k.out, k.attn_out_w, false, false);
+        fuse(k.up, k.ffn_up_w, true, true);
+        fuse(k.down, k.ffn_down_w, false, false);
+        m->blocks.push_back(std::move(k));
     }
     dino::log(DINO_LOG_INFO, "loaded %s: %s, dim %d, %d blocks, %d heads, %.1f MB", path.c_str(),
               m->weight_types.c_str(), h.dim, h.depth, h.heads,

@@ -5,11 +5,13 @@
 
 #include "dino.h"
 #include "gguf_file.h"
+#include "kernels.h"
 
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
 #include "ggml.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,11 @@ struct block {
     ggml_tensor * ffn_norm_w = nullptr, * ffn_norm_b = nullptr;
     ggml_tensor * ffn_up_w = nullptr, * ffn_up_b = nullptr;
     ggml_tensor * ffn_down_w = nullptr, * ffn_down_b = nullptr;
+
+    // The fused ops of kernels.h for the four linear layers, when this CPU has
+    // a kernel for their type (op.w set); otherwise graph.cpp uses ggml's ops.
+    kernels::linear_op qkv, out, up, down;
+    std::vector<std::unique_ptr<kernels::packed_linear>> packed;  // what the ops' w point at
 };
 
 }  // namespace dino

@@ -1,0 +1,75 @@
+// kernels.h: our own CPU kernels, run inside the ggml graph as custom ops.
+//
+// ggml's stock kernels left most of the time on the table here (issue 6: its
+// q8_0 GEMM runs at AVX2 width on AVX-512 machines, GELU calls scalar erff,
+// and every LayerNorm, bias and residual add is one more pass over memory and
+// one more thread barrier).  The fused linear op below does
+//
+//     y = act(LayerNorm?(x) W^T + b) + residual?
+//
+// in one pass, with W repacked once at load for the microkernels:
+//   - q8_0 / q4_0 weights: int8 dot products (AVX-512 VNNI vpdpbusd) against
+//     activations quantized to q8_0 exactly as ggml quantizes them;
+//   - f32 / f16 weights: AVX-512 FMA.
+// Machines without AVX-512 (VNNI for the int8 path) get no packed weights,
+// and graph.cpp builds ggml's own ops instead.  tests/native/test_kernels.cpp
+// holds every kernel to ggml's result for the same op.
+#pragma once
+
+#include "ggml.h"
+
+#include <cstdint>
+#include <memory>
+
+namespace dino::kernels {
+
+// A linear weight [N outputs x K inputs] in the microkernels' layout: columns
+// in tiles of 16 (one 512-bit register), each tile K-major.
+struct packed_linear {
+    enum class format { q8, f32, f16 };
+    format fmt = format::f32;
+    int64_t n = 0, k = 0;
+    // q8: per tile, per 32-wide K block: 8 groups of [16 columns x 4 int8],
+    //     the 16 weight scales (f32) and the 16 corrections -128 * sum(w) of
+    //     the unsigned-activation trick (int32).
+    // f32/f16: per tile, per k: 16 values.
+    void * data = nullptr;
+    float * scales = nullptr;
+    int32_t * corrections = nullptr;
+    size_t bytes = 0;
+
+    packed_linear() = default;
+    packed_linear(const packed_linear &) = delete;
+    packed_linear & operator=(const packed_linear &) = delete;
+    ~packed_linear();
+};
+
+// True when this CPU (and OS) runs the AVX-512 kernels; `int8` asks for VNNI too.
+bool cpu_supported(bool int8);
+
+// Repacks w (ggml [K, N]: q8_0, q4_0, f32 or f16) for this CPU, or returns null
+// when the type, shape or CPU has no kernel here (the caller keeps ggml's op).
+std::unique_ptr<packed_linear> pack(const ggml_tensor * w);
+
+// The fused linear op's parameters; must outlive the graph that uses them.
+struct linear_op {
+    const packed_linear * w = nullptr;
+    bool norm = false;        // LayerNorm the input first (ref: norm1 / norm2)
+    float norm_eps = 0;
+    bool gelu = false;        // exact GELU, 0.5 x erfc(-x / sqrt 2)
+};
+
+// y [N, rows...] = act(LN(x) W^T + bias) + residual.  x [K, rows...] f32,
+// contiguous; norm_w/norm_b used when op.norm; residual null or like y.
+ggml_tensor * linear(ggml_context * ctx, const linear_op & op, ggml_tensor * x, ggml_tensor * bias,
+                     ggml_tensor * norm_w, ggml_tensor * norm_b, ggml_tensor * residual);
+
+// The same computation on plain arrays, for tests: rows [row_begin, row_end) of
+// x (K floats per row).  norm_w/norm_b/bias/residual may be null.
+void linear_rows(const linear_op & op, const float * x, const float * norm_w, const float * norm_b,
+                 const float * bias, const float * residual, float * y, int64_t row_begin, int64_t row_end);
+
+// Exact GELU on n floats (the kernel the fused op uses), for tests.
+void gelu(const float * x, float * y, int64_t n);
+
+}  // namespace dino::kernels
