@@ -1,0 +1,159 @@
+// Our kernels (native/kernels.cpp) against ggml's own ops on the same inputs:
+// every fused variant of the linear op for every packed weight type, odd row
+// counts (microkernel remainders) and odd tile counts, the GELU against
+// erfc in double, and the attention op against ggml's softmax(q k^T) v.
+#include "kernels.h"
+
+#include "ggml-cpu.h"
+#include "ggml.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+namespace {
+
+using dino::kernels::linear_op;
+using dino::kernels::packed_linear;
+
+struct ggml_ctx {
+    ggml_context * ctx;
+    ggml_ctx() {
+        ggml_init_params p = {256u << 20, nullptr, false};
+        ctx = ggml_init(p);
+    }
+    ~ggml_ctx() { ggml_free(ctx); }
+};
+
+ggml_tensor * filled(ggml_context * ctx, std::mt19937 & rng, int64_t ne0, int64_t ne1, float scale) {
+    ggml_tensor * t = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, ne0, ne1);
+    std::normal_distribution<float> d(0.0f, scale);
+    for (int64_t i = 0; i < ne0 * ne1; ++i) static_cast<float *>(t->data)[i] = d(rng);
+    return t;
+}
+
+// The weight as ggml stores type: f32 values converted (quantized) by ggml itself.
+ggml_tensor * weight(ggml_context * ctx, ggml_tensor * w32, ggml_type type) {
+    if (type == GGML_TYPE_F32) return w32;
+    ggml_tensor * w = ggml_new_tensor_2d(ctx, type, w32->ne[0], w32->ne[1]);
+    ggml_quantize_chunk(type, static_cast<const float *>(w32->data), w->data, 0, w32->ne[1], w32->ne[0], nullptr);
+    return w;
+}
+
+struct diff { double max_abs = 0, max_ref = 0; };
+diff compare(const ggml_tensor * a, const ggml_tensor * b) {
+    diff d;
+    for (int64_t i = 0; i < ggml_nelements(a); ++i) {
+        const double x = static_cast<const float *>(a->data)[i], y = static_cast<const float *>(b->data)[i];
+        d.max_abs = std::max(d.max_abs, std::fabs(x - y));
+        d.max_ref = std::max(d.max_ref, std::fabs(y));
+    }
+    return d;
+}
+
+struct linear_case {
+    ggml_type type;
+    int64_t K, N, rows;
+    bool norm, gelu, residual;
+};
+
+void check_linear(const linear_case & c) {
+    SCOPED_TRACE(std::string(ggml_type_name(c.type)) + " K=" + std::to_string(c.K) + " N=" + std::to_string(c.N) +
+                 " rows=" + std::to_string(c.rows) + (c.norm ? " +norm" : "") + (c.gelu ? " +gelu" : "") +
+                 (c.residual ? " +residual" : ""));
+    ggml_ctx g;
+    ggml_context * ctx = g.ctx;
+    std::mt19937 rng(unsigned(c.K * 131 + c.N * 7 + c.rows));
+    ggml_tensor * x = filled(ctx, rng, c.K, c.rows, 1.0f);
+    ggml_tensor * w = weight(ctx, filled(ctx, rng, c.K, c.N, 1.0f / std::sqrt(float(c.K))), c.type);
+    ggml_tensor * b = filled(ctx, rng, c.N, 1, 0.1f);
+    ggml_tensor * nw = filled(ctx, rng, c.K, 1, 1.0f);
+    ggml_tensor * nb = filled(ctx, rng, c.K, 1, 0.1f);
+    ggml_tensor * res = c.residual ? filled(ctx, rng, c.N, c.rows, 1.0f) : nullptr;
+    const float eps = 1e-6f;
+
+    // ggml's ops
+    ggml_tensor * in = x;
+    if (c.norm) in = ggml_add(ctx, ggml_mul(ctx, ggml_norm(ctx, x, eps), nw), nb);
+    // ggml's f16 matmul rounds the activations to f16 too; ours keeps them f32, so its reference is
+    // ggml's f32 matmul on the f16 weights' values.
+    ggml_tensor * w_ref = w;
+    if (c.type == GGML_TYPE_F16) {
+        w_ref = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, c.K, c.N);
+        ggml_fp16_to_fp32_row(static_cast<const ggml_fp16_t *>(w->data), static_cast<float *>(w_ref->data), c.K * c.N);
+    }
+    ggml_tensor * ref = ggml_add(ctx, ggml_mul_mat(ctx, w_ref, in), b);
+    if (c.gelu) ref = ggml_gelu_erf(ctx, ref);
+    if (res) ref = ggml_add(ctx, res, ref);
+
+    // ours, inside the same graph
+    const std::unique_ptr<packed_linear> p = dino::kernels::pack(w);
+    ASSERT_NE(p, nullptr);
+    const linear_op op{p.get(), c.norm, eps, c.gelu};
+    ggml_tensor * ours = dino::kernels::linear(ctx, op, x, b, nw, nb, res);
+
+    ggml_cgraph * gf = ggml_new_graph(ctx);
+    ggml_build_forward_expand(gf, ref);
+    ggml_build_forward_expand(gf, ours);
+    ASSERT_EQ(ggml_graph_compute_with_ctx(ctx, gf, 2), GGML_STATUS_SUCCESS);
+
+    const diff d = compare(ours, ref);
+    // Same products in a different order (f32, f16); the same q8_0 activation
+    // quantization as ggml's (q8_0, q4_0), up to a rounding tie.
+    const double tol = c.type == GGML_TYPE_F32 || c.type == GGML_TYPE_F16 ? 2e-6 : 2e-3;
+    EXPECT_LE(d.max_abs, tol * d.max_ref) << "max abs " << d.max_abs << " of " << d.max_ref;
+}
+
+bool have(bool int8) {
+    if (dino::kernels::cpu_supported(int8)) return true;
+    std::printf("[ skipped  ] this CPU has no AVX-512%s: the graph uses ggml's ops\n", int8 ? " VNNI" : "");
+    return false;
+}
+
+}  // namespace
+
+TEST(Kernels, LinearMatchesGgmlForEveryTypeAndFusion) {
+    for (ggml_type type : {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0}) {
+        const bool int8 = type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0;
+        if (!have(int8)) continue;
+        // 13 rows: remainders for both microkernel heights (4 and 6); 48 columns: a single last tile.
+        for (const auto & [K, N, rows] : {std::tuple<int64_t, int64_t, int64_t>{96, 48, 13}, {384, 64, 7}, {1536, 32, 5}}) {
+            for (int f = 0; f < 8; ++f) check_linear({type, K, N, rows, bool(f & 1), bool(f & 2), bool(f & 4)});
+        }
+    }
+}
+
+TEST(Kernels, PackRefusesWhatItHasNoKernelFor) {
+    ggml_ctx g;
+    std::mt19937 rng(1);
+    ggml_tensor * w = filled(g.ctx, rng, 64, 40, 1.0f);  // 40 outputs: not a multiple of 16
+    EXPECT_EQ(dino::kernels::pack(w), nullptr);
+    ggml_tensor * q51 = weight(g.ctx, filled(g.ctx, rng, 64, 32, 1.0f), GGML_TYPE_Q5_1);
+    EXPECT_EQ(dino::kernels::pack(q51), nullptr);
+}
+
+TEST(Kernels, GeluMatchesErfcInDouble) {
+    if (!have(false)) return;
+    std::vector<float> x, y;
+    for (float v = -16.0f; v <= 16.0f; v += 1.0f / 512) x.push_back(v);
+    x.insert(x.end(), {0.0f, -0.0f, 1e-30f, -1e-30f, 100.0f, -100.0f, 3e38f, -3e38f});
+    y.resize(x.size());
+    dino::kernels::gelu(x.data(), y.data(), int64_t(x.size()));
+    // Relative error where GELU is not tiny; in the far negative tail (|GELU| < 1e-3, x < -3) an
+    // absolute one: there float's 1 + erf(x) (PyTorch's formula) has no correct digit at all, while
+    // erfc keeps ~6.
+    double worst_rel = 0, worst_abs = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        const double r = 0.5 * double(x[i]) * std::erfc(-double(x[i]) / std::sqrt(2.0));
+        const double e = std::fabs(double(y[i]) - r);
+        if (std::fabs(r) >= 1e-3) worst_rel = std::max(worst_rel, e / std::fabs(r));
+        else worst_abs = std::max(worst_abs, e);
+    }
+    std::printf("[ measure  ] GELU max relative error %.3g (|GELU| >= 1e-3), max abs error %.3g (tail)\n", worst_rel, worst_abs);
+    EXPECT_LE(worst_rel, 4e-7);
+    EXPECT_LE(worst_abs, 1e-9);
+}
