@@ -179,7 +179,10 @@ void dino_context::build_graph(const shape & s) {
             ggml_tensor * o;  // [hd, H, T, N]
             // The flash kernel never materializes the probabilities: a requested attention output
             // comes from the exact path.
-            if (params.attention_kernel == DINO_ATTENTION_FLASH && !(last && s.attention)) {
+            if (params.attention_kernel == DINO_ATTENTION_FLASH && !(last && s.attention) && m.attention.heads > 0) {
+                // Ours (kernels.h): straight from qkv to the heads side by side, [D, T, N].
+                o = dino::kernels::attention(ctx, m.attention, qkv);
+            } else if (params.attention_kernel == DINO_ATTENTION_FLASH && !(last && s.attention)) {
                 // f32 keys and values: f16 ones measured slower here (the CPU kernel converts them back
                 // row by row) and less precise.
                 o = ggml_flash_attn_ext(ctx, q, ggml_cont(ctx, k), ggml_cont(ctx, v), nullptr, scale, 0.0f, 0.0f);

@@ -5,6 +5,7 @@
 #include "kernels.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -36,6 +37,8 @@ struct panel {
     std::vector<float> normed;   // LayerNorm output, kRowsF rows
     std::vector<uint8_t> quant;  // q8_0 values + 128, kRowsQ8 rows
     std::vector<float> scales;   // their scales, kRowsQ8 rows x K/32
+    std::vector<float> keys;     // attention: one head's keys, transposed in tiles of 16
+    std::vector<float> scores;   // attention: kRowsF rows of scores / probabilities
 };
 thread_local panel scratch;
 
@@ -221,10 +224,10 @@ DINO_AVX512 void quantize_row_q8(const float * x, int64_t K, uint8_t * q, float 
 
 // ---- epilogue: bias, GELU, residual, store ----------------------------------
 struct epilogue {
-    const float * bias;
-    const float * residual;  // [rows, N] like y, or null
+    const float * bias;      // by output column, or null
+    const float * residual;  // laid out like y, or null
     float * y;
-    int64_t n;
+    int64_t ldy;             // y's row stride
     bool gelu;
 };
 
@@ -236,7 +239,7 @@ DINO_AVX512 inline void finish(const epilogue & e, int64_t row, int64_t t0, __m5
             __m512 v = acc[m][t];
             if (e.bias) v = _mm512_add_ps(v, _mm512_loadu_ps(e.bias + col));
             if (e.gelu) v = gelu16(v);
-            const int64_t at = (row + m) * e.n + col;
+            const int64_t at = (row + m) * e.ldy + col;
             if (e.residual) v = _mm512_add_ps(v, _mm512_loadu_ps(e.residual + at));
             _mm512_storeu_ps(e.y + at, v);
         }
@@ -284,24 +287,26 @@ DINO_AVX512_VNNI void tile_q8(const packed_linear & w, const uint8_t * a, const 
 }
 
 // ---- float microkernel: MR rows x NT tiles, f32 or f16 weights ---------------
+// The weights as a view: tile t's 16 values for term k at w + t * tile_stride + k * ldw
+// (packed linear weights, a head's transposed keys, or the values in place).
+struct weights_view {
+    const void * w;
+    int64_t tile_stride, ldw, K;
+};
+
 template <int MR, int NT, bool F16>
-DINO_AVX512 void tile_f(const packed_linear & w, const float * a, int64_t lda, int64_t t0, int64_t row,
-                        const epilogue & e) {
-    const int64_t K = w.k;
+DINO_AVX512 void tile_f(const weights_view & v, int64_t t0, const float * a, int64_t lda, int64_t row, const epilogue & e) {
+    using T = std::conditional_t<F16, uint16_t, float>;
     __m512 acc[MR][NT];
     for (int m = 0; m < MR; ++m)
         for (int t = 0; t < NT; ++t) acc[m][t] = _mm512_setzero_ps();
-    const float * wf[NT];
-    const uint16_t * wh[NT];
-    for (int t = 0; t < NT; ++t) {
-        wf[t] = static_cast<const float *>(w.data) + (t0 + t) * K * kTile;
-        wh[t] = static_cast<const uint16_t *>(w.data) + (t0 + t) * K * kTile;
-    }
-    for (int64_t k = 0; k < K; ++k) {
+    const T * w[NT];
+    for (int t = 0; t < NT; ++t) w[t] = static_cast<const T *>(v.w) + (t0 + t) * v.tile_stride;
+    for (int64_t k = 0; k < v.K; ++k) {
         __m512 wv[NT];
         for (int t = 0; t < NT; ++t) {
-            wv[t] = F16 ? _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i *>(wh[t] + k * kTile)))
-                        : _mm512_load_ps(wf[t] + k * kTile);
+            if constexpr (F16) wv[t] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(w[t] + k * v.ldw)));
+            else wv[t] = _mm512_loadu_ps(w[t] + k * v.ldw);
         }
         for (int m = 0; m < MR; ++m) {
             const __m512 av = _mm512_set1_ps(a[m * lda + k]);
@@ -321,11 +326,24 @@ DINO_AVX512_VNNI void panel_q8(const packed_linear & w, const uint8_t * a, const
 }
 
 template <int MR, bool F16>
-DINO_AVX512 void panel_f(const packed_linear & w, const float * a, int64_t lda, int64_t row, const epilogue & e) {
-    const int64_t tiles = w.n / kTile;
+DINO_AVX512 void panel_f(const weights_view & v, int64_t tiles, const float * a, int64_t lda, int64_t row, const epilogue & e) {
     int64_t t0 = 0;
-    for (; t0 + 2 <= tiles; t0 += 2) tile_f<MR, 2, F16>(w, a, lda, t0, row, e);
-    if (t0 < tiles) tile_f<MR, 1, F16>(w, a, lda, t0, row, e);
+    for (; t0 + 2 <= tiles; t0 += 2) tile_f<MR, 2, F16>(v, t0, a, lda, row, e);
+    if (t0 < tiles) tile_f<MR, 1, F16>(v, t0, a, lda, row, e);
+}
+
+// All tiles for mr (<= kRowsF) rows.
+template <bool F16>
+DINO_AVX512 void rows_times(int mr, const weights_view & v, int64_t tiles, const float * a, int64_t lda, int64_t row,
+                            const epilogue & e) {
+    switch (mr) {
+        case 6: panel_f<6, F16>(v, tiles, a, lda, row, e); break;
+        case 5: panel_f<5, F16>(v, tiles, a, lda, row, e); break;
+        case 4: panel_f<4, F16>(v, tiles, a, lda, row, e); break;
+        case 3: panel_f<3, F16>(v, tiles, a, lda, row, e); break;
+        case 2: panel_f<2, F16>(v, tiles, a, lda, row, e); break;
+        default: panel_f<1, F16>(v, tiles, a, lda, row, e); break;
+    }
 }
 
 DINO_AVX512_VNNI void rows_q8(const linear_op & op, const float * x, const float * norm_w, const float * norm_b,
@@ -360,6 +378,7 @@ DINO_AVX512 void rows_f(const linear_op & op, const float * x, const float * nor
                         const epilogue & e, int64_t r0, int64_t r1) {
     const packed_linear & w = *op.w;
     const int64_t K = w.k;
+    const weights_view v{w.data, K * kTile, kTile, K};
     panel & p = scratch;
     if (norm_w && p.normed.size() < size_t(kRowsF * K)) p.normed.resize(size_t(kRowsF * K));
     for (int64_t row = r0; row < r1; row += kRowsF) {
@@ -369,13 +388,74 @@ DINO_AVX512 void rows_f(const linear_op & op, const float * x, const float * nor
             for (int m = 0; m < mr; ++m) layer_norm_row(x + (row + m) * K, norm_w, norm_b, op.norm_eps, K, p.normed.data() + m * K);
             a = p.normed.data();
         }
-        switch (mr) {
-            case 6: panel_f<6, F16>(w, a, K, row, e); break;
-            case 5: panel_f<5, F16>(w, a, K, row, e); break;
-            case 4: panel_f<4, F16>(w, a, K, row, e); break;
-            case 3: panel_f<3, F16>(w, a, K, row, e); break;
-            case 2: panel_f<2, F16>(w, a, K, row, e); break;
-            default: panel_f<1, F16>(w, a, K, row, e); break;
+        rows_times<F16>(mr, v, w.n / kTile, a, K, row, e);
+    }
+}
+
+// One head's keys (T rows at stride ld) as tiles of 16 keys, each [head_dim][16]:
+// the layout tile_f reads, so q k^T is a float GEMM.  The last tile is padded with zeros.
+DINO_AVX512 void transpose_keys(const float * k, int64_t ld, int64_t T, int64_t hd, float * kt) {
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(int32_t(ld)));
+    for (int64_t j0 = 0; j0 < T; j0 += kTile) {
+        const int64_t n = std::min<int64_t>(kTile, T - j0);
+        const __mmask16 valid = __mmask16((1u << n) - 1);
+        for (int64_t d = 0; d < hd; ++d) {
+            _mm512_storeu_ps(kt + j0 * hd + d * kTile,
+                             _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, idx, k + j0 * ld + d, 4));
+        }
+    }
+}
+
+// ref: attn = (q @ k.transpose(-2, -1)) * self.scale; attn = attn.softmax(dim=-1)
+DINO_AVX512 void softmax_row(float * s, int64_t T, float scale) {
+    const __m512 vs = _mm512_set1_ps(scale);
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    for (int64_t j = 0; j < T; j += 16) {
+        const __mmask16 m = T - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (T - j)) - 1);
+        const __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + j), vs);
+        _mm512_mask_storeu_ps(s + j, m, x);
+        vmax = _mm512_mask_max_ps(vmax, m, vmax, x);
+    }
+    const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+    __m512 vsum = _mm512_setzero_ps();
+    for (int64_t j = 0; j < T; j += 16) {
+        const __mmask16 m = T - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (T - j)) - 1);
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), mx));
+        _mm512_mask_storeu_ps(s + j, m, e);
+        vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+    for (int64_t j = 0; j < T; j += 16) {
+        const __mmask16 m = T - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (T - j)) - 1);
+        _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + j), inv));
+    }
+}
+
+DINO_AVX512 void attention_avx512(const attention_op & op, const float * qkv, int64_t D, int64_t T, int64_t n_seq,
+                                  float * out, int64_t q0, int64_t q1) {
+    const int64_t hd = D / op.heads, ld = 3 * D, tiles = (T + kTile - 1) / kTile, Tpad = tiles * kTile;
+    panel & p = scratch;
+    if (p.keys.size() < size_t(Tpad * hd)) p.keys.resize(size_t(Tpad * hd));
+    if (p.scores.size() < size_t(kRowsF * Tpad)) p.scores.resize(size_t(kRowsF * Tpad));
+    for (int64_t n = 0; n < n_seq; ++n) {
+        for (int64_t h = 0; h < op.heads; ++h) {
+            // ref: q, k, v = qkv[0], qkv[1], qkv[2] for this sequence and head
+            const float * q = qkv + n * T * ld + h * hd;
+            const float * k = q + D;
+            const float * v = q + 2 * D;
+            transpose_keys(k, ld, T, hd, p.keys.data());
+            const weights_view keys{p.keys.data(), hd * kTile, kTile, hd};  // tiles of 16 keys, summed over hd
+            const weights_view values{v, kTile, ld, T};                      // tiles of 16 value dims, over T keys
+            const epilogue scores{nullptr, nullptr, p.scores.data(), Tpad, false};
+            // ref: x = (attn @ v).transpose(1, 2).reshape(B, N, C): head h at columns h*hd
+            const epilogue result{nullptr, nullptr, out + n * T * D + h * hd, D, false};
+            for (int64_t row = q0; row < q1; row += kRowsF) {
+                const int mr = int(std::min<int64_t>(kRowsF, q1 - row));
+                rows_times<false>(mr, keys, tiles, q + row * ld, ld, 0, scores);
+                for (int m = 0; m < mr; ++m) softmax_row(p.scores.data() + m * Tpad, T, op.scale);
+                rows_times<false>(mr, values, hd / kTile, p.scores.data(), Tpad, row, result);
+            }
         }
     }
 }
@@ -404,6 +484,24 @@ void linear_rows(const linear_op & op, const float * x, const float * norm_w, co
 #else
     (void) op; (void) x; (void) norm_w; (void) norm_b; (void) bias; (void) residual; (void) y;
     (void) row_begin; (void) row_end;  // pack() never returns weights here
+#endif
+}
+
+attention_op attention_kernel(int64_t dim, int heads) {
+    attention_op op;
+    if (heads <= 0 || dim % heads != 0 || (dim / heads) % kTile != 0 || !cpu_supported(false)) return op;
+    op.heads = heads;
+    op.scale = 1.0f / std::sqrt(float(dim / heads));  // ref: self.scale = head_dim ** -0.5
+    return op;
+}
+
+void attention_rows(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens, int64_t sequences,
+                    float * out, int64_t q_begin, int64_t q_end) {
+#if DINO_HAVE_AVX512
+    attention_avx512(op, qkv, dim, tokens, sequences, out, q_begin, q_end);
+#else
+    (void) op; (void) qkv; (void) dim; (void) tokens; (void) sequences; (void) out; (void) q_begin;
+    (void) q_end;  // attention_kernel() never says yes here
 #endif
 }
 
@@ -436,7 +534,24 @@ void linear_forward(ggml_tensor * dst, int ith, int nth, void * userdata) {
                 static_cast<float *>(dst->data), r0, r1);
 }
 
+void attention_forward(ggml_tensor * dst, int ith, int nth, void * userdata) {
+    const attention_op & op = *static_cast<const attention_op *>(userdata);
+    const ggml_tensor * qkv = dst->src[0];
+    const int64_t D = dst->ne[0], T = dst->ne[1], N = dst->ne[2];
+    // Each thread: its slice of the queries, whole panels, in every sequence and head.
+    const int64_t chunk = ((T + nth - 1) / nth + kRowsF - 1) / kRowsF * kRowsF;
+    const int64_t q0 = std::min(T, ith * chunk), q1 = std::min(T, q0 + chunk);
+    if (q0 < q1) attention_rows(op, static_cast<const float *>(qkv->data), D, T, N, static_cast<float *>(dst->data), q0, q1);
+}
+
 }  // namespace
+
+ggml_tensor * attention(ggml_context * ctx, const attention_op & op, ggml_tensor * qkv) {
+    if (!ggml_is_contiguous(qkv)) qkv = ggml_cont(ctx, qkv);
+    ggml_tensor * args[1] = {qkv};
+    return ggml_custom_4d(ctx, GGML_TYPE_F32, qkv->ne[0] / 3, qkv->ne[1], qkv->ne[2], 1, args, 1, attention_forward,
+                          GGML_N_TASKS_MAX, const_cast<attention_op *>(&op));
+}
 
 ggml_tensor * linear(ggml_context * ctx, const linear_op & op, ggml_tensor * x, ggml_tensor * bias,
                      ggml_tensor * norm_w, ggml_tensor * norm_b, ggml_tensor * residual) {

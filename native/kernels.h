@@ -69,6 +69,21 @@ ggml_tensor * linear(ggml_context * ctx, const linear_op & op, ggml_tensor * x, 
 void linear_rows(const linear_op & op, const float * x, const float * norm_w, const float * norm_b,
                  const float * bias, const float * residual, float * y, int64_t row_begin, int64_t row_end);
 
+// ref: Attention.forward after self.qkv: per head softmax(q k^T * scale) v,
+// heads concatenated (the input of self.proj).  qkv [3D, T, N]: per token q,
+// k and v, each heads x head_dim; result [D, T, N].  The softmax is exact (a
+// query's scores for all keys fit in cache); f32 throughout.
+struct attention_op {
+    int heads = 0;  // 0: no kernel here (head_dim not a multiple of 16, or no AVX-512)
+    float scale = 0;
+};
+attention_op attention_kernel(int64_t dim, int heads);
+ggml_tensor * attention(ggml_context * ctx, const attention_op & op, ggml_tensor * qkv);
+
+// The same on plain arrays, for tests: queries [q_begin, q_end) of every sequence.
+void attention_rows(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens, int64_t sequences,
+                    float * out, int64_t q_begin, int64_t q_end);
+
 // Exact GELU on n floats (the kernel the fused op uses), for tests.
 void gelu(const float * x, float * y, int64_t n);
 

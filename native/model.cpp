@@ -265,6 +265,8 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
     m->pos = m->tensor("pos_embd");
     m->norm_w = m->tensor("output_norm.weight");
     m->norm_b = m->tensor("output_norm.bias");
+    m->attention = dino::kernels::attention_kernel(h.dim, h.heads);
+    m->attention = dino::kernels::attention_kernel(h.dim, h.heads);
     for (int i = 0; i < h.depth; ++i) {
         const std::string b = "blk." + std::to_string(i) + ".";
         dino::block k;

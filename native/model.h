@@ -66,6 +66,7 @@ struct dino_model {
     ggml_tensor * cls = nullptr;                           // ref: cls_token
     ggml_tensor * pos = nullptr;                           // ref: pos_embed
     std::vector<dino::block> blocks;
+    dino::kernels::attention_op attention;  // our attention kernel, when heads > 0 (kernels.h)
     ggml_tensor * norm_w = nullptr, * norm_b = nullptr;    // ref: norm
 
     ggml_context * ctx = nullptr;          // tensor metadata
