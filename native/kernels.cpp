@@ -14,11 +14,13 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define DINO_HAVE_AVX512 1
 #include <immintrin.h>
+#if !defined(__clang__)
 // GCC 12's AVX-512 headers trip these on their own _mm512_undefined_* helpers.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#define DINO_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma,f16c")))
-#define DINO_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma,f16c,avx512vnni")))
+#endif
+#define DINO_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#define DINO_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
 #else
 #define DINO_HAVE_AVX512 0
 #endif
@@ -52,8 +54,7 @@ bool cpu_supported(bool int8) {
     if (const char * k = std::getenv("DINO_KERNELS"); k && std::strcmp(k, "ggml") == 0) return false;
     __builtin_cpu_init();
     const bool base = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-                      __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
     return base && (!int8 || __builtin_cpu_supports("avx512vnni"));
 #else
     (void) int8;
@@ -61,13 +62,17 @@ bool cpu_supported(bool int8) {
 #endif
 }
 
+bool can_pack(ggml_type type, int64_t K, int64_t N) {
+    const bool int8 = type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0;
+    if (!int8 && type != GGML_TYPE_F32 && type != GGML_TYPE_F16) return false;
+    if (K <= 0 || N <= 0 || N % kTile != 0 || (int8 && K % kBlock != 0)) return false;
+    return cpu_supported(int8);
+}
+
 std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
     const int64_t K = w->ne[0], N = w->ne[1];
-    if (ggml_n_dims(w) != 2 || !ggml_is_contiguous(w) || N % kTile != 0) return nullptr;
+    if (ggml_n_dims(w) != 2 || !ggml_is_contiguous(w) || !can_pack(w->type, K, N)) return nullptr;
     const bool int8 = w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0;
-    if (!int8 && w->type != GGML_TYPE_F32 && w->type != GGML_TYPE_F16) return nullptr;
-    if (int8 && K % kBlock != 0) return nullptr;
-    if (!cpu_supported(int8)) return nullptr;
 
     auto p = std::make_unique<packed_linear>();
     p->n = N;
@@ -218,7 +223,8 @@ DINO_AVX512 void quantize_row_q8(const float * x, int64_t K, uint8_t * q, float 
         const __m128i bias = _mm_set1_epi8(char(0x80));
         _mm_storeu_si128(reinterpret_cast<__m128i *>(q + b * kBlock), _mm_xor_si128(q0, bias));
         _mm_storeu_si128(reinterpret_cast<__m128i *>(q + b * kBlock + 16), _mm_xor_si128(q1, bias));
-        d_out[b] = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+        // the f16 round trip of the stored scale
+        d_out[b] = _mm512_cvtss_f32(_mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_set1_ps(d), _MM_FROUND_TO_NEAREST_INT)));
     }
 }
 

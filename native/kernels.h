@@ -47,8 +47,12 @@ struct packed_linear {
 // True when this CPU (and OS) runs the AVX-512 kernels; `int8` asks for VNNI too.
 bool cpu_supported(bool int8);
 
-// Repacks w (ggml [K, N]: q8_0, q4_0, f32 or f16) for this CPU, or returns null
-// when the type, shape or CPU has no kernel here (the caller keeps ggml's op).
+// Whether this CPU has a kernel for a linear weight of this type and shape
+// (ggml [K, N]: q8_0, q4_0, f32 or f16, N a multiple of 16); if not, the
+// caller keeps the tensor and ggml's op.
+bool can_pack(ggml_type type, int64_t K, int64_t N);
+
+// Repacks w (can_pack) into the kernels' layout; null when out of memory.
 std::unique_ptr<packed_linear> pack(const ggml_tensor * w);
 
 // The fused linear op's parameters; must outlive the graph that uses them.

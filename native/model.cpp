@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 
 using dino::fail;
 
@@ -164,7 +165,7 @@ ggml_tensor * dino_model::tensor(const std::string & n) const {
     return t;
 }
 
-dino_model * dino_model::load(const std::string & path, const dino_model_params & params) {
+dino_model * dino_model::load(const std::string & path, const dino_model_params & params, bool use_kernels) {
     auto m = std::make_unique<dino_model>();
     m->file = dino::gguf_file::read(path);
     const dino::gguf_file & g = m->file;
@@ -233,29 +234,59 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
     }
 
     // --- allocate and read ----------------------------------------------------
+    // Linear weights our kernels take (kernels.h) are read, checked and repacked one at a time, and
+    // only the packed copy is kept; every other tensor lives in one ggml CPU buffer.
     ggml_init_params ip = {ggml_tensor_overhead() * (g.tensors.size() + 1), nullptr, /*no_alloc=*/true};
     m->ctx = ggml_init(ip);
     if (!m->ctx) fail(DINO_ERR_OUT_OF_MEMORY, "cannot allocate the tensor table");
+    std::set<const ggml_tensor *> to_pack;
     for (const auto & t : g.tensors) {
         ggml_tensor * x = ggml_new_tensor(m->ctx, ggml_type(t.type), int(t.n_dims), t.ne);
         ggml_set_name(x, t.name.c_str());
         m->n_params += ggml_nelements(x);
+        if (use_kernels && want.at(t.name).k == kind::linear && dino::kernels::can_pack(x->type, x->ne[0], x->ne[1])) {
+            to_pack.insert(x);
+        }
     }
-    m->buffer = ggml_backend_alloc_ctx_tensors_from_buft(m->ctx, ggml_backend_cpu_buffer_type());
-    if (!m->buffer) fail(DINO_ERR_OUT_OF_MEMORY, "%s: cannot allocate %llu bytes for the weights", path.c_str(), (unsigned long long) g.file_size);
+    ggml_backend_buffer_type_t buft = ggml_backend_cpu_buffer_type();
+    size_t size = 0;
+    for (ggml_tensor * x = ggml_get_first_tensor(m->ctx); x; x = ggml_get_next_tensor(m->ctx, x)) {
+        if (!to_pack.count(x)) size += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, x), ggml_backend_buft_get_alignment(buft));
+    }
+    m->buffer = ggml_backend_buft_alloc_buffer(buft, std::max<size_t>(size, 1));
+    if (!m->buffer) fail(DINO_ERR_OUT_OF_MEMORY, "%s: cannot allocate %llu bytes for the weights", path.c_str(), (unsigned long long) size);
     ggml_backend_buffer_set_usage(m->buffer, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+    ggml_tallocr placer = ggml_tallocr_new(m->buffer);
+    for (ggml_tensor * x = ggml_get_first_tensor(m->ctx); x; x = ggml_get_next_tensor(m->ctx, x)) {
+        if (!to_pack.count(x) && ggml_tallocr_alloc(&placer, x) != GGML_STATUS_SUCCESS) {
+            fail(DINO_ERR_INTERNAL, "%s: cannot place tensor '%s'", path.c_str(), ggml_get_name(x));
+        }
+    }
 
     std::unique_ptr<FILE, int (*)(FILE *)> f(fopen(path.c_str(), "rb"), fclose);
     if (!f) fail(DINO_ERR_IO, "%s: cannot open: %s", path.c_str(), strerror(errno));
+    std::vector<uint8_t> staging;  // a weight on its way to being packed
     for (const auto & t : g.tensors) {
         ggml_tensor * x = ggml_get_tensor(m->ctx, t.name.c_str());
         if (ggml_nbytes(x) != t.nbytes) fail(DINO_ERR_INTERNAL, "%s: size mismatch for '%s'", path.c_str(), t.name.c_str());
+        const bool packing = to_pack.count(x) > 0;
+        if (packing) {
+            staging.resize(t.nbytes);
+            x->data = staging.data();
+        }
         if (fseeko(f.get(), off_t(g.data_offset + t.offset), SEEK_SET) != 0 ||
             fread(x->data, 1, t.nbytes, f.get()) != t.nbytes) {
             fail(DINO_ERR_IO, "%s: cannot read the data of tensor '%s'", path.c_str(), t.name.c_str());
         }
         if (params.check_values && !values_finite(x->type, x->data, t.nbytes)) {
             fail(DINO_ERR_BAD_MODEL, "%s: tensor '%s' holds NaN or infinite values", path.c_str(), t.name.c_str());
+        }
+        if (packing) {
+            std::unique_ptr<dino::kernels::packed_linear> p = dino::kernels::pack(x);
+            x->data = nullptr;  // from here on only the packed copy exists
+            if (!p) fail(DINO_ERR_OUT_OF_MEMORY, "%s: cannot allocate the packed weights of '%s'", path.c_str(), t.name.c_str());
+            m->packed_bytes += p->bytes;
+            m->packed[x] = std::move(p);
         }
     }
 
@@ -279,10 +310,8 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
         // Our kernels (kernels.h): the LayerNorm before qkv and fc1, the biases, GELU and the residual
         // adds after proj and fc2 run inside the linear op.
         const auto fuse = [&](dino::kernels::linear_op & op, const ggml_tensor * w, bool norm, bool gelu) {
-            std::unique_ptr<dino::kernels::packed_linear> p = dino::kernels::pack(w);
-            if (!p) return;
-            op = {p.get(), norm, h.eps, gelu};
-            k.packed.push_back(std::move(p));
+            auto p = m->packed.find(w);
+            if (p != m->packed.end()) op = {p->second.get(), norm, h.eps, gelu};
         };
         fuse(k.qkv, k.attn_qkv_w, true, false);
         fuse(k.out, k.attn_out_w, false, false);
@@ -292,6 +321,6 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
     }
     dino::log(DINO_LOG_INFO, "loaded %s: %s, dim %d, %d blocks, %d heads, %.1f MB", path.c_str(),
               m->weight_types.c_str(), h.dim, h.depth, h.heads,
-              double(ggml_backend_buffer_get_size(m->buffer)) / 1e6);
+              double(ggml_backend_buffer_get_size(m->buffer) + m->packed_bytes) / 1e6);
     return m.release();
 }

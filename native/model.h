@@ -11,6 +11,7 @@
 #include "ggml-backend.h"
 #include "ggml.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,9 +49,9 @@ struct block {
     ggml_tensor * ffn_down_w = nullptr, * ffn_down_b = nullptr;
 
     // The fused ops of kernels.h for the four linear layers, when this CPU has
-    // a kernel for their type (op.w set); otherwise graph.cpp uses ggml's ops.
+    // a kernel for their type (op.w set; the tensors above then hold no data);
+    // otherwise graph.cpp uses ggml's ops.
     kernels::linear_op qkv, out, up, down;
-    std::vector<std::unique_ptr<kernels::packed_linear>> packed;  // what the ops' w point at
 };
 
 }  // namespace dino
@@ -70,7 +71,9 @@ struct dino_model {
     ggml_tensor * norm_w = nullptr, * norm_b = nullptr;    // ref: norm
 
     ggml_context * ctx = nullptr;          // tensor metadata
-    ggml_backend_buffer_t buffer = nullptr;  // tensor data (CPU)
+    ggml_backend_buffer_t buffer = nullptr;  // tensor data (CPU), except packed weights
+    std::map<const ggml_tensor *, std::unique_ptr<dino::kernels::packed_linear>> packed;  // the kernels' weights
+    size_t packed_bytes = 0;
     dino::gguf_file file;                  // parsed header (kept for dino_quantize)
 
     dino_model() = default;
@@ -78,8 +81,9 @@ struct dino_model {
     dino_model & operator=(const dino_model &) = delete;
     ~dino_model();
 
-    // Loads and validates path; throws dino::error.
-    static dino_model * load(const std::string & path, const dino_model_params & params);
+    // Loads and validates path; throws dino::error.  use_kernels = false keeps
+    // every tensor as stored (dino_quantize reads them back).
+    static dino_model * load(const std::string & path, const dino_model_params & params, bool use_kernels = true);
 
     ggml_tensor * tensor(const std::string & name) const;
 };

@@ -45,7 +45,7 @@ void dino::quantize(const char * input_path, const char * output_path, const cha
         fail(DINO_ERR_INVALID_ARGUMENT, "unknown or unsupported type '%.32s' (f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, "
              "q8_0, q2_k, q3_k, q4_k, q5_k, q6_k)", type_name);
     }
-    const std::unique_ptr<dino_model> m(dino_model::load(input_path, dino_model_default_params()));
+    const std::unique_ptr<dino_model> m(dino_model::load(input_path, dino_model_default_params(), /*use_kernels=*/false));
 
     std::set<const ggml_tensor *> linear;  // the weights that take the type: the blocks' matrices
     for (const dino::block & b : m->blocks) linear.insert({b.attn_qkv_w, b.attn_out_w, b.ffn_up_w, b.ffn_down_w});
