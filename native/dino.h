@@ -173,8 +173,11 @@ typedef enum dino_attention_kernel {
     /* softmax(q k^T / sqrt(d)) v in f32, as written in the paper: builds the
      * T x T probability matrix. */
     DINO_ATTENTION_EXACT = 1,
-    /* ggml's fused flash attention, f32 keys and values: faster, never builds
-     * the T x T matrix; as close to PyTorch as EXACT (~5e-6 max abs). */
+    /* Fused attention that never builds the T x T matrix: the library's own
+     * AVX-512 kernel (exact softmax over a few queries at a time, f32) where
+     * the CPU has AVX-512 and head_dim is a multiple of 16, else ggml's flash
+     * attention with f32 keys and values; as close to PyTorch as EXACT
+     * (~5e-6 max abs), and faster. */
     DINO_ATTENTION_FLASH = 2,
 } dino_attention_kernel;
 

@@ -21,7 +21,7 @@ public enum AttentionKernel
     Auto = 0,
     /// <summary>softmax(q k^T / sqrt d) v in f32, as written; builds the tokens x tokens matrix.</summary>
     Exact = 1,
-    /// <summary>ggml's fused flash attention with f32 keys and values: faster, as close to PyTorch as Exact.</summary>
+    /// <summary>Fused attention that never builds the T x T matrix: the library's own AVX-512 kernel where the CPU has it, else ggml's flash attention; faster, as close to PyTorch as Exact.</summary>
     Flash = 2,
 }
 

@@ -176,3 +176,27 @@ TEST(Batch, ThreeAtOnceEqualsThreeSingleRuns) {
     report("batch of 3 vs single runs, max abs diff", worst);
     EXPECT_LE(worst, 1e-4);
 }
+
+// 6 images of 112 x 112 (197 tokens) run as two graphs of 3 (dino_compute's images_per_graph):
+// every output of every image must equal its single run.
+TEST(Batch, SixSmallImagesInTwoGraphsEqualSingleRuns) {
+    const dino_model * m = shared_model("vits8-dino-q8_0.gguf");
+    ASSERT_NE(m, nullptr);
+    auto ctx = make_context(m);
+    const int n = 6, h = 112, w = 112;
+    std::vector<float> pixels(size_t(n) * 3 * h * w);
+    uint32_t state = 12345;
+    for (float & p : pixels) p = float((state = state * 1664525u + 1013904223u) >> 8) / float(1 << 24) * 4.0f - 2.0f;
+    const result batch = run(ctx.get(), m, pixels.data(), n, h, w, {true, false, 3});
+    const size_t image = size_t(3) * h * w;
+    double worst = 0;
+    for (int i = 0; i < n; ++i) {
+        const result one = run(ctx.get(), m, pixels.data() + i * image, 1, h, w, {true, false, 3});
+        const size_t tok = size_t(one.T * one.D);
+        worst = std::max(worst, max_abs_diff(one.tokens.data(), batch.tokens.data() + i * tok, tok));
+        worst = std::max(worst, max_abs_diff(one.attention.data(), batch.attention.data() + i * one.attention.size(), one.attention.size()));
+        worst = std::max(worst, max_abs_diff(one.intermediate.data(), batch.intermediate.data() + i * 3 * tok, 3 * tok));
+    }
+    report("6 images at 112 in 2 graphs vs single runs, max abs diff", worst);
+    EXPECT_EQ(worst, 0.0);
+}
