@@ -39,6 +39,7 @@ struct panel {
     std::vector<float> normed;   // LayerNorm output, kRowsF rows
     std::vector<uint8_t> quant;  // q8_0 values + 128, kRowsQ8 rows
     std::vector<float> scales;   // their scales, kRowsQ8 rows x K/32
+    std::vector<int32_t> sums;   // their sums (of q + 128) per block, for q4 weights
     std::vector<float> keys;     // attention: one head's keys, transposed in tiles of 16
     std::vector<float> scores;   // attention: kRowsF rows of scores / probabilities
 };
@@ -79,14 +80,16 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
     p->k = K;
     const int64_t KB = K / kBlock;
     if (int8) {
-        p->fmt = packed_linear::format::q8;
-        const size_t values = size_t(N * K), per_block = size_t(N * KB) * 4;
+        const bool q4 = w->type == GGML_TYPE_Q4_0;
+        p->fmt = q4 ? packed_linear::format::q4 : packed_linear::format::q8;
+        const size_t values = size_t(N * K) / (q4 ? 2 : 1), per_block = size_t(N * KB) * 4;
         p->bytes = values + 2 * per_block;
         p->data = std::aligned_alloc(64, p->bytes);
         if (!p->data) return nullptr;
+        std::memset(p->data, 0, values);
         p->scales = reinterpret_cast<float *>(static_cast<uint8_t *>(p->data) + values);
         p->corrections = reinterpret_cast<int32_t *>(static_cast<uint8_t *>(p->data) + values + per_block);
-        int8_t * qs = static_cast<int8_t *>(p->data);
+        uint8_t * qs = static_cast<uint8_t *>(p->data);
         const size_t row_bytes = ggml_row_size(w->type, K);
         for (int64_t n = 0; n < N; ++n) {
             const uint8_t * row = static_cast<const uint8_t *>(w->data) + size_t(n) * row_bytes;
@@ -95,7 +98,7 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
                 // Both formats: an f16 scale, then the block's values.
                 int8_t q[kBlock];
                 ggml_fp16_t d16;
-                if (w->type == GGML_TYPE_Q8_0) {
+                if (!q4) {
                     const uint8_t * blk = row + b * (2 + kBlock);
                     std::memcpy(&d16, blk, 2);
                     std::memcpy(q, blk + 2, kBlock);
@@ -110,7 +113,10 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
                 const int64_t base = t * KB + b;
                 int32_t sum = 0;
                 for (int j = 0; j < kBlock; ++j) {
-                    qs[(base * 8 + j / 4) * 64 + c * 4 + j % 4] = q[j];
+                    const int g = j / 4;
+                    const int64_t at = c * 4 + j % 4;  // byte within the group's 64
+                    if (!q4) qs[(base * 8 + g) * 64 + at] = uint8_t(q[j]);
+                    else qs[(base * 4 + g / 2) * 64 + at] |= uint8_t((q[j] + 8) << (g % 2 ? 4 : 0));
                     sum += q[j];
                 }
                 p->scales[base * kTile + c] = ggml_fp16_to_fp32(d16);
@@ -212,14 +218,15 @@ DINO_AVX512 void layer_norm_row(const float * x, const float * w, const float * 
 
 // One row to q8_0 as ggml quantizes activations (d = amax/127 stored as f16,
 // q = round(x / d) with the f32 d), stored as q + 128 for vpdpbusd's unsigned side.
-DINO_AVX512 void quantize_row_q8(const float * x, int64_t K, uint8_t * q, float * d_out) {
+DINO_AVX512 void quantize_row_q8(const float * x, int64_t K, uint8_t * q, float * d_out, int32_t * sums) {
     for (int64_t b = 0; b < K / kBlock; ++b) {
         const __m512 v0 = _mm512_loadu_ps(x + b * kBlock), v1 = _mm512_loadu_ps(x + b * kBlock + 16);
         const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
         const float d = amax / 127.0f;
         const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
-        const __m128i q0 = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, id)));
-        const __m128i q1 = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v1, id)));
+        const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id)), i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
+        const __m128i q0 = _mm512_cvtsepi32_epi8(i0), q1 = _mm512_cvtsepi32_epi8(i1);
+        sums[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1)) + 128 * kBlock;  // |x * id| <= 127: no saturation
         const __m128i bias = _mm_set1_epi8(char(0x80));
         _mm_storeu_si128(reinterpret_cast<__m128i *>(q + b * kBlock), _mm_xor_si128(q0, bias));
         _mm_storeu_si128(reinterpret_cast<__m128i *>(q + b * kBlock + 16), _mm_xor_si128(q1, bias));
@@ -255,12 +262,26 @@ DINO_AVX512 inline void finish(const epilogue & e, int64_t row, int64_t t0, __m5
 // ---- int8 microkernel: MR rows x NT tiles, the whole K -----------------------
 // Per 32-wide block: int32 sums by vpdpbusd (unsigned activations + 128 times
 // signed weights, started at the -128 * sum(w) correction), then scaled by
-// both f16 scales into f32, as ggml's q8_0 dot product does.
+// both f16 scales into f32, as ggml's q8_0 dot product does.  Q4: the weights
+// come as w + 8 in nibbles, so the start also takes -8 * sum(a + 128).
+// One group of 4 K values: a points at row 0's 4 activations, rows lda apart.
 template <int MR, int NT>
-DINO_AVX512_VNNI void tile_q8(const packed_linear & w, const uint8_t * a, const float * as, int64_t t0, int64_t row,
-                              const epilogue & e) {
+__attribute__((always_inline)) DINO_AVX512_VNNI inline void dot_group(__m512i (&s)[MR][NT], const uint8_t * a, int64_t lda,
+                                                                      const __m512i (&wv)[NT]) {
+    for (int m = 0; m < MR; ++m) {
+        int32_t a4;
+        std::memcpy(&a4, a + m * lda, 4);
+        const __m512i av = _mm512_set1_epi32(a4);
+        for (int t = 0; t < NT; ++t) s[m][t] = _mm512_dpbusd_epi32(s[m][t], av, wv[t]);
+    }
+}
+
+template <int MR, int NT, bool Q4>
+DINO_AVX512_VNNI void tile_q8(const packed_linear & w, const uint8_t * a, const float * as, const int32_t * asum,
+                              int64_t t0, int64_t row, const epilogue & e) {
     const int64_t K = w.k, KB = K / kBlock;
-    const int8_t * qs = static_cast<const int8_t *>(w.data);
+    const uint8_t * qs = static_cast<const uint8_t *>(w.data);
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
     __m512 acc[MR][NT];
     for (int m = 0; m < MR; ++m)
         for (int t = 0; t < NT; ++t) acc[m][t] = _mm512_setzero_ps();
@@ -268,17 +289,26 @@ DINO_AVX512_VNNI void tile_q8(const packed_linear & w, const uint8_t * a, const 
         __m512i s[MR][NT];
         for (int t = 0; t < NT; ++t) {
             const __m512i c = _mm512_load_si512(w.corrections + ((t0 + t) * KB + b) * kTile);
-            for (int m = 0; m < MR; ++m) s[m][t] = c;
+            for (int m = 0; m < MR; ++m) s[m][t] = Q4 ? _mm512_add_epi32(c, _mm512_set1_epi32(-8 * asum[m * KB + b])) : c;
         }
+        if constexpr (Q4) {
+#pragma GCC unroll 4
+            for (int g = 0; g < 8; g += 2) {
+                __m512i lo[NT], hi[NT];
+                for (int t = 0; t < NT; ++t) {
+                    const __m512i v = _mm512_load_si512(qs + (((t0 + t) * KB + b) * 4 + g / 2) * 64);
+                    lo[t] = _mm512_and_si512(v, nibble);
+                    hi[t] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
+                }
+                dot_group<MR, NT>(s, a + b * kBlock + g * 4, K, lo);
+                dot_group<MR, NT>(s, a + b * kBlock + (g + 1) * 4, K, hi);
+            }
+        } else {
 #pragma GCC unroll 8
-        for (int g = 0; g < 8; ++g) {
-            __m512i wv[NT];
-            for (int t = 0; t < NT; ++t) wv[t] = _mm512_load_si512(qs + (((t0 + t) * KB + b) * 8 + g) * 64);
-            for (int m = 0; m < MR; ++m) {
-                int32_t a4;
-                std::memcpy(&a4, a + m * K + b * kBlock + g * 4, 4);
-                const __m512i av = _mm512_set1_epi32(a4);
-                for (int t = 0; t < NT; ++t) s[m][t] = _mm512_dpbusd_epi32(s[m][t], av, wv[t]);
+            for (int g = 0; g < 8; ++g) {
+                __m512i wv[NT];
+                for (int t = 0; t < NT; ++t) wv[t] = _mm512_load_si512(qs + (((t0 + t) * KB + b) * 8 + g) * 64);
+                dot_group<MR, NT>(s, a + b * kBlock + g * 4, K, wv);
             }
         }
         for (int t = 0; t < NT; ++t) {
@@ -323,12 +353,15 @@ DINO_AVX512 void tile_f(const weights_view & v, int64_t t0, const float * a, int
 }
 
 // Every tile pair (and a last single tile) for one panel of mr rows.
-template <int MR>
-DINO_AVX512_VNNI void panel_q8(const packed_linear & w, const uint8_t * a, const float * as, int64_t row, const epilogue & e) {
+template <int MR, bool Q4>
+DINO_AVX512_VNNI void panel_q8(const packed_linear & w, const panel & p, int64_t row, const epilogue & e) {
     const int64_t tiles = w.n / kTile;
+    const uint8_t * a = p.quant.data();
+    const float * as = p.scales.data();
+    const int32_t * asum = p.sums.data();
     int64_t t0 = 0;
-    for (; t0 + 2 <= tiles; t0 += 2) tile_q8<MR, 2>(w, a, as, t0, row, e);
-    if (t0 < tiles) tile_q8<MR, 1>(w, a, as, t0, row, e);
+    for (; t0 + 2 <= tiles; t0 += 2) tile_q8<MR, 2, Q4>(w, a, as, asum, t0, row, e);
+    if (t0 < tiles) tile_q8<MR, 1, Q4>(w, a, as, asum, t0, row, e);
 }
 
 template <int MR, bool F16>
@@ -352,6 +385,7 @@ DINO_AVX512 void rows_times(int mr, const weights_view & v, int64_t tiles, const
     }
 }
 
+template <bool Q4>
 DINO_AVX512_VNNI void rows_q8(const linear_op & op, const float * x, const float * norm_w, const float * norm_b,
                               const epilogue & e, int64_t r0, int64_t r1) {
     const packed_linear & w = *op.w;
@@ -359,6 +393,7 @@ DINO_AVX512_VNNI void rows_q8(const linear_op & op, const float * x, const float
     panel & p = scratch;
     if (p.quant.size() < size_t(kRowsQ8 * K)) p.quant.resize(size_t(kRowsQ8 * K));
     if (p.scales.size() < size_t(kRowsQ8 * KB)) p.scales.resize(size_t(kRowsQ8 * KB));
+    if (p.sums.size() < size_t(kRowsQ8 * KB)) p.sums.resize(size_t(kRowsQ8 * KB));
     if (norm_w && p.normed.size() < size_t(K)) p.normed.resize(size_t(K));
     for (int64_t row = r0; row < r1; row += kRowsQ8) {
         const int mr = int(std::min<int64_t>(kRowsQ8, r1 - row));
@@ -368,13 +403,13 @@ DINO_AVX512_VNNI void rows_q8(const linear_op & op, const float * x, const float
                 layer_norm_row(src, norm_w, norm_b, op.norm_eps, K, p.normed.data());
                 src = p.normed.data();
             }
-            quantize_row_q8(src, K, p.quant.data() + m * K, p.scales.data() + m * KB);
+            quantize_row_q8(src, K, p.quant.data() + m * K, p.scales.data() + m * KB, p.sums.data() + m * KB);
         }
         switch (mr) {
-            case 4: panel_q8<4>(w, p.quant.data(), p.scales.data(), row, e); break;
-            case 3: panel_q8<3>(w, p.quant.data(), p.scales.data(), row, e); break;
-            case 2: panel_q8<2>(w, p.quant.data(), p.scales.data(), row, e); break;
-            default: panel_q8<1>(w, p.quant.data(), p.scales.data(), row, e); break;
+            case 4: panel_q8<4, Q4>(w, p, row, e); break;
+            case 3: panel_q8<3, Q4>(w, p, row, e); break;
+            case 2: panel_q8<2, Q4>(w, p, row, e); break;
+            default: panel_q8<1, Q4>(w, p, row, e); break;
         }
     }
 }
@@ -483,7 +518,8 @@ void linear_rows(const linear_op & op, const float * x, const float * norm_w, co
 #if DINO_HAVE_AVX512
     const epilogue e{bias, residual, y, op.w->n, op.gelu};
     switch (op.w->fmt) {
-        case packed_linear::format::q8: rows_q8(op, x, norm_w, norm_b, e, row_begin, row_end); break;
+        case packed_linear::format::q8: rows_q8<false>(op, x, norm_w, norm_b, e, row_begin, row_end); break;
+        case packed_linear::format::q4: rows_q8<true>(op, x, norm_w, norm_b, e, row_begin, row_end); break;
         case packed_linear::format::f32: rows_f<false>(op, x, norm_w, norm_b, e, row_begin, row_end); break;
         case packed_linear::format::f16: rows_f<true>(op, x, norm_w, norm_b, e, row_begin, row_end); break;
     }
@@ -531,7 +567,8 @@ void linear_forward(ggml_tensor * dst, int ith, int nth, void * userdata) {
     const auto f = [](const ggml_tensor * t) { return t ? static_cast<const float *>(t->data) : nullptr; };
     // Whole panels per thread, so every thread quantizes only its own rows.
     const int64_t rows = ggml_nrows(x);
-    const int64_t panel = op.w->fmt == packed_linear::format::q8 ? kRowsQ8 : kRowsF;
+    const bool int8 = op.w->fmt == packed_linear::format::q8 || op.w->fmt == packed_linear::format::q4;
+    const int64_t panel = int8 ? kRowsQ8 : kRowsF;
     const int64_t per_thread = (rows + nth - 1) / nth;
     const int64_t chunk = (per_thread + panel - 1) / panel * panel;
     const int64_t r0 = std::min(rows, ith * chunk), r1 = std::min(rows, r0 + chunk);

@@ -26,12 +26,14 @@ namespace dino::kernels {
 // A linear weight [N outputs x K inputs] in the microkernels' layout: columns
 // in tiles of 16 (one 512-bit register), each tile K-major.
 struct packed_linear {
-    enum class format { q8, f32, f16 };
+    enum class format { q8, q4, f32, f16 };
     format fmt = format::f32;
     int64_t n = 0, k = 0;
     // q8: per tile, per 32-wide K block: 8 groups of [16 columns x 4 int8],
     //     the 16 weight scales (f32) and the 16 corrections -128 * sum(w) of
     //     the unsigned-activation trick (int32).
+    // q4 (from q4_0): the same with w + 8 as 4 bits, groups 2i and 2i+1 in the
+    //     low and high nibbles of one 64-byte group: half the memory.
     // f32/f16: per tile, per k: 16 values.
     void * data = nullptr;
     float * scales = nullptr;

@@ -102,9 +102,10 @@ void check_linear(const linear_case & c) {
     ASSERT_EQ(ggml_graph_compute_with_ctx(ctx, gf, 2), GGML_STATUS_SUCCESS);
 
     const diff d = compare(ours, ref);
-    // Same products in a different order (f32, f16); the same q8_0 activation
-    // quantization as ggml's (q8_0, q4_0), up to a rounding tie.
-    const double tol = c.type == GGML_TYPE_F32 || c.type == GGML_TYPE_F16 ? 2e-6 : 2e-3;
+    // f32, f16: the same products summed in another order (seen: 1.8e-6 at K = 1536).  q8_0, q4_0: the
+    // same activation quantization as ggml's and exact integer sums (seen: 2.4e-7).
+    const double tol = c.type == GGML_TYPE_F32 || c.type == GGML_TYPE_F16 ? 4e-6 : 1e-6;
+    if (getenv("DINO_TEST_VERBOSE")) std::printf("  %s K=%lld: max abs %.3g of %.3g\n", ggml_type_name(c.type), (long long) c.K, d.max_abs, d.max_ref);
     EXPECT_LE(d.max_abs, tol * d.max_ref) << "max abs " << d.max_abs << " of " << d.max_ref;
 }
 
