@@ -173,6 +173,7 @@ dino_status dino_model_get_info(const dino_model * model, dino_model_info * out)
         dino_model_info i{};
         snprintf(i.name, sizeof i.name, "%s", model->name.c_str());
         snprintf(i.weight_type, sizeof i.weight_type, "%s", model->weight_types.c_str());
+        snprintf(i.kernels, sizeof i.kernels, "%s", model->kernels().c_str());
         const dino::hparams & h = model->hp;
         i.embedding_length = h.dim;
         i.block_count = h.depth;

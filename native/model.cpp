@@ -165,6 +165,21 @@ ggml_tensor * dino_model::tensor(const std::string & n) const {
     return t;
 }
 
+std::string dino_model::kernels() const {
+    std::string linear;
+    const auto add = [&linear](const char * k) {
+        if (linear.find(k) == std::string::npos) linear += (linear.empty() ? "" : "+") + std::string(k);
+    };
+    for (const dino::block & b : blocks) {
+        for (const dino::kernels::linear_op * op : {&b.qkv, &b.out, &b.up, &b.down}) {
+            if (!op->w) add("ggml");
+            else if (op->w->fmt == dino::kernels::packed_linear::format::q8 || op->w->fmt == dino::kernels::packed_linear::format::q4) add("avx512-vnni");
+            else add("avx512");
+        }
+    }
+    return "linear " + linear + ", attention " + (attention.heads > 0 ? "avx512" : "ggml");
+}
+
 dino_model * dino_model::load(const std::string & path, const dino_model_params & params, bool use_kernels) {
     auto m = std::make_unique<dino_model>();
     m->file = dino::gguf_file::read(path);
@@ -319,8 +334,8 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
         fuse(k.down, k.ffn_down_w, false, false);
         m->blocks.push_back(std::move(k));
     }
-    dino::log(DINO_LOG_INFO, "loaded %s: %s, dim %d, %d blocks, %d heads, %.1f MB", path.c_str(),
-              m->weight_types.c_str(), h.dim, h.depth, h.heads,
+    dino::log(DINO_LOG_INFO, "loaded %s: %s, dim %d, %d blocks, %d heads, %s, %.1f MB", path.c_str(),
+              m->weight_types.c_str(), h.dim, h.depth, h.heads, m->kernels().c_str(),
               double(ggml_backend_buffer_get_size(m->buffer) + m->packed_bytes) / 1e6);
     return m.release();
 }

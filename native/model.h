@@ -86,6 +86,9 @@ struct dino_model {
     static dino_model * load(const std::string & path, const dino_model_params & params, bool use_kernels = true);
 
     ggml_tensor * tensor(const std::string & name) const;
+
+    // Which kernels run the linear layers and the attention (dino_model_info.kernels).
+    std::string kernels() const;
 };
 
 struct dino_context {

@@ -53,7 +53,7 @@ internal static class BenchCommand
         long peakRss = PeakRssBytes();
         var result = new
         {
-            model = dino.Info.Name, weights = dino.Info.WeightType, size = s, batch, threads = threads == 0 ? Environment.ProcessorCount : threads,
+            model = dino.Info.Name, weights = dino.Info.WeightType, kernels = dino.Info.Kernels, size = s, batch, threads = threads == 0 ? Environment.ProcessorCount : threads,
             runs, median_ms_per_image = median, min_ms = perImage[0], max_ms = perImage[^1], images_per_second = 1000 / median,
             load_ms = loadMs, model_mb = dino.Info.WeightBytes / 1e6, peak_rss_mb = peakRss / 1e6,
         };
@@ -61,6 +61,7 @@ internal static class BenchCommand
         else
         {
             Console.WriteLine($"{result.model} ({result.weights}), {s}x{s}, batch {batch}, {result.threads} thread(s), {runs} runs");
+            Console.WriteLine($"  kernels: {result.kernels}");
             Console.WriteLine($"  {median:F1} ms/image median (min {perImage[0]:F1}, max {perImage[^1]:F1}), {result.images_per_second:F2} images/s");
             Console.WriteLine($"  model {result.model_mb:F1} MB, peak RSS {result.peak_rss_mb:F0} MB, load {loadMs:F0} ms");
         }

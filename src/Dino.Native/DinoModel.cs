@@ -54,9 +54,23 @@ public sealed record DinoModelOptions
 public sealed record DinoTensorInfo(string Name, string Type, IReadOnlyList<long> Shape, long Bytes);
 
 /// <summary>What a loaded model is.</summary>
+/// <param name="Name">general.name of the file.</param>
+/// <param name="WeightType">Type of the linear weights: "f32", "q8_0"; a mix as "q5_0/q4_K".</param>
+/// <param name="EmbeddingLength">Width D (384 for ViT-S).</param>
+/// <param name="BlockCount">Transformer blocks.</param>
+/// <param name="HeadCount">Attention heads.</param>
+/// <param name="FeedForwardLength">MLP hidden width.</param>
+/// <param name="PatchSize">Patch size in pixels.</param>
+/// <param name="ImageSize">Native input size (the position table's grid times the patch size).</param>
+/// <param name="LayerNormEps">LayerNorm epsilon (1e-6 original DINO, 1e-12 Hugging Face).</param>
+/// <param name="ParameterCount">Number of parameters.</param>
+/// <param name="WeightBytes">Bytes of weights held in memory (in the kernels' layout where they have one).</param>
+/// <param name="Kernels">What computes on this CPU, e.g. "linear avx512-vnni, attention avx512" (the
+/// library's own kernels) or "linear ggml, attention ggml" (ggml's stock ops: no AVX-512 here, a weight
+/// type without a kernel, or DINO_KERNELS=ggml).</param>
 public sealed record DinoModelInfo(
     string Name, string WeightType, int EmbeddingLength, int BlockCount, int HeadCount, int FeedForwardLength,
-    int PatchSize, int ImageSize, float LayerNormEps, long ParameterCount, long WeightBytes);
+    int PatchSize, int ImageSize, float LayerNormEps, long ParameterCount, long WeightBytes, string Kernels);
 
 /// <summary>
 /// A DINO ViT loaded from a GGUF file: load once, embed many.
@@ -87,7 +101,8 @@ public sealed class DinoModel : IDisposable
             Errors.ThrowIfFailed(NativeMethods.dino_model_get_info(handle, &i), ErrorSource.Model);
             Info = new DinoModelInfo(
                 NativeMethods.Utf8(i.Name) ?? "", NativeMethods.Utf8(i.WeightType) ?? "", i.EmbeddingLength, i.BlockCount,
-                i.HeadCount, i.FeedForwardLength, i.PatchSize, i.ImageSize, i.LayerNormEps, i.ParameterCount, i.WeightBytes);
+                i.HeadCount, i.FeedForwardLength, i.PatchSize, i.ImageSize, i.LayerNormEps, i.ParameterCount, i.WeightBytes,
+                NativeMethods.Utf8(i.Kernels) ?? "");
             DefaultPreprocessing = new PreprocessOptions
             {
                 Resize = i.PreprocessResize,

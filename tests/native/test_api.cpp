@@ -27,6 +27,13 @@ TEST(Api, VersionAndInfo) {
     const dino_model_info i = info_of(m);
     EXPECT_STREQ(i.name, "vits8-dino");
     EXPECT_STREQ(i.weight_type, "q8_0");
+    // This machine runs our own kernels (DINO_KERNELS=ggml: ggml's).
+    const char * forced = getenv("DINO_KERNELS");
+    const bool vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512vnni");
+    EXPECT_STREQ(i.kernels, vnni && !(forced && std::string(forced) == "ggml")
+                                ? "linear avx512-vnni, attention avx512" : "linear ggml, attention ggml");
     EXPECT_EQ(i.embedding_length, 384);
     EXPECT_EQ(i.block_count, 12);
     EXPECT_EQ(i.head_count, 6);

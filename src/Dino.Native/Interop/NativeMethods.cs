@@ -50,6 +50,7 @@ internal unsafe struct NativeModelInfo
     public fixed float PreprocessMean[3];
     public fixed float PreprocessStd[3];
     public byte PreprocessResizeShortestEdge;
+    public fixed byte Kernels[64];
 }
 
 [StructLayout(LayoutKind.Sequential)]
