@@ -8,11 +8,12 @@
 //     y = act(LayerNorm?(x) W^T + b) + residual?
 //
 // in one pass, with W repacked once at load for the microkernels:
-//   - q8_0 / q4_0 weights: int8 dot products (AVX-512 VNNI vpdpbusd) against
-//     activations quantized to q8_0 exactly as ggml quantizes them;
-//   - f32 / f16 weights: AVX-512 FMA.
-// Machines without AVX-512 (VNNI for the int8 path) get no packed weights,
-// and graph.cpp builds ggml's own ops instead.  tests/native/test_kernels.cpp
+//   - q8_0 / q4_0 weights: int8 dot products (vpdpbusd) against activations
+//     quantized to q8_0 exactly as ggml quantizes them;
+//   - f32 / f16 weights: FMA.
+// Built for AVX-512 and for AVX2 (VNNI / AVX-VNNI for the int8 path), picked
+// at run time; other CPUs get no packed weights and graph.cpp builds ggml's
+// own ops instead.  tests/native/test_kernels.cpp
 // holds every kernel to ggml's result for the same op.
 #pragma once
 
@@ -46,7 +47,11 @@ struct packed_linear {
     ~packed_linear();
 };
 
-// True when this CPU (and OS) runs the AVX-512 kernels; `int8` asks for VNNI too.
+// The instruction set whose build of the kernels runs here ("avx512", "avx2"),
+// or null: ggml's ops (another CPU, or DINO_KERNELS=ggml).
+const char * isa_name();
+
+// True when this CPU (and OS) runs our kernels; `int8` asks for VNNI too.
 bool cpu_supported(bool int8);
 
 // Whether this CPU has a kernel for a linear weight of this type and shape

@@ -166,6 +166,8 @@ ggml_tensor * dino_model::tensor(const std::string & n) const {
 }
 
 std::string dino_model::kernels() const {
+    const char * name = dino::kernels::isa_name();
+    const std::string isa = name ? name : "ggml";
     std::string linear;
     const auto add = [&linear](const char * k) {
         if (linear.find(k) == std::string::npos) linear += (linear.empty() ? "" : "+") + std::string(k);
@@ -173,11 +175,11 @@ std::string dino_model::kernels() const {
     for (const dino::block & b : blocks) {
         for (const dino::kernels::linear_op * op : {&b.qkv, &b.out, &b.up, &b.down}) {
             if (!op->w) add("ggml");
-            else if (op->w->fmt == dino::kernels::packed_linear::format::q8 || op->w->fmt == dino::kernels::packed_linear::format::q4) add("avx512-vnni");
-            else add("avx512");
+            else if (op->w->fmt == dino::kernels::packed_linear::format::q8 || op->w->fmt == dino::kernels::packed_linear::format::q4) add((isa + "-vnni").c_str());
+            else add(isa.c_str());
         }
     }
-    return "linear " + linear + ", attention " + (attention.heads > 0 ? "avx512" : "ggml");
+    return "linear " + linear + ", attention " + (attention.heads > 0 ? isa : "ggml");
 }
 
 dino_model * dino_model::load(const std::string & path, const dino_model_params & params, bool use_kernels) {

@@ -194,3 +194,11 @@ TEST(Kernels, AttentionMatchesGgmlSoftmaxAttention) {
     }
     EXPECT_EQ(dino::kernels::attention_kernel(48, 6).heads, 0);  // head_dim 8: no kernel, ggml's ops
 }
+
+TEST(Kernels, DinoKernelsPicksTheBuild) {
+    const char * forced = getenv("DINO_KERNELS");
+    const char * isa = dino::kernels::isa_name();
+    std::printf("[ measure  ] kernels: %s%s\n", isa ? isa : "ggml", dino::kernels::cpu_supported(true) ? " (with int8)" : "");
+    if (forced && std::string(forced) == "ggml") EXPECT_EQ(isa, nullptr);
+    if (forced && std::string(forced) == "avx2" && isa) EXPECT_STREQ(isa, "avx2");
+}

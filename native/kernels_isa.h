@@ -1,0 +1,32 @@
+// kernels_isa.h: what each instruction set's build of the kernels provides
+// (kernels_avx512.cpp, kernels_avx2.cpp: the code of kernels_simd.inc compiled
+// for that ISA) and kernels.cpp picks from at run time.
+#pragma once
+
+#include "kernels.h"
+
+namespace dino::kernels {
+
+constexpr int64_t kTile = 16;   // output columns per tile of the packed layouts
+constexpr int64_t kBlock = 32;  // q8_0 / q4_0 block along K
+
+struct isa_kernels {
+    const char * name;                 // "avx512", "avx2"
+    int rows_int8, rows_float;         // microkernel heights: threads take whole panels
+    bool (*int8_supported)();          // this CPU has the ISA's VNNI too
+    void (*linear_rows)(const linear_op & op, const float * x, const float * norm_w, const float * norm_b,
+                        const float * bias, const float * residual, float * y, int64_t row_begin, int64_t row_end);
+    void (*attention_rows)(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens,
+                           int64_t sequences, float * out, int64_t q_begin, int64_t q_end);
+    void (*gelu)(const float * x, float * y, int64_t n);
+};
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DINO_KERNELS_X86 1
+extern const isa_kernels avx512_kernels;
+extern const isa_kernels avx2_kernels;
+#else
+#define DINO_KERNELS_X86 0
+#endif
+
+}  // namespace dino::kernels
