@@ -11,10 +11,12 @@
 //   - q8_0 / q4_0 weights: int8 dot products (vpdpbusd) against activations
 //     quantized to q8_0 exactly as ggml quantizes them;
 //   - f32 / f16 weights: FMA.
-// Built for AVX-512 and for AVX2 (VNNI / AVX-VNNI for the int8 path), picked
-// at run time; other CPUs get no packed weights and graph.cpp builds ggml's
-// own ops instead.  tests/native/test_kernels.cpp
-// holds every kernel to ggml's result for the same op.
+// And the attention from the qkv output (attention_op).  The code is
+// kernels_simd.inc, built for AVX-512 and for AVX2 (VNNI / AVX-VNNI for the
+// int8 path) and picked at run time (kernels.cpp); other CPUs get no packed
+// weights and graph.cpp builds ggml's own ops instead.
+// tests/native/test_kernels.cpp holds every kernel to ggml's result for the
+// same op.
 #pragma once
 
 #include "ggml.h"
