@@ -24,7 +24,7 @@ namespace {
 
 struct S {
     static constexpr int W = 16;
-    static constexpr int kRowsQ8 = 4, kTilesQ8 = 2;  // 4 x 2 tiles: 8 int32 + 8 f32 accumulators of 32
+    static constexpr int kRowsQ8 = 6, kTilesQ8 = 2;  // 6 x 2 tiles: 12 int32 + 12 f32 accumulators of 32
     static constexpr int kRowsF = 6, kTilesF = 2;    // 6 x 2 tiles: 12 accumulators
     static constexpr float kExpMin = -104.0f;        // scalef reaches the denormals: e^-104 < the smallest float
     using F = __m512;
