@@ -23,15 +23,17 @@ namespace {
 
 struct selection {
     const isa_kernels * k = nullptr;  // null: ggml's ops
-    bool int8 = false;                // k's VNNI int8 code runs here too
+    bool vnni = false;                // int8 dot products by VNNI (else maddubs)
 };
 
 selection detect() {
 #if DINO_KERNELS_X86
-    // DINO_KERNELS=ggml: ggml's own ops (to compare); =avx2: the AVX2 build even on AVX-512 CPUs (tests).
+    // DINO_KERNELS=ggml: ggml's own ops (to compare); avx2: the AVX2 build even on AVX-512 CPUs;
+    // novnni: int8 without VNNI even where it exists (tests: avx2-novnni, avx512-novnni).
     const char * env = std::getenv("DINO_KERNELS");
     const std::string want = env ? env : "";
     if (want == "ggml") return {};
+    const bool vnni_allowed = want.find("novnni") == std::string::npos;
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return {};
     const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
@@ -41,8 +43,8 @@ selection detect() {
     const bool ymm = (xlo & 0x06) == 0x06, zmm = (xlo & 0xE6) == 0xE6;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return {};
     const bool avx2 = b & (1u << 5), avx512 = (b & (1u << 16)) && (b & (1u << 17)) && (b & (1u << 30)) && (b & (1u << 31));  // F DQ BW VL
-    if (want != "avx2" && zmm && avx512) return {&avx512_kernels, avx512_kernels.int8_supported()};
-    if (ymm && avx2 && fma && f16c) return {&avx2_kernels, avx2_kernels.int8_supported()};
+    if (want.rfind("avx2", 0) != 0 && zmm && avx512) return {&avx512_kernels, vnni_allowed && avx512_kernels.vnni_supported()};
+    if (ymm && avx2 && fma && f16c) return {&avx2_kernels, vnni_allowed && avx2_kernels.vnni_supported()};
 #endif
     return {};
 }
@@ -56,13 +58,15 @@ const selection & active() {
 
 packed_linear::~packed_linear() { std::free(data); }
 
-bool cpu_supported(bool int8) { return active().k && (!int8 || active().int8); }
+bool cpu_supported() { return active().k != nullptr; }
+
+bool int8_vnni() { return active().vnni; }
 
 bool can_pack(ggml_type type, int64_t K, int64_t N) {
     const bool int8 = type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0;
     if (!int8 && type != GGML_TYPE_F32 && type != GGML_TYPE_F16) return false;
     if (K <= 0 || N <= 0 || N % kTile != 0 || (int8 && K % kBlock != 0)) return false;
-    return cpu_supported(int8);
+    return cpu_supported();
 }
 
 std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
@@ -136,12 +140,12 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
 
 void linear_rows(const linear_op & op, const float * x, const float * norm_w, const float * norm_b,
                  const float * bias, const float * residual, float * y, int64_t row_begin, int64_t row_end) {
-    active().k->linear_rows(op, x, norm_w, norm_b, bias, residual, y, row_begin, row_end);  // pack() said yes
+    active().k->linear_rows(op, active().vnni, x, norm_w, norm_b, bias, residual, y, row_begin, row_end);  // pack() said yes
 }
 
 attention_op attention_kernel(int64_t dim, int heads) {
     attention_op op;
-    if (heads <= 0 || dim % heads != 0 || (dim / heads) % kTile != 0 || !cpu_supported(false)) return op;
+    if (heads <= 0 || dim % heads != 0 || (dim / heads) % kTile != 0 || !cpu_supported()) return op;
     op.heads = heads;
     op.scale = 1.0f / std::sqrt(float(dim / heads));  // ref: self.scale = head_dim ** -0.5
     return op;

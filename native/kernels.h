@@ -8,12 +8,12 @@
 //     y = act(LayerNorm?(x) W^T + b) + residual?
 //
 // in one pass, with W repacked once at load for the microkernels:
-//   - q8_0 / q4_0 weights: int8 dot products (vpdpbusd) against activations
-//     quantized to q8_0 exactly as ggml quantizes them;
+//   - q8_0 / q4_0 weights: int8 dot products (vpdpbusd, or maddubs before
+//     VNNI) against activations quantized to q8_0 exactly as ggml does;
 //   - f32 / f16 weights: FMA.
 // And the attention from the qkv output (attention_op).  The code is
-// kernels_simd.inc, built for AVX-512 and for AVX2 (VNNI / AVX-VNNI for the
-// int8 path) and picked at run time (kernels.cpp); other CPUs get no packed
+// kernels_simd.inc, built for AVX-512 and for AVX2 (each with and without
+// VNNI for the int8 path) and picked at run time (kernels.cpp); other CPUs get no packed
 // weights and graph.cpp builds ggml's own ops instead.
 // tests/native/test_kernels.cpp holds every kernel to ggml's result for the
 // same op.
@@ -53,8 +53,11 @@ struct packed_linear {
 // or null: ggml's ops (another CPU, or DINO_KERNELS=ggml).
 const char * isa_name();
 
-// True when this CPU (and OS) runs our kernels; `int8` asks for VNNI too.
-bool cpu_supported(bool int8);
+// True when this CPU (and OS) runs our kernels.
+bool cpu_supported();
+
+// Whether the int8 dot products use VNNI here (else AVX2 / AVX-512BW maddubs).
+bool int8_vnni();
 
 // Whether this CPU has a kernel for a linear weight of this type and shape
 // (ggml [K, N]: q8_0, q4_0, f32 or f16, N a multiple of 16); if not, the

@@ -74,6 +74,9 @@ struct S {
     static F cvt_f(I v) { return _mm256_cvtepi32_ps(v); }
     static I low_nibbles(I v) { return _mm256_and_si256(v, _mm256_set1_epi8(0x0F)); }
     static I high_nibbles(I v) { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F)); }
+    static I abs8(I v) { return _mm256_abs_epi8(v); }
+    static I sign8(I a, I w) { return _mm256_sign_epi8(a, w); }  // a * sign(w)
+    static I maddubs_ones(I u8, I s8) { return _mm256_madd_epi16(_mm256_maddubs_epi16(u8, s8), _mm256_set1_epi16(1)); }
     DINO_INT8 static I dpbusd(I acc, I a, I w) { return _mm256_dpbusd_avx_epi32(acc, a, w); }
 
     // 32 values to q8_0 + 128 (see quantize_row_q8).
@@ -99,7 +102,7 @@ struct S {
 
 #include "kernels_simd.inc"
 
-bool int8_supported() {
+bool vnni_supported() {
     unsigned a, b, c, d;
     return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));  // CPUID.7.1:EAX.AVX-VNNI
 }
@@ -108,6 +111,6 @@ bool int8_supported() {
 }  // namespace dino::kernels::avx2
 
 namespace dino::kernels {
-extern const isa_kernels avx2_kernels = {"avx2", avx2::S::kRowsQ8, avx2::S::kRowsF, avx2::int8_supported,
+extern const isa_kernels avx2_kernels = {"avx2", avx2::S::kRowsQ8, avx2::S::kRowsF, avx2::vnni_supported,
                                          avx2::linear_rows, avx2::attention_rows, avx2::gelu};
 }  // namespace dino::kernels

@@ -68,6 +68,9 @@ struct S {
     static F cvt_f(I v) { return _mm512_cvtepi32_ps(v); }
     static I low_nibbles(I v) { return _mm512_and_si512(v, _mm512_set1_epi8(0x0F)); }
     static I high_nibbles(I v) { return _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0F)); }
+    static I abs8(I v) { return _mm512_abs_epi8(v); }
+    static I sign8(I a, I w) { return _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a); }  // a * sign(w), w != 0
+    static I maddubs_ones(I u8, I s8) { return _mm512_madd_epi16(_mm512_maddubs_epi16(u8, s8), _mm512_set1_epi16(1)); }
     DINO_INT8 static I dpbusd(I acc, I a, I w) { return _mm512_dpbusd_epi32(acc, a, w); }
 
     // 32 values to q8_0 + 128 (see quantize_row_q8).
@@ -87,7 +90,7 @@ struct S {
 
 #include "kernels_simd.inc"
 
-bool int8_supported() {
+bool vnni_supported() {
     unsigned a, b, c, d;
     return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11));  // CPUID.7.0:ECX.AVX512_VNNI
 }
@@ -96,6 +99,6 @@ bool int8_supported() {
 }  // namespace dino::kernels::avx512
 
 namespace dino::kernels {
-extern const isa_kernels avx512_kernels = {"avx512", avx512::S::kRowsQ8, avx512::S::kRowsF, avx512::int8_supported,
+extern const isa_kernels avx512_kernels = {"avx512", avx512::S::kRowsQ8, avx512::S::kRowsF, avx512::vnni_supported,
                                            avx512::linear_rows, avx512::attention_rows, avx512::gelu};
 }  // namespace dino::kernels

@@ -13,8 +13,8 @@ constexpr int64_t kBlock = 32;  // q8_0 / q4_0 block along K
 struct isa_kernels {
     const char * name;                 // "avx512", "avx2"
     int rows_int8, rows_float;         // microkernel heights: threads take whole panels
-    bool (*int8_supported)();          // this CPU has the ISA's VNNI too
-    void (*linear_rows)(const linear_op & op, const float * x, const float * norm_w, const float * norm_b,
+    bool (*vnni_supported)();          // this CPU has the ISA's VNNI (else int8 uses maddubs)
+    void (*linear_rows)(const linear_op & op, bool vnni, const float * x, const float * norm_w, const float * norm_b,
                         const float * bias, const float * residual, float * y, int64_t row_begin, int64_t row_end);
     void (*attention_rows)(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens,
                            int64_t sequences, float * out, int64_t q_begin, int64_t q_end);

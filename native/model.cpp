@@ -175,7 +175,7 @@ std::string dino_model::kernels() const {
     for (const dino::block & b : blocks) {
         for (const dino::kernels::linear_op * op : {&b.qkv, &b.out, &b.up, &b.down}) {
             if (!op->w) add("ggml");
-            else if (op->w->fmt == dino::kernels::packed_linear::format::q8 || op->w->fmt == dino::kernels::packed_linear::format::q4) add((isa + "-vnni").c_str());
+            else if (op->w->fmt == dino::kernels::packed_linear::format::q8 || op->w->fmt == dino::kernels::packed_linear::format::q4) add((isa + (dino::kernels::int8_vnni() ? "-vnni" : "-int8")).c_str());
             else add(isa.c_str());
         }
     }

@@ -31,7 +31,7 @@ TEST(Api, VersionAndInfo) {
     // Which kernels run depends on the CPU and DINO_KERNELS (ggml: ggml's ops; avx2: that build).
     const std::string kernels = i.kernels, forced = getenv("DINO_KERNELS") ? getenv("DINO_KERNELS") : "";
     if (forced == "ggml") EXPECT_EQ(kernels, "linear ggml, attention ggml");
-    else EXPECT_TRUE(std::regex_match(kernels, std::regex("linear (ggml|avx512|avx2)(-vnni)?, attention (ggml|avx512|avx2)"))) << kernels;
+    else EXPECT_TRUE(std::regex_match(kernels, std::regex("linear (ggml|avx512|avx2)(-vnni|-int8)?, attention (ggml|avx512|avx2)"))) << kernels;
     if (forced == "avx2") EXPECT_NE(kernels.find("attention avx2"), std::string::npos) << kernels;
     EXPECT_EQ(i.embedding_length, 384);
     EXPECT_EQ(i.block_count, 12);
