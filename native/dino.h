@@ -119,11 +119,12 @@ typedef struct dino_model_info {
     float   preprocess_mean[3];
     float   preprocess_std[3];
     bool    preprocess_resize_shortest_edge; /* resize the shorter side, keep aspect */
-    /* What computes on this CPU: "linear avx512-vnni, attention avx512" (or
-     * avx2, avx2-vnni) for the library's own kernels, "ggml" where ggml's
-     * stock ops run instead (no AVX2, int8 weights without VNNI, a weight type
-     * without a kernel).  The environment variable DINO_KERNELS=ggml or =avx2,
-     * read once per process, forces ggml's ops or the AVX2 build. */
+    /* What computes on this CPU: "linear avx512-vnni, attention avx512" for
+     * the library's own kernels (avx512 or avx2; int8 weights -vnni or, before
+     * VNNI, -int8), "ggml" where ggml's stock ops run instead (no AVX2, a
+     * weight type without a kernel).  The environment variable DINO_KERNELS,
+     * read once per process, forces a path: ggml, avx2, avx2-novnni,
+     * avx512-novnni. */
     char    kernels[64];
 } dino_model_info;
 

@@ -65,9 +65,9 @@ public sealed record DinoTensorInfo(string Name, string Type, IReadOnlyList<long
 /// <param name="LayerNormEps">LayerNorm epsilon (1e-6 original DINO, 1e-12 Hugging Face).</param>
 /// <param name="ParameterCount">Number of parameters.</param>
 /// <param name="WeightBytes">Bytes of weights held in memory (in the kernels' layout where they have one).</param>
-/// <param name="Kernels">What computes on this CPU, e.g. "linear avx512-vnni, attention avx512" (the
-/// library's own kernels) or "linear ggml, attention ggml" (ggml's stock ops: no AVX-512 here, a weight
-/// type without a kernel, or DINO_KERNELS=ggml).</param>
+/// <param name="Kernels">What computes on this CPU, e.g. "linear avx512-vnni, attention avx512" or
+/// "linear avx2-int8, attention avx2" (the library's own kernels) or "linear ggml, attention ggml"
+/// (ggml's stock ops: no AVX2 here, a weight type without a kernel, or DINO_KERNELS=ggml).</param>
 public sealed record DinoModelInfo(
     string Name, string WeightType, int EmbeddingLength, int BlockCount, int HeadCount, int FeedForwardLength,
     int PatchSize, int ImageSize, float LayerNormEps, long ParameterCount, long WeightBytes, string Kernels);
