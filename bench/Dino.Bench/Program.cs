@@ -20,6 +20,11 @@ foreach (var v in variants)
 
 var report = new StringBuilder();
 report.AppendLine($"Machine: {Environment.ProcessorCount} cores, {DinoNativeLibrary.SupportedCpuVariants[0]} ggml; {DinoNativeLibrary.Version}; ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
+report.AppendLine("Kernels: " + string.Join("; ", variants.Where(v => !v.Onnx).Select(v =>
+{
+    using var m = DinoModel.Load(v.Path);
+    return $"{v.Name} {m.Info.Kernels}";
+})));
 report.AppendLine($"Medians of {opts.Rounds} rounds, variants alternating within each round; ms per image; ratio = ORT fp32 ms / variant ms (> 1 is faster than ORT fp32).");
 report.AppendLine();
 report.AppendLine("| variant | batch | threads | ms/image | spread | vs ORT fp32 | vs ORT int8 | CLS cosine vs ORT fp32 | peak RSS MB |");
