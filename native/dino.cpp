@@ -183,7 +183,7 @@ dino_status dino_model_get_info(const dino_model * model, dino_model_info * out)
         i.image_size = h.image;
         i.layer_norm_eps = h.eps;
         i.parameter_count = model->n_params;
-        i.weight_bytes = int64_t(ggml_backend_buffer_get_size(model->buffer) + model->packed_bytes);
+        i.weight_bytes = int64_t(model->weight_bytes());
         const dino::preprocess & p = model->pp;
         i.preprocess_resize = p.resize;
         i.preprocess_resize_shortest_edge = p.shortest_edge;

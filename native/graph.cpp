@@ -25,14 +25,13 @@ ggml_tensor * linear(ggml_context * ctx, ggml_tensor * x, ggml_tensor * w, ggml_
 // The linear layers as the block uses them:
 //   residual + act(Linear(LayerNorm?(x)))
 // one fused op of ours when the weight is packed for this CPU (kernels.h),
-// ggml's ops otherwise.  norm_w/norm_b: the LayerNorm when op says so.
+// ggml's ops otherwise.  norm_w/norm_b: the LayerNorm when op.norm.
 ggml_tensor * block_linear(ggml_context * ctx, const dino::kernels::linear_op & op, ggml_tensor * x, ggml_tensor * w,
-                           ggml_tensor * b, ggml_tensor * norm_w, ggml_tensor * norm_b, float eps, bool norm,
-                           bool gelu, ggml_tensor * residual) {
+                           ggml_tensor * b, ggml_tensor * norm_w, ggml_tensor * norm_b, ggml_tensor * residual) {
     if (op.w) return dino::kernels::linear(ctx, op, x, b, norm_w, norm_b, residual);
-    if (norm) x = layer_norm(ctx, x, norm_w, norm_b, eps);
+    if (op.norm) x = layer_norm(ctx, x, norm_w, norm_b, op.norm_eps);
     x = linear(ctx, x, w, b);
-    if (gelu) x = ggml_gelu_erf(ctx, x);
+    if (op.gelu) x = ggml_gelu_erf(ctx, x);
     return residual ? ggml_add(ctx, residual, x) : x;
 }
 
@@ -163,7 +162,7 @@ void dino_context::build_graph(const shape & s) {
             // ref: Attention.forward
             //   qkv = self.qkv(x).reshape(B, N, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
             ggml_tensor * qkv = block_linear(ctx, b.qkv, x, b.attn_qkv_w, b.attn_qkv_b, b.attn_norm_w, b.attn_norm_b,
-                                             hp.eps, /*norm=*/true, /*gelu=*/false, nullptr);  // [3D, T, N]
+                                             nullptr);  // [3D, T, N]
             auto head_view = [&](int part) {  // [hd, H, T, N] -> [hd, T, H, N]
                 ggml_tensor * v = ggml_view_4d(ctx, qkv, hd, H, T, N, size_t(hd) * sizeof(float), qkv->nb[1],
                                                qkv->nb[2], size_t(part) * size_t(D) * sizeof(float));
@@ -179,10 +178,11 @@ void dino_context::build_graph(const shape & s) {
             ggml_tensor * o;  // [hd, H, T, N]
             // The flash kernel never materializes the probabilities: a requested attention output
             // comes from the exact path.
-            if (params.attention_kernel == DINO_ATTENTION_FLASH && !(last && s.attention) && m.attention.heads > 0) {
+            const bool fused = params.attention_kernel == DINO_ATTENTION_FLASH && !(last && s.attention);
+            if (fused && m.attention.heads > 0) {
                 // Ours (kernels.h): straight from qkv to the heads side by side, [D, T, N].
                 o = dino::kernels::attention(ctx, m.attention, qkv);
-            } else if (params.attention_kernel == DINO_ATTENTION_FLASH && !(last && s.attention)) {
+            } else if (fused) {
                 // f32 keys and values: f16 ones measured slower here (the CPU kernel converts them back
                 // row by row) and less precise.
                 o = ggml_flash_attn_ext(ctx, q, ggml_cont(ctx, k), ggml_cont(ctx, v), nullptr, scale, 0.0f, 0.0f);
@@ -200,14 +200,12 @@ void dino_context::build_graph(const shape & s) {
                 o = ggml_cont(ctx, ggml_permute(ctx, o, 0, 2, 1, 3));
             }
             //   x = self.proj(x), added to the residual stream
-            x = block_linear(ctx, b.out, ggml_reshape_3d(ctx, o, D, T, N), b.attn_out_w, b.attn_out_b, nullptr, nullptr,
-                             hp.eps, false, false, x);
+            x = block_linear(ctx, b.out, ggml_reshape_3d(ctx, o, D, T, N), b.attn_out_w, b.attn_out_b, nullptr, nullptr, x);
         }
 
         // ref: x = x + self.mlp(self.norm2(x)); Mlp: fc1, GELU (exact, erf), fc2
-        ggml_tensor * h = block_linear(ctx, b.up, x, b.ffn_up_w, b.ffn_up_b, b.ffn_norm_w, b.ffn_norm_b, hp.eps,
-                                       /*norm=*/true, /*gelu=*/true, nullptr);
-        x = block_linear(ctx, b.down, h, b.ffn_down_w, b.ffn_down_b, nullptr, nullptr, hp.eps, false, false, x);
+        ggml_tensor * h = block_linear(ctx, b.up, x, b.ffn_up_w, b.ffn_up_b, b.ffn_norm_w, b.ffn_norm_b, nullptr);
+        x = block_linear(ctx, b.down, h, b.ffn_down_w, b.ffn_down_b, nullptr, nullptr, x);
 
         // ref: get_intermediate_layers: output.append(self.norm(x)) for the last n blocks
         if (il >= first_kept && !last) {

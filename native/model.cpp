@@ -165,6 +165,12 @@ ggml_tensor * dino_model::tensor(const std::string & n) const {
     return t;
 }
 
+size_t dino_model::weight_bytes() const {
+    size_t bytes = ggml_backend_buffer_get_size(buffer);
+    for (const auto & [tensor, p] : packed) bytes += p->bytes;
+    return bytes;
+}
+
 std::string dino_model::kernels() const {
     const char * name = dino::kernels::isa_name();
     const std::string isa = name ? name : "ggml";
@@ -302,7 +308,6 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
             std::unique_ptr<dino::kernels::packed_linear> p = dino::kernels::pack(x);
             x->data = nullptr;  // from here on only the packed copy exists
             if (!p) fail(DINO_ERR_OUT_OF_MEMORY, "%s: cannot allocate the packed weights of '%s'", path.c_str(), t.name.c_str());
-            m->packed_bytes += p->bytes;
             m->packed[x] = std::move(p);
         }
     }
@@ -324,11 +329,11 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
         k.ffn_norm_w = m->tensor(b + "ffn_norm.weight");    k.ffn_norm_b = m->tensor(b + "ffn_norm.bias");
         k.ffn_up_w = m->tensor(b + "ffn_up.weight");        k.ffn_up_b = m->tensor(b + "ffn_up.bias");
         k.ffn_down_w = m->tensor(b + "ffn_down.weight");    k.ffn_down_b = m->tensor(b + "ffn_down.bias");
-        // Our kernels (kernels.h): the LayerNorm before qkv and fc1, the biases, GELU and the residual
-        // adds after proj and fc2 run inside the linear op.
+        // What each linear layer does around its product (ref: Block, Mlp); op.w is set when our
+        // kernels (kernels.h) run it, fused, and null when ggml's ops do.
         const auto fuse = [&](dino::kernels::linear_op & op, const ggml_tensor * w, bool norm, bool gelu) {
             auto p = m->packed.find(w);
-            if (p != m->packed.end()) op = {p->second.get(), norm, h.eps, gelu};
+            op = {p != m->packed.end() ? p->second.get() : nullptr, norm, h.eps, gelu};
         };
         fuse(k.qkv, k.attn_qkv_w, true, false);
         fuse(k.out, k.attn_out_w, false, false);
@@ -338,6 +343,6 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
     }
     dino::log(DINO_LOG_INFO, "loaded %s: %s, dim %d, %d blocks, %d heads, %s, %.1f MB", path.c_str(),
               m->weight_types.c_str(), h.dim, h.depth, h.heads, m->kernels().c_str(),
-              double(ggml_backend_buffer_get_size(m->buffer) + m->packed_bytes) / 1e6);
+              double(m->weight_bytes()) / 1e6);
     return m.release();
 }

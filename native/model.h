@@ -48,9 +48,9 @@ struct block {
     ggml_tensor * ffn_up_w = nullptr, * ffn_up_b = nullptr;
     ggml_tensor * ffn_down_w = nullptr, * ffn_down_b = nullptr;
 
-    // The fused ops of kernels.h for the four linear layers, when this CPU has
-    // a kernel for their type (op.w set; the tensors above then hold no data);
-    // otherwise graph.cpp uses ggml's ops.
+    // The four linear layers' LayerNorm/GELU and, when this CPU has a kernel
+    // for their type, their packed weights (op.w; the tensors above then hold
+    // no data); with op.w null graph.cpp uses ggml's ops.
     kernels::linear_op qkv, out, up, down;
 };
 
@@ -73,7 +73,7 @@ struct dino_model {
     ggml_context * ctx = nullptr;          // tensor metadata
     ggml_backend_buffer_t buffer = nullptr;  // tensor data (CPU), except packed weights
     std::map<const ggml_tensor *, std::unique_ptr<dino::kernels::packed_linear>> packed;  // the kernels' weights
-    size_t packed_bytes = 0;
+
     dino::gguf_file file;                  // parsed header (kept for dino_quantize)
 
     dino_model() = default;
@@ -89,6 +89,9 @@ struct dino_model {
 
     // Which kernels run the linear layers and the attention (dino_model_info.kernels).
     std::string kernels() const;
+
+    // Bytes of weights held: the ggml buffer and the packed weights.
+    size_t weight_bytes() const;
 };
 
 struct dino_context {
