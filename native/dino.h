@@ -188,8 +188,12 @@ typedef enum dino_attention_kernel {
     DINO_ATTENTION_FLASH = 2,
 } dino_attention_kernel;
 
+/* The most compute threads a context takes. */
+#define DINO_MAX_THREADS 512
+
 typedef struct dino_context_params {
-    int32_t n_threads;        /* compute threads; <= 0 = all cores               */
+    int32_t n_threads;        /* compute threads, 1 to DINO_MAX_THREADS; 0 = all
+                                 cores; negative is DINO_ERR_INVALID_ARGUMENT    */
     int32_t pos_interp;       /* dino_pos_interp                                 */
     int32_t attention_kernel; /* dino_attention_kernel; requested attention
                                  outputs always come from the EXACT kernel       */
@@ -251,9 +255,15 @@ DINO_API dino_status dino_compute(dino_context * context, const float * pixels, 
 
 /* ---- quantization ----------------------------------------------------------- */
 
+/* The types dino_quantize writes, by ggml's name in lower case ("f32", "f16",
+ * "bf16", "q4_0", ..., "q6_k"), for index 0, 1, ...; NULL past the last.  The
+ * strings are static. */
+DINO_API const char * dino_quantize_type_name(int32_t index);
+
 /* Writes a copy of the F32/F16/BF16 model at input_path with its linear weights
- * converted to type (ggml's names, case-insensitive: f32, f16, bf16, q4_0,
- * q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k) by ggml's quantizers.
+ * converted to type (one of dino_quantize_type_name, case-insensitive: f32,
+ * f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k) by
+ * ggml's quantizers.
  * K-quants need rows that are multiples of 256: a tensor whose rows are not
  * (in ViT-S: every one but ffn_down) falls back to q4_0 (for q2_k/q3_k),
  * q5_0 (q4_k), q5_1 (q5_k) or q8_0 (q6_k).  Norms, biases and embeddings stay

@@ -180,6 +180,7 @@ gguf_file gguf_file::read(const std::string & path) {
     rewind(f.get());
 
     gguf_file g;
+    g.path_ = path;
     g.file_size = uint64_t(size);
     reader r(f.get(), g.file_size, path);
 
@@ -288,7 +289,17 @@ gguf_file gguf_file::read(const std::string & path) {
         if (t->offset < end) fail(DINO_ERR_BAD_MODEL, "%s: tensor '%s' overlaps another tensor's data", path.c_str(), t->name.c_str());
         end = t->offset + t->nbytes;
     }
+    g.file_.reset(f.release(), fclose);
     return g;
+}
+
+void gguf_file::read_tensor(const gguf_tensor_info & t, void * dst) const {
+    if (!file_) fail(DINO_ERR_INTERNAL, "%s: read_tensor after close", path_.c_str());
+    // read() checked that the range lies in the file; the file may have changed since.
+    if (t.offset > file_size - data_offset || t.nbytes > file_size - data_offset - t.offset ||
+        fseeko(file_.get(), off_t(data_offset + t.offset), SEEK_SET) != 0 || fread(dst, 1, t.nbytes, file_.get()) != t.nbytes) {
+        fail(DINO_ERR_IO, "%s: cannot read the data of tensor '%s'", path_.c_str(), t.name.c_str());
+    }
 }
 
 gguf_kv make_kv_u32(const std::string & key, uint32_t value) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,10 +54,19 @@ struct gguf_file {
 
     // Parses and validates the header and tensor table of path.  Tensor types
     // must be in the allowlist (allowed_tensor_type); data ranges must lie in
-    // the file and not overlap.  Throws dino::error naming the problem.
+    // the file and not overlap.  Throws dino::error naming the problem.  The
+    // file stays open for read_tensor until close().
     static gguf_file read(const std::string & path);
 
     const gguf_kv * find(const std::string & key) const;
+
+    // Reads the data of t (one of tensors) into dst (t.nbytes).
+    void read_tensor(const gguf_tensor_info & t, void * dst) const;
+    void close() { file_.reset(); }
+
+private:
+    std::string path_;
+    std::shared_ptr<FILE> file_;
 };
 
 // Tensor types a DINO GGUF may hold (F32, F16, BF16 and the block types whose

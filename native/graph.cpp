@@ -4,7 +4,7 @@
 // Block, Attention, Mlp, PatchEmbed).  Tensors are [ne0, ne1, ...] in ggml
 // order, i.e. the reverse of PyTorch's: x is [D, T, N] where PyTorch has
 // [N, T, D].
-#include "model.h"
+#include "graph.h"
 
 #include <algorithm>
 #include <cmath>
@@ -22,16 +22,14 @@ ggml_tensor * linear(ggml_context * ctx, ggml_tensor * x, ggml_tensor * w, ggml_
     return ggml_add(ctx, ggml_mul_mat(ctx, w, x), b);
 }
 
-// The linear layers as the block uses them:
-//   residual + act(Linear(LayerNorm?(x)))
-// one fused op of ours when the weight is packed for this CPU (kernels.h),
-// ggml's ops otherwise.  norm_w/norm_b: the LayerNorm when op.norm.
-ggml_tensor * block_linear(ggml_context * ctx, const dino::kernels::linear_op & op, ggml_tensor * x, ggml_tensor * w,
-                           ggml_tensor * b, ggml_tensor * norm_w, ggml_tensor * norm_b, ggml_tensor * residual) {
-    if (op.w) return dino::kernels::linear(ctx, op, x, b, norm_w, norm_b, residual);
-    if (op.norm) x = layer_norm(ctx, x, norm_w, norm_b, op.norm_eps);
-    x = linear(ctx, x, w, b);
-    if (op.gelu) x = ggml_gelu_erf(ctx, x);
+// A block's linear layer: residual + act(Linear(LayerNorm?(x))), one fused op
+// of ours when the layer's weights are packed for this CPU (kernels.h),
+// ggml's ops otherwise.
+ggml_tensor * block_linear(ggml_context * ctx, const dino::linear_layer & l, ggml_tensor * x, ggml_tensor * residual) {
+    if (l.op.w) return dino::kernels::linear(ctx, l.op, x, l.b, l.norm_w, l.norm_b, residual);
+    if (l.norm_w) x = layer_norm(ctx, x, l.norm_w, l.norm_b, l.op.norm_eps);
+    x = linear(ctx, x, l.w, l.b);
+    if (l.op.gelu) x = ggml_gelu_erf(ctx, x);
     return residual ? ggml_add(ctx, residual, x) : x;
 }
 
@@ -97,40 +95,33 @@ void interpolate_pos_embed(const float * table, int grid, int dim, int out_h, in
     }
 }
 
-}  // namespace dino
-
-void dino_context::free_graph() {
-    if (graph_ctx) ggml_free(graph_ctx);
-    graph_ctx = nullptr;
-    graph = nullptr;
-    in_pixels = in_pos = out_tokens = out_attention = nullptr;
-    out_intermediate.clear();
-    built = shape{};
+vit_graph::~vit_graph() {
+    if (ctx) ggml_free(ctx);
 }
 
-void dino_context::build_graph(const shape & s) {
-    free_graph();
-    const dino_model & m = *model;
-    const dino::hparams & hp = m.hp;
+std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape & s) {
+    auto g = std::make_unique<vit_graph>();
+    g->shape = s;
+    const hparams & hp = m.hp;
     const int64_t D = hp.dim, H = hp.heads, hd = D / H, P = hp.patch;
     const int64_t gh = s.height / P, gw = s.width / P, T = 1 + gh * gw, N = s.n;
 
     constexpr size_t max_nodes = 4096;
     ggml_init_params ip = {ggml_tensor_overhead() * max_nodes + ggml_graph_overhead_custom(max_nodes, false), nullptr, true};
-    graph_ctx = ggml_init(ip);
-    if (!graph_ctx) dino::fail(DINO_ERR_OUT_OF_MEMORY, "cannot allocate the graph");
-    ggml_context * ctx = graph_ctx;
-    graph = ggml_new_graph_custom(ctx, max_nodes, false);
+    g->ctx = ggml_init(ip);
+    if (!g->ctx) fail(DINO_ERR_OUT_OF_MEMORY, "cannot allocate the graph");
+    ggml_context * ctx = g->ctx;
+    ggml_cgraph * graph = g->graph = ggml_new_graph_custom(ctx, max_nodes, false);
 
     // ref: VisionTransformer.prepare_tokens
-    in_pixels = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, s.width, s.height, 3, N);  // NCHW
-    ggml_set_name(in_pixels, "pixels");
-    ggml_set_input(in_pixels);
+    g->in_pixels = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, s.width, s.height, 3, N);  // NCHW
+    ggml_set_name(g->in_pixels, "pixels");
+    ggml_set_input(g->in_pixels);
 
     // ref: PatchEmbed: Conv2d(3, D, kernel=P, stride=P), flatten(2).transpose(1, 2)
     // As im2col + matmul: each patch becomes a row of 3*P*P values in the
     // kernel's (c, y, x) order, patches in raster order.
-    ggml_tensor * x = ggml_im2col(ctx, m.patch_w, in_pixels, int(P), int(P), 0, 0, 1, 1, true, GGML_TYPE_F32);
+    ggml_tensor * x = ggml_im2col(ctx, m.patch_w, g->in_pixels, int(P), int(P), 0, 0, 1, 1, true, GGML_TYPE_F32);
     x = ggml_reshape_2d(ctx, x, 3 * P * P, gw * gh * N);
     x = ggml_mul_mat(ctx, ggml_reshape_2d(ctx, m.patch_w, 3 * P * P, D), x);
     x = ggml_add(ctx, ggml_reshape_3d(ctx, x, D, gw * gh, N), m.patch_b);
@@ -143,26 +134,25 @@ void dino_context::build_graph(const shape & s) {
     if (gh == hp.grid() && gw == hp.grid()) {
         x = ggml_add(ctx, x, m.pos);  // the native grid: the table as is
     } else {
-        in_pos = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, D, T);
-        ggml_set_name(in_pos, "pos_interpolated");
-        ggml_set_input(in_pos);
-        pos_values.resize(size_t(D * T));
-        dino::interpolate_pos_embed(static_cast<const float *>(m.pos->data), hp.grid(), int(D), int(gh), int(gw),
-                                    dino_pos_interp(params.pos_interp), pos_values.data());
-        x = ggml_add(ctx, x, in_pos);
+        g->in_pos = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, D, T);
+        ggml_set_name(g->in_pos, "pos_interpolated");
+        ggml_set_input(g->in_pos);
+        g->pos_values.resize(size_t(D * T));
+        interpolate_pos_embed(static_cast<const float *>(m.pos->data), hp.grid(), int(D), int(gh), int(gw),
+                              s.pos_interp, g->pos_values.data());
+        x = ggml_add(ctx, x, g->in_pos);
     }
 
     const int first_kept = hp.depth - s.n_intermediate;
     for (int il = 0; il < hp.depth; ++il) {
-        const dino::block & b = m.blocks[size_t(il)];
+        const block & b = m.blocks[size_t(il)];
         const bool last = il == hp.depth - 1;
 
         // ref: Block.forward: x = x + self.attn(self.norm1(x))
         {
             // ref: Attention.forward
             //   qkv = self.qkv(x).reshape(B, N, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
-            ggml_tensor * qkv = block_linear(ctx, b.qkv, x, b.attn_qkv_w, b.attn_qkv_b, b.attn_norm_w, b.attn_norm_b,
-                                             nullptr);  // [3D, T, N]
+            ggml_tensor * qkv = block_linear(ctx, b.qkv, x, nullptr);  // [3D, T, N]
             auto head_view = [&](int part) {  // [hd, H, T, N] -> [hd, T, H, N]
                 ggml_tensor * v = ggml_view_4d(ctx, qkv, hd, H, T, N, size_t(hd) * sizeof(float), qkv->nb[1],
                                                qkv->nb[2], size_t(part) * size_t(D) * sizeof(float));
@@ -178,7 +168,7 @@ void dino_context::build_graph(const shape & s) {
             ggml_tensor * o;  // [hd, H, T, N]
             // The flash kernel never materializes the probabilities: a requested attention output
             // comes from the exact path.
-            const bool fused = params.attention_kernel == DINO_ATTENTION_FLASH && !(last && s.attention);
+            const bool fused = s.attention_kernel == DINO_ATTENTION_FLASH && !(last && s.attention);
             if (fused && m.attention.heads > 0) {
                 // Ours (kernels.h): straight from qkv to the heads side by side, [D, T, N].
                 o = dino::kernels::attention(ctx, m.attention, qkv);
@@ -190,38 +180,40 @@ void dino_context::build_graph(const shape & s) {
                 ggml_tensor * attn = ggml_soft_max_ext(ctx, ggml_mul_mat(ctx, k, q), nullptr, scale, 0.0f);  // [T_k, T_q, H, N]
                 if (last && s.attention) {
                     // ref: Block.forward(return_attention=True), as visualize_attention.py uses it
-                    out_attention = s.attention_full ? attn
+                    g->out_attention = s.attention_full ? attn
                         : ggml_cont(ctx, ggml_view_4d(ctx, attn, T, 1, H, N, attn->nb[1], attn->nb[2], attn->nb[3], 0));
-                    ggml_set_name(out_attention, "attention");
-                    ggml_set_output(out_attention);
+                    ggml_set_name(g->out_attention, "attention");
+                    ggml_set_output(g->out_attention);
                 }
                 ggml_tensor * vt = ggml_cont(ctx, ggml_permute(ctx, v, 1, 0, 2, 3));  // [hd, T, H, N] -> [T, hd, H, N]
                 o = ggml_mul_mat(ctx, vt, attn);                                      // [hd, T, H, N]
                 o = ggml_cont(ctx, ggml_permute(ctx, o, 0, 2, 1, 3));
             }
             //   x = self.proj(x), added to the residual stream
-            x = block_linear(ctx, b.out, ggml_reshape_3d(ctx, o, D, T, N), b.attn_out_w, b.attn_out_b, nullptr, nullptr, x);
+            x = block_linear(ctx, b.out, ggml_reshape_3d(ctx, o, D, T, N), x);
         }
 
         // ref: x = x + self.mlp(self.norm2(x)); Mlp: fc1, GELU (exact, erf), fc2
-        ggml_tensor * h = block_linear(ctx, b.up, x, b.ffn_up_w, b.ffn_up_b, b.ffn_norm_w, b.ffn_norm_b, nullptr);
-        x = block_linear(ctx, b.down, h, b.ffn_down_w, b.ffn_down_b, nullptr, nullptr, x);
+        ggml_tensor * h = block_linear(ctx, b.up, x, nullptr);
+        x = block_linear(ctx, b.down, h, x);
 
         // ref: get_intermediate_layers: output.append(self.norm(x)) for the last n blocks
         if (il >= first_kept && !last) {
             ggml_tensor * y = layer_norm(ctx, x, m.norm_w, m.norm_b, hp.eps);
             ggml_set_output(y);
             ggml_build_forward_expand(graph, y);
-            out_intermediate.push_back(y);
+            g->out_intermediate.push_back(y);
         }
     }
 
     // ref: x = self.norm(x) (last_hidden_state; the embedding is x[:, 0])
-    out_tokens = layer_norm(ctx, x, m.norm_w, m.norm_b, hp.eps);
-    ggml_set_name(out_tokens, "tokens");
-    ggml_set_output(out_tokens);
-    if (s.n_intermediate > 0) out_intermediate.push_back(out_tokens);
-    ggml_build_forward_expand(graph, out_tokens);
-    if (out_attention) ggml_build_forward_expand(graph, out_attention);
-    built = s;
+    g->out_tokens = layer_norm(ctx, x, m.norm_w, m.norm_b, hp.eps);
+    ggml_set_name(g->out_tokens, "tokens");
+    ggml_set_output(g->out_tokens);
+    if (s.n_intermediate > 0) g->out_intermediate.push_back(g->out_tokens);
+    ggml_build_forward_expand(graph, g->out_tokens);
+    if (g->out_attention) ggml_build_forward_expand(graph, g->out_attention);
+    return g;
 }
+
+}  // namespace dino

@@ -1,9 +1,10 @@
 // model.cpp: load and validate a DINO GGUF (schema: docs/gguf.md).
 #include "model.h"
 
+#include "tensor_names.h"
+
 #include "ggml-cpu.h"
 
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -22,26 +23,43 @@ struct expected {
     kind k;
 };
 
+// The linear layers of a block: name, LayerNorm before it (or none), GELU
+// after it, and shape as multiples of (width, MLP width) for inputs and outputs.
+// ref: Block.forward and Mlp.forward
+struct block_linear_spec {
+    dino::linear_layer dino::block::*layer;
+    const char * name;
+    const char * norm;
+    bool gelu;
+    int in_dim, in_mlp, out_dim, out_mlp;  // in = in_dim * dim + in_mlp * mlp; likewise out
+};
+const block_linear_spec kBlockLinears[] = {
+    {&dino::block::qkv, dino::tn::kAttnQkv, dino::tn::kAttnNorm, false, 1, 0, 3, 0},
+    {&dino::block::out, dino::tn::kAttnOut, nullptr, false, 1, 0, 1, 0},
+    {&dino::block::up, dino::tn::kFfnUp, dino::tn::kFfnNorm, true, 1, 0, 0, 1},
+    {&dino::block::down, dino::tn::kFfnDown, nullptr, false, 0, 1, 1, 0},
+};
+
 std::map<std::string, expected> expected_tensors(const dino::hparams & h) {
+    namespace tn = dino::tn;
     const int64_t d = h.dim, f = h.mlp, p = h.patch, g = h.grid();
     std::map<std::string, expected> e;
     auto vec = [&](const std::string & n, int64_t len) { e[n] = {1, {len, 1, 1, 1}, kind::f32_only}; };
-    auto lin = [&](const std::string & n, int64_t in, int64_t out) { e[n] = {2, {in, out, 1, 1}, kind::linear}; };
-    e["patch_embd.weight"] = {4, {p, p, 3, d}, kind::f32_only};
-    vec("patch_embd.bias", d);
-    vec("cls_embd", d);
-    e["pos_embd"] = {2, {d, 1 + g * g, 1, 1}, kind::f32_only};
+    auto norm = [&](const std::string & layer) { vec(tn::weight(layer), d); vec(tn::bias(layer), d); };
+    e[tn::kPatchWeight] = {4, {p, p, 3, d}, kind::f32_only};
+    vec(tn::kPatchBias, d);
+    vec(tn::kCls, d);
+    e[tn::kPos] = {2, {d, 1 + g * g, 1, 1}, kind::f32_only};
     for (int i = 0; i < h.depth; ++i) {
-        const std::string b = "blk." + std::to_string(i) + ".";
-        vec(b + "attn_norm.weight", d);  vec(b + "attn_norm.bias", d);
-        lin(b + "attn_qkv.weight", d, 3 * d);  vec(b + "attn_qkv.bias", 3 * d);
-        lin(b + "attn_out.weight", d, d);  vec(b + "attn_out.bias", d);
-        vec(b + "ffn_norm.weight", d);  vec(b + "ffn_norm.bias", d);
-        lin(b + "ffn_up.weight", d, f);  vec(b + "ffn_up.bias", f);
-        lin(b + "ffn_down.weight", f, d);  vec(b + "ffn_down.bias", d);
+        for (const block_linear_spec & l : kBlockLinears) {
+            const int64_t in = l.in_dim * d + l.in_mlp * f, out = l.out_dim * d + l.out_mlp * f;
+            const std::string name = tn::block(i, l.name);
+            e[tn::weight(name)] = {2, {in, out, 1, 1}, kind::linear};
+            vec(tn::bias(name), out);
+            if (l.norm) norm(tn::block(i, l.norm));
+        }
     }
-    vec("output_norm.weight", d);
-    vec("output_norm.bias", d);
+    norm(tn::kOutputNorm);
     return e;
 }
 
@@ -178,17 +196,34 @@ std::string dino_model::kernels() const {
     const auto add = [&linear](const char * k) {
         if (linear.find(k) == std::string::npos) linear += (linear.empty() ? "" : "+") + std::string(k);
     };
+    using fmt = dino::kernels::packed_linear::format;
     for (const dino::block & b : blocks) {
-        for (const dino::kernels::linear_op * op : {&b.qkv, &b.out, &b.up, &b.down}) {
-            if (!op->w) add("ggml");
-            else if (op->w->fmt == dino::kernels::packed_linear::format::q8 || op->w->fmt == dino::kernels::packed_linear::format::q4) add((isa + (dino::kernels::int8_vnni() ? "-vnni" : "-int8")).c_str());
+        for (const dino::linear_layer * l : b.linears()) {
+            const dino::kernels::packed_linear * w = l->op.w;
+            if (!w) add("ggml");
+            else if (w->fmt == fmt::q8 || w->fmt == fmt::q4) add((isa + (dino::kernels::int8_vnni() ? "-vnni" : "-int8")).c_str());
             else add(isa.c_str());
         }
     }
     return "linear " + linear + ", attention " + (attention.heads > 0 ? isa : "ggml");
 }
 
-dino_model * dino_model::load(const std::string & path, const dino_model_params & params, bool use_kernels) {
+namespace {
+
+void check_ggml_version() {
+    // Built against ggml 0.18 (headers are ABI-compatible with it, not with every release):
+    // refuse to run on another line rather than misread its structs.
+    const char * v = ggml_version();
+    if (strncmp(v, "0.18.", 5) != 0) {
+        fail(DINO_ERR_UNSUPPORTED, "libdino needs ggml 0.18.x but loaded ggml %s (%s); install the ggml libraries it was built with",
+             v, ggml_commit());
+    }
+}
+
+}  // namespace
+
+std::unique_ptr<dino_model> dino_model::load(const std::string & path, const dino_model_params & params, bool use_kernels) {
+    check_ggml_version();
     auto m = std::make_unique<dino_model>();
     m->file = dino::gguf_file::read(path);
     const dino::gguf_file & g = m->file;
@@ -286,8 +321,6 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
         }
     }
 
-    std::unique_ptr<FILE, int (*)(FILE *)> f(fopen(path.c_str(), "rb"), fclose);
-    if (!f) fail(DINO_ERR_IO, "%s: cannot open: %s", path.c_str(), strerror(errno));
     std::vector<uint8_t> staging;  // a weight on its way to being packed
     for (const auto & t : g.tensors) {
         ggml_tensor * x = ggml_get_tensor(m->ctx, t.name.c_str());
@@ -297,10 +330,7 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
             staging.resize(t.nbytes);
             x->data = staging.data();
         }
-        if (fseeko(f.get(), off_t(g.data_offset + t.offset), SEEK_SET) != 0 ||
-            fread(x->data, 1, t.nbytes, f.get()) != t.nbytes) {
-            fail(DINO_ERR_IO, "%s: cannot read the data of tensor '%s'", path.c_str(), t.name.c_str());
-        }
+        g.read_tensor(t, x->data);
         if (params.check_values && !values_finite(x->type, x->data, t.nbytes)) {
             fail(DINO_ERR_BAD_MODEL, "%s: tensor '%s' holds NaN or infinite values", path.c_str(), t.name.c_str());
         }
@@ -312,37 +342,34 @@ dino_model * dino_model::load(const std::string & path, const dino_model_params 
         }
     }
 
-    m->patch_w = m->tensor("patch_embd.weight");
-    m->patch_b = m->tensor("patch_embd.bias");
-    m->cls = m->tensor("cls_embd");
-    m->pos = m->tensor("pos_embd");
-    m->norm_w = m->tensor("output_norm.weight");
-    m->norm_b = m->tensor("output_norm.bias");
-    m->attention = dino::kernels::attention_kernel(h.dim, h.heads);
+    m->file.close();
+
+    namespace tn = dino::tn;
+    m->patch_w = m->tensor(tn::kPatchWeight);
+    m->patch_b = m->tensor(tn::kPatchBias);
+    m->cls = m->tensor(tn::kCls);
+    m->pos = m->tensor(tn::kPos);
+    m->norm_w = m->tensor(tn::weight(tn::kOutputNorm));
+    m->norm_b = m->tensor(tn::bias(tn::kOutputNorm));
     m->attention = dino::kernels::attention_kernel(h.dim, h.heads);
     for (int i = 0; i < h.depth; ++i) {
-        const std::string b = "blk." + std::to_string(i) + ".";
         dino::block k;
-        k.attn_norm_w = m->tensor(b + "attn_norm.weight");  k.attn_norm_b = m->tensor(b + "attn_norm.bias");
-        k.attn_qkv_w = m->tensor(b + "attn_qkv.weight");    k.attn_qkv_b = m->tensor(b + "attn_qkv.bias");
-        k.attn_out_w = m->tensor(b + "attn_out.weight");    k.attn_out_b = m->tensor(b + "attn_out.bias");
-        k.ffn_norm_w = m->tensor(b + "ffn_norm.weight");    k.ffn_norm_b = m->tensor(b + "ffn_norm.bias");
-        k.ffn_up_w = m->tensor(b + "ffn_up.weight");        k.ffn_up_b = m->tensor(b + "ffn_up.bias");
-        k.ffn_down_w = m->tensor(b + "ffn_down.weight");    k.ffn_down_b = m->tensor(b + "ffn_down.bias");
-        // What each linear layer does around its product (ref: Block, Mlp); op.w is set when our
-        // kernels (kernels.h) run it, fused, and null when ggml's ops do.
-        const auto fuse = [&](dino::kernels::linear_op & op, const ggml_tensor * w, bool norm, bool gelu) {
-            auto p = m->packed.find(w);
-            op = {p != m->packed.end() ? p->second.get() : nullptr, norm, h.eps, gelu};
-        };
-        fuse(k.qkv, k.attn_qkv_w, true, false);
-        fuse(k.out, k.attn_out_w, false, false);
-        fuse(k.up, k.ffn_up_w, true, true);
-        fuse(k.down, k.ffn_down_w, false, false);
-        m->blocks.push_back(std::move(k));
+        for (const block_linear_spec & l : kBlockLinears) {
+            dino::linear_layer & layer = k.*l.layer;
+            const std::string name = tn::block(i, l.name);
+            layer.w = m->tensor(tn::weight(name));
+            layer.b = m->tensor(tn::bias(name));
+            if (l.norm) {
+                layer.norm_w = m->tensor(tn::weight(tn::block(i, l.norm)));
+                layer.norm_b = m->tensor(tn::bias(tn::block(i, l.norm)));
+            }
+            const auto p = m->packed.find(layer.w);
+            layer.op = {p != m->packed.end() ? p->second.get() : nullptr, l.norm != nullptr, h.eps, l.gelu};
+        }
+        m->blocks.push_back(k);
     }
     dino::log(DINO_LOG_INFO, "loaded %s: %s, dim %d, %d blocks, %d heads, %s, %.1f MB", path.c_str(),
               m->weight_types.c_str(), h.dim, h.depth, h.heads, m->kernels().c_str(),
               double(m->weight_bytes()) / 1e6);
-    return m.release();
+    return m;
 }

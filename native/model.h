@@ -1,16 +1,17 @@
-// model.h: the loaded DINO ViT (weights + hyperparameters) and the compute
-// context.  Shared by the loader (model.cpp), the graph (graph.cpp), the
-// quantizer (quantize.cpp) and the C API (dino.cpp).
+// model.h: the loaded DINO ViT: hyperparameters, preprocessing defaults and
+// weights, read and validated by the loader (model.cpp).  Read-only once
+// loaded; the graph (graph.cpp), the compute context (context.cpp) and the
+// quantizer (quantize.cpp) read it.
 #pragma once
 
 #include "dino.h"
 #include "gguf_file.h"
-#include "kernels.h"
+#include "kernels/kernels.h"
 
-#include "ggml-alloc.h"
 #include "ggml-backend.h"
 #include "ggml.h"
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,19 +40,25 @@ struct preprocess {
     float std[3] = {0.229f, 0.224f, 0.225f};
 };
 
-// ref: vision_transformer.py Block (norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2)
-struct block {
-    ggml_tensor * attn_norm_w = nullptr, * attn_norm_b = nullptr;
-    ggml_tensor * attn_qkv_w = nullptr, * attn_qkv_b = nullptr;
-    ggml_tensor * attn_out_w = nullptr, * attn_out_b = nullptr;
-    ggml_tensor * ffn_norm_w = nullptr, * ffn_norm_b = nullptr;
-    ggml_tensor * ffn_up_w = nullptr, * ffn_up_b = nullptr;
-    ggml_tensor * ffn_down_w = nullptr, * ffn_down_b = nullptr;
+// A linear layer as a block uses it: residual + act(Linear(LayerNorm?(x))).
+// The LayerNorm that precedes it lives here, so the pairing is made once, by
+// the loader.
+struct linear_layer {
+    ggml_tensor * w = nullptr, * b = nullptr;
+    ggml_tensor * norm_w = nullptr, * norm_b = nullptr;  // the LayerNorm before it, or none
+    // op.norm/norm_eps/gelu say what surrounds the product; op.w holds the packed weights
+    // when our kernels (kernels/kernels.h) run the layer (w then holds no data), null when
+    // ggml's ops do.
+    kernels::linear_op op;
+};
 
-    // The four linear layers' LayerNorm/GELU and, when this CPU has a kernel
-    // for their type, their packed weights (op.w; the tensors above then hold
-    // no data); with op.w null graph.cpp uses ggml's ops.
-    kernels::linear_op qkv, out, up, down;
+// ref: vision_transformer.py Block
+struct block {
+    linear_layer qkv;   // norm1 -> attn.qkv
+    linear_layer out;   // attn.proj
+    linear_layer up;    // norm2 -> mlp.fc1 -> GELU
+    linear_layer down;  // mlp.fc2
+    std::array<const linear_layer *, 4> linears() const { return {&qkv, &out, &up, &down}; }
 };
 
 }  // namespace dino
@@ -70,11 +77,11 @@ struct dino_model {
     dino::kernels::attention_op attention;  // our attention kernel, when heads > 0 (kernels.h)
     ggml_tensor * norm_w = nullptr, * norm_b = nullptr;    // ref: norm
 
-    ggml_context * ctx = nullptr;          // tensor metadata
+    ggml_context * ctx = nullptr;            // tensor metadata
     ggml_backend_buffer_t buffer = nullptr;  // tensor data (CPU), except packed weights
     std::map<const ggml_tensor *, std::unique_ptr<dino::kernels::packed_linear>> packed;  // the kernels' weights
 
-    dino::gguf_file file;                  // parsed header (kept for dino_quantize)
+    dino::gguf_file file;                    // parsed header (tensor listing, dino_quantize)
 
     dino_model() = default;
     dino_model(const dino_model &) = delete;
@@ -83,7 +90,8 @@ struct dino_model {
 
     // Loads and validates path; throws dino::error.  use_kernels = false keeps
     // every tensor as stored (dino_quantize reads them back).
-    static dino_model * load(const std::string & path, const dino_model_params & params, bool use_kernels = true);
+    static std::unique_ptr<dino_model> load(const std::string & path, const dino_model_params & params,
+                                            bool use_kernels = true);
 
     ggml_tensor * tensor(const std::string & name) const;
 
@@ -93,49 +101,3 @@ struct dino_model {
     // Bytes of weights held: the ggml buffer and the packed weights.
     size_t weight_bytes() const;
 };
-
-struct dino_context {
-    const dino_model * model = nullptr;
-    dino_context_params params{};
-    ggml_backend_t backend = nullptr;
-    ggml_gallocr_t galloc = nullptr;
-
-    // The graph for the last shape; rebuilt when the shape or outputs change.
-    struct shape {
-        int32_t n = 0, height = 0, width = 0, n_intermediate = 0;
-        bool attention = false, attention_full = false;
-        bool operator==(const shape & o) const {
-            return n == o.n && height == o.height && width == o.width && n_intermediate == o.n_intermediate &&
-                   attention == o.attention && attention_full == o.attention_full;
-        }
-    } built;
-    ggml_context * graph_ctx = nullptr;
-    ggml_cgraph * graph = nullptr;
-    ggml_tensor * in_pixels = nullptr;
-    ggml_tensor * in_pos = nullptr;            // interpolated position embeddings, or null at the native grid
-    std::vector<float> pos_values;             // their values for the current shape
-    ggml_tensor * out_tokens = nullptr;        // [D, T, N]
-    ggml_tensor * out_attention = nullptr;     // [T, Q, H, N]
-    std::vector<ggml_tensor *> out_intermediate;  // K x [D, T, N]
-
-    dino_context() = default;
-    dino_context(const dino_context &) = delete;
-    dino_context & operator=(const dino_context &) = delete;
-    ~dino_context();
-
-    // Builds the graph for s (graph.cpp).
-    void build_graph(const shape & s);
-    void free_graph();
-};
-
-namespace dino {
-
-// Bicubic resampling of the position-embedding grid (graph.cpp), exposed for tests.
-// table: (1 + grid*grid) x dim; out: (1 + out_h*out_w) x dim.
-void interpolate_pos_embed(const float * table, int grid, int dim, int out_h, int out_w, dino_pos_interp mode,
-                           float * out);
-
-// dino_quantize (quantize.cpp); throws dino::error.
-void quantize(const char * input_path, const char * output_path, const char * type_name);
-
-}  // namespace dino

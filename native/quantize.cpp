@@ -1,4 +1,6 @@
 // quantize.cpp: dino_quantize, through ggml's own quantizers.
+#include "quantize.h"
+
 #include "errors.h"
 #include "model.h"
 
@@ -6,6 +8,8 @@
 #include <cctype>
 #include <memory>
 #include <set>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -26,29 +30,48 @@ const target kTargets[] = {
     {GGML_TYPE_Q5_K, 16, GGML_TYPE_Q5_1}, {GGML_TYPE_Q6_K, 18, GGML_TYPE_Q8_0},
 };
 
+std::string lower(std::string s) {
+    for (char & c : s) c = char(tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// ggml's names in lower case ("q4_k" for GGML_TYPE_Q4_K), kept for the life of the library.
+const std::vector<std::string> & target_names() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> n;
+        for (const target & t : kTargets) n.push_back(lower(ggml_type_name(t.type)));
+        return n;
+    }();
+    return names;
+}
+
 const target * find_target(const char * name) {
-    std::string want(name);
-    for (char & c : want) c = char(tolower(static_cast<unsigned char>(c)));
-    for (const target & t : kTargets) {
-        std::string n = ggml_type_name(t.type);
-        for (char & c : n) c = char(tolower(static_cast<unsigned char>(c)));
-        if (n == want) return &t;
+    const std::string want = lower(name);
+    for (size_t i = 0; i < target_names().size(); ++i) {
+        if (target_names()[i] == want) return &kTargets[i];
     }
     return nullptr;
 }
 
 }  // namespace
 
+const char * dino::quantize_type_name(size_t index) {
+    return index < target_names().size() ? target_names()[index].c_str() : nullptr;
+}
+
 void dino::quantize(const char * input_path, const char * output_path, const char * type_name) {
     const target * tgt = find_target(type_name);
     if (!tgt) {
-        fail(DINO_ERR_INVALID_ARGUMENT, "unknown or unsupported type '%.32s' (f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, "
-             "q8_0, q2_k, q3_k, q4_k, q5_k, q6_k)", type_name);
+        std::string known;
+        for (const std::string & n : target_names()) known += (known.empty() ? "" : ", ") + n;
+        fail(DINO_ERR_INVALID_ARGUMENT, "unknown or unsupported type '%.32s' (%s)", type_name, known.c_str());
     }
-    const std::unique_ptr<dino_model> m(dino_model::load(input_path, dino_model_default_params(), /*use_kernels=*/false));
+    const std::unique_ptr<dino_model> m = dino_model::load(input_path, dino_model_default_params(), /*use_kernels=*/false);
 
     std::set<const ggml_tensor *> linear;  // the weights that take the type: the blocks' matrices
-    for (const dino::block & b : m->blocks) linear.insert({b.attn_qkv_w, b.attn_out_w, b.ffn_up_w, b.ffn_down_w});
+    for (const dino::block & b : m->blocks) {
+        for (const dino::linear_layer * l : b.linears()) linear.insert(l->w);
+    }
 
     std::vector<std::vector<uint8_t>> storage;  // converted tensor data
     std::vector<dino::gguf_out_tensor> out;

@@ -1,4 +1,4 @@
-// Our kernels (native/kernels.cpp) against ggml's own ops on the same inputs:
+// Our kernels (native/kernels/) against ggml's own ops on the same inputs:
 // every fused variant of the linear op for every packed weight type, odd row
 // counts (microkernel remainders) and odd tile counts, the GELU against
 // erfc in double, and the attention op against ggml's softmax(q k^T) v.

@@ -1,9 +1,12 @@
-// kernels_isa.h: what each instruction set's build of the kernels provides
-// (kernels_avx512.cpp, kernels_avx2.cpp: the code of kernels_simd.inc compiled
-// for that ISA) and kernels.cpp picks from at run time.
+// isa.h: inside the kernels wing.  What each instruction set's build of the
+// kernels provides (simd.inc compiled for that ISA: x86/avx512.cpp,
+// x86/avx2.cpp) and how a CPU family picks one (x86/select.cpp).  Another CPU
+// family is a sibling folder with its ISA files and its select.cpp.
 #pragma once
 
 #include "kernels.h"
+
+#include <string>
 
 namespace dino::kernels {
 
@@ -20,6 +23,20 @@ struct isa_kernels {
                            int64_t sequences, float * out, int64_t q_begin, int64_t q_end);
     void (*gelu)(const float * x, float * y, int64_t n);
 };
+
+// The build that runs here and how its int8 path runs.
+struct selection {
+    const isa_kernels * k = nullptr;  // null: ggml's ops
+    bool vnni = false;                // int8 dot products by VNNI (else maddubs)
+};
+
+// This CPU family's choice for this CPU.  forced: DINO_KERNELS without "ggml"
+// (e.g. "avx2", "avx512-novnni"), empty for the best build.  Families without
+// kernels return {}.
+selection select_isa(const std::string & forced);
+
+// The build that runs in this process (chosen once).
+const selection & active();
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define DINO_KERNELS_X86 1

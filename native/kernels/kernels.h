@@ -1,4 +1,5 @@
 // kernels.h: our own CPU kernels, run inside the ggml graph as custom ops.
+// The kernels wing's front door: the model and the graph see only this file.
 //
 // ggml's stock kernels left most of the time on the table here (issue 6: its
 // q8_0 GEMM runs at AVX2 width on AVX-512 machines, GELU calls scalar erff,
@@ -11,12 +12,16 @@
 //   - q8_0 / q4_0 weights: int8 dot products (vpdpbusd, or maddubs before
 //     VNNI) against activations quantized to q8_0 exactly as ggml does;
 //   - f32 / f16 weights: FMA.
-// And the attention from the qkv output (attention_op).  The code is
-// kernels_simd.inc, built for AVX-512 and for AVX2 (each with and without
-// VNNI for the int8 path) and picked at run time (kernels.cpp); other CPUs get no packed
-// weights and graph.cpp builds ggml's own ops instead.
-// tests/native/test_kernels.cpp holds every kernel to ggml's result for the
-// same op.
+// And the attention from the qkv output (attention_op).
+//
+// The wing:
+//   kernels.h      this interface            dispatch.cpp  which build runs
+//   pack.cpp       weight layouts            ggml_ops.cpp  the custom ops
+//   isa.h          what an ISA build offers  simd.inc, int8.inc: the code, once
+//   x86/           select.cpp (CPUID), avx512.cpp and avx2.cpp (simd.inc per ISA)
+// CPUs without a build get no packed weights and graph.cpp builds ggml's own
+// ops instead.  tests/native/test_kernels.cpp holds every kernel to ggml's
+// result for the same op.
 #pragma once
 
 #include "ggml.h"

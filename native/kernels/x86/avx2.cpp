@@ -1,7 +1,7 @@
-// kernels_avx2.cpp: kernels_simd.inc for AVX2 + FMA + F16C (AVX-VNNI, 256-bit,
-// for the int8 code).  Built with -mavx2 -mfma -mf16c (CMakeLists.txt) and
-// called only where kernels.cpp found those: most x86-64 CPUs without AVX-512.
-#include "kernels_isa.h"
+// x86/avx2.cpp: simd.inc for AVX2 + FMA + F16C (AVX-VNNI, 256-bit, for the
+// int8 code).  Built with -mavx2 -mfma -mf16c (CMakeLists.txt) and called
+// only where x86/select.cpp found those: most x86-64 CPUs without AVX-512.
+#include "../isa.h"
 
 #include <algorithm>
 #include <cmath>
@@ -16,7 +16,7 @@ namespace {
 
 #define DINO_INT8 __attribute__((target("avxvnni")))
 
-struct S {
+struct vec {
     static constexpr int W = 8;
     static constexpr int kRowsQ8 = 2, kTilesQ8 = 1;  // 2 rows x 2 vectors: 4 int32 + 4 f32 accumulators of 16
     static constexpr int kRowsF = 6, kTilesF = 1;    // 6 rows x 2 vectors: 12 accumulators
@@ -100,7 +100,7 @@ struct S {
     }
 };
 
-#include "kernels_simd.inc"
+#include "../simd.inc"
 
 bool vnni_supported() {
     unsigned a, b, c, d;
@@ -111,6 +111,6 @@ bool vnni_supported() {
 }  // namespace dino::kernels::avx2
 
 namespace dino::kernels {
-extern const isa_kernels avx2_kernels = {"avx2", avx2::S::kRowsQ8, avx2::S::kRowsF, avx2::vnni_supported,
+extern const isa_kernels avx2_kernels = {"avx2", avx2::vec::kRowsQ8, avx2::vec::kRowsF, avx2::vnni_supported,
                                          avx2::linear_rows, avx2::attention_rows, avx2::gelu};
 }  // namespace dino::kernels

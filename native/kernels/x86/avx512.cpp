@@ -1,7 +1,7 @@
-// kernels_avx512.cpp: kernels_simd.inc for AVX-512 (F, BW, DQ, VL; VNNI for
-// the int8 code).  Built with -mavx512f -mavx512bw -mavx512dq -mavx512vl
-// (CMakeLists.txt) and called only where kernels.cpp found those.
-#include "kernels_isa.h"
+// x86/avx512.cpp: simd.inc for AVX-512 (F, BW, DQ, VL; VNNI for the int8
+// code).  Built with -mavx512f -mavx512bw -mavx512dq -mavx512vl
+// (CMakeLists.txt) and called only where x86/select.cpp found those.
+#include "../isa.h"
 
 #include <algorithm>
 #include <cmath>
@@ -22,7 +22,7 @@ namespace {
 
 #define DINO_INT8 __attribute__((target("avx512vnni")))
 
-struct S {
+struct vec {
     static constexpr int W = 16;
     static constexpr int kRowsQ8 = 6, kTilesQ8 = 2;  // 6 x 2 tiles: 12 int32 + 12 f32 accumulators of 32
     static constexpr int kRowsF = 6, kTilesF = 2;    // 6 x 2 tiles: 12 accumulators
@@ -88,7 +88,7 @@ struct S {
     }
 };
 
-#include "kernels_simd.inc"
+#include "../simd.inc"
 
 bool vnni_supported() {
     unsigned a, b, c, d;
@@ -99,6 +99,6 @@ bool vnni_supported() {
 }  // namespace dino::kernels::avx512
 
 namespace dino::kernels {
-extern const isa_kernels avx512_kernels = {"avx512", avx512::S::kRowsQ8, avx512::S::kRowsF, avx512::vnni_supported,
+extern const isa_kernels avx512_kernels = {"avx512", avx512::vec::kRowsQ8, avx512::vec::kRowsF, avx512::vnni_supported,
                                            avx512::linear_rows, avx512::attention_rows, avx512::gelu};
 }  // namespace dino::kernels

@@ -1,0 +1,114 @@
+// context.cpp: the compute loop (context.h): batching images through the
+// graph, the memory guard, and scattering the outputs.
+#include "context.h"
+
+#include "errors.h"
+
+#include "ggml-cpu.h"
+
+#include <algorithm>
+
+using dino::fail;
+
+namespace {
+
+// How many of n images of T tokens share one graph: enough tokens to keep the threads busy
+// (about 1024), and a divisor of n, so one graph serves the whole call.
+int32_t images_per_graph(int32_t n, int64_t T) {
+    int32_t k = int32_t(std::clamp<int64_t>(1024 / T, 1, n));
+    while (n % k != 0) --k;
+    return k;
+}
+
+}  // namespace
+
+std::unique_ptr<dino_context> dino_context::create(const dino_model * model, const dino_context_params & params) {
+    auto c = std::make_unique<dino_context>();
+    c->model = model;
+    c->params = params;
+    c->backend_ = ggml_backend_cpu_init();
+    if (!c->backend_) fail(DINO_ERR_OUT_OF_MEMORY, "cannot create the CPU backend");
+    ggml_backend_cpu_set_n_threads(c->backend_, params.n_threads);
+    c->galloc_ = ggml_gallocr_new(ggml_backend_get_default_buffer_type(c->backend_));
+    if (!c->galloc_) fail(DINO_ERR_OUT_OF_MEMORY, "cannot create the graph allocator");
+    return c;
+}
+
+dino_context::~dino_context() {
+    graph_.reset();
+    if (galloc_) ggml_gallocr_free(galloc_);
+    if (backend_) ggml_backend_free(backend_);
+}
+
+void dino_context::set_abort_callback(dino_abort_callback callback, void * user_data) {
+    ggml_backend_cpu_set_abort_callback(backend_, callback, user_data);
+}
+
+void dino_context::compute(const float * pixels, int32_t n, int32_t height, int32_t width, const dino_outputs & out) {
+    const dino::hparams & hp = model->hp;
+    const int64_t T = 1 + int64_t(height / hp.patch) * (width / hp.patch), D = hp.dim, H = hp.heads;
+    const int64_t Q = out.attention_full ? T : 1;
+
+    // Images go through the graph a few at a time.  Every op already reuses its weights across an
+    // image's hundreds of tokens, so a bigger graph buys nothing, while its activations (tens of MB
+    // at batch 8 and 224) fall out of cache: 10-15% slower per image, measured (bench/run.sh).
+    // Small images still share a graph, whose fixed cost would dominate.
+    const int32_t per_graph = images_per_graph(n, T);
+
+    // A guard against sizes that would exhaust memory: the largest live
+    // activations are the attention matrices and the MLP hidden layer.
+    if (params.max_memory_mb > 0) {
+        const double floats = double(per_graph) * (2.0 * H * T * T + double(T) * (4 * D + hp.mlp) * 2 +
+                                                   double(out.n_intermediate) * T * D + 3.0 * height * width);
+        const double mb = floats * 4 / (1 << 20);
+        if (mb > double(params.max_memory_mb)) {
+            fail(DINO_ERR_OUT_OF_MEMORY, "%d image(s) of %dx%d at a time need about %.0f MB of compute memory; "
+                 "the limit is %lld MB (dino_context_params.max_memory_mb): use smaller images",
+                 per_graph, height, width, mb, (long long) params.max_memory_mb);
+        }
+    }
+
+    dino::graph_shape s;
+    s.n = per_graph;
+    s.height = height;
+    s.width = width;
+    s.n_intermediate = out.n_intermediate;
+    s.attention = out.attention != nullptr;
+    s.attention_full = s.attention && out.attention_full;
+    s.pos_interp = dino_pos_interp(params.pos_interp);
+    s.attention_kernel = dino_attention_kernel(params.attention_kernel);
+    if (!(graph_ && graph_->shape == s)) {
+        graph_.reset();
+        graph_ = dino::build_graph(*model, s);
+    }
+    const dino::vit_graph & g = *graph_;
+    if (!ggml_gallocr_alloc_graph(galloc_, g.graph)) {
+        graph_.reset();
+        fail(DINO_ERR_OUT_OF_MEMORY, "cannot allocate the compute buffers for %d image(s) of %dx%d", per_graph, height, width);
+    }
+
+    const size_t row = size_t(D) * sizeof(float);
+    const int64_t K = out.n_intermediate;
+    for (int64_t first = 0; first < n; first += per_graph) {
+        // Both inputs every time: the allocator reuses their memory once they are consumed.
+        ggml_backend_tensor_set(g.in_pixels, pixels + first * 3 * height * width, 0, ggml_nbytes(g.in_pixels));
+        if (g.in_pos) ggml_backend_tensor_set(g.in_pos, g.pos_values.data(), 0, ggml_nbytes(g.in_pos));
+        const ggml_status st = ggml_backend_graph_compute(backend_, g.graph);
+        if (st == GGML_STATUS_ABORTED) fail(DINO_ERR_ABORTED, "computation aborted by the abort callback");
+        if (st != GGML_STATUS_SUCCESS) fail(DINO_ERR_COMPUTE, "ggml graph compute failed (status %d)", int(st));
+
+        if (out.tokens) ggml_backend_tensor_get(g.out_tokens, out.tokens + first * T * D, 0, ggml_nbytes(g.out_tokens));
+        for (int64_t i = 0; out.cls && i < per_graph; ++i) {
+            ggml_backend_tensor_get(g.out_tokens, out.cls + (first + i) * D, size_t(i * T) * row, row);
+        }
+        if (out.attention) {
+            ggml_backend_tensor_get(g.out_attention, out.attention + first * H * Q * T, 0, ggml_nbytes(g.out_attention));
+        }
+        for (int64_t k = 0; k < K; ++k) {  // [D, T, N] per block -> [N, K, T, D]
+            for (int64_t i = 0; i < per_graph; ++i) {
+                ggml_backend_tensor_get(g.out_intermediate[size_t(k)], out.intermediate + ((first + i) * K + k) * T * D,
+                                        size_t(i * T) * row, size_t(T) * row);
+            }
+        }
+    }
+}

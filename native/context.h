@@ -1,0 +1,35 @@
+// context.h: the compute context (dino_context): a CPU backend, a graph
+// allocator and the graph for the last shape, used by one thread at a time.
+#pragma once
+
+#include "graph.h"
+#include "model.h"
+
+#include "ggml-alloc.h"
+#include "ggml-backend.h"
+
+#include <memory>
+
+struct dino_context {
+    const dino_model * model = nullptr;
+    dino_context_params params{};  // as given, with AUTO and 0 resolved
+
+    // params must be valid (the facade checks them); throws dino::error.
+    static std::unique_ptr<dino_context> create(const dino_model * model, const dino_context_params & params);
+
+    // Runs n images of height x width (valid sizes, outputs of the right
+    // capacity: the facade checks them) and fills what out asks for.
+    void compute(const float * pixels, int32_t n, int32_t height, int32_t width, const dino_outputs & out);
+
+    void set_abort_callback(dino_abort_callback callback, void * user_data);
+
+    dino_context() = default;
+    dino_context(const dino_context &) = delete;
+    dino_context & operator=(const dino_context &) = delete;
+    ~dino_context();
+
+private:
+    ggml_backend_t backend_ = nullptr;
+    ggml_gallocr_t galloc_ = nullptr;
+    std::unique_ptr<dino::vit_graph> graph_;  // rebuilt when the shape or the outputs change
+};

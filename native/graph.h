@@ -1,0 +1,50 @@
+// graph.h: the DINO ViT forward pass as a ggml graph (graph.cpp), for one
+// shape of input and one set of requested outputs.
+#pragma once
+
+#include "model.h"
+
+#include <vector>
+
+namespace dino {
+
+// What a graph is built for; a context rebuilds its graph when this changes.
+struct graph_shape {
+    int32_t n = 0, height = 0, width = 0, n_intermediate = 0;
+    bool attention = false, attention_full = false;
+    dino_pos_interp pos_interp = DINO_POS_INTERP_DINO;
+    dino_attention_kernel attention_kernel = DINO_ATTENTION_FLASH;
+    bool operator==(const graph_shape & o) const {
+        return n == o.n && height == o.height && width == o.width && n_intermediate == o.n_intermediate &&
+               attention == o.attention && attention_full == o.attention_full && pos_interp == o.pos_interp &&
+               attention_kernel == o.attention_kernel;
+    }
+};
+
+// The graph and its named inputs and outputs.  Tensors are [ne0, ne1, ...] in
+// ggml order, the reverse of PyTorch's: tokens are [D, T, N].
+struct vit_graph {
+    graph_shape shape;
+    ggml_context * ctx = nullptr;  // owns the graph and its tensors' metadata
+    ggml_cgraph * graph = nullptr;
+    ggml_tensor * in_pixels = nullptr;            // [W, H, 3, N]
+    ggml_tensor * in_pos = nullptr;               // interpolated position embeddings, or null at the native grid
+    std::vector<float> pos_values;                // their values
+    ggml_tensor * out_tokens = nullptr;           // [D, T, N] after the final LayerNorm
+    ggml_tensor * out_attention = nullptr;        // [T, Q, H, N] (Q = T or 1), when requested
+    std::vector<ggml_tensor *> out_intermediate;  // n_intermediate x [D, T, N]
+
+    vit_graph() = default;
+    vit_graph(const vit_graph &) = delete;
+    vit_graph & operator=(const vit_graph &) = delete;
+    ~vit_graph();
+};
+
+std::unique_ptr<vit_graph> build_graph(const dino_model & model, const graph_shape & shape);
+
+// Bicubic resampling of the position-embedding grid, as the reference does it.
+// table: (1 + grid*grid) x dim; out: (1 + out_h*out_w) x dim.
+void interpolate_pos_embed(const float * table, int grid, int dim, int out_h, int out_w, dino_pos_interp mode,
+                           float * out);
+
+}  // namespace dino

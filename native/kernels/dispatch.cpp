@@ -1,0 +1,55 @@
+// dispatch.cpp: which build of the kernels runs here (chosen once, from the
+// CPU family's select_isa and DINO_KERNELS) and the entry points that forward
+// to it.  Built for the baseline ISA, so one libdino serves every CPU of its
+// family and picks at run time.
+#include "isa.h"
+
+#include <cmath>
+#include <cstdlib>
+
+namespace dino::kernels {
+
+#if !DINO_KERNELS_X86
+selection select_isa(const std::string &) { return {}; }  // no kernels for this CPU family yet
+#endif
+
+const selection & active() {
+    static const selection s = [] {
+        // DINO_KERNELS=ggml: ggml's own ops (to compare); anything else is the family's to read.
+        const char * env = std::getenv("DINO_KERNELS");
+        const std::string forced = env ? env : "";
+        return forced == "ggml" ? selection{} : select_isa(forced);
+    }();
+    return s;
+}
+
+bool cpu_supported() { return active().k != nullptr; }
+
+bool int8_vnni() { return active().vnni; }
+
+const char * isa_name() { return active().k ? active().k->name : nullptr; }
+
+void linear_rows(const linear_op & op, const float * x, const float * norm_w, const float * norm_b,
+                 const float * bias, const float * residual, float * y, int64_t row_begin, int64_t row_end) {
+    active().k->linear_rows(op, active().vnni, x, norm_w, norm_b, bias, residual, y, row_begin, row_end);  // pack() said yes
+}
+
+attention_op attention_kernel(int64_t dim, int heads) {
+    attention_op op;
+    if (heads <= 0 || dim % heads != 0 || (dim / heads) % kTile != 0 || !cpu_supported()) return op;
+    op.heads = heads;
+    op.scale = 1.0f / std::sqrt(float(dim / heads));  // ref: self.scale = head_dim ** -0.5
+    return op;
+}
+
+void attention_rows(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens, int64_t sequences,
+                    float * out, int64_t q_begin, int64_t q_end) {
+    active().k->attention_rows(op, qkv, dim, tokens, sequences, out, q_begin, q_end);  // attention_kernel() said yes
+}
+
+void gelu(const float * x, float * y, int64_t n) {
+    if (active().k) return active().k->gelu(x, y, n);
+    for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * std::erfc(-x[i] * 0.70710678118654752f);
+}
+
+}  // namespace dino::kernels

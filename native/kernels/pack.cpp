@@ -1,0 +1,113 @@
+// pack.cpp: linear weights in the microkernels' layouts (kernels.h:
+// packed_linear), made once at load.
+#include "isa.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(_WIN32)
+#include <malloc.h>
+#endif
+
+namespace dino::kernels {
+
+namespace {
+
+// 64-byte aligned (one cache line, one AVX-512 load), released by free_aligned.
+void * alloc_aligned(size_t bytes) {
+#if defined(_WIN32)
+    return _aligned_malloc(bytes, 64);  // Windows' C runtime has no aligned_alloc
+#else
+    return std::aligned_alloc(64, (bytes + 63) / 64 * 64);  // the size must be a multiple of the alignment
+#endif
+}
+
+void free_aligned(void * p) {
+#if defined(_WIN32)
+    _aligned_free(p);
+#else
+    std::free(p);
+#endif
+}
+
+}  // namespace
+
+packed_linear::~packed_linear() { free_aligned(data); }
+
+bool can_pack(ggml_type type, int64_t K, int64_t N) {
+    const bool int8 = type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0;
+    if (!int8 && type != GGML_TYPE_F32 && type != GGML_TYPE_F16) return false;
+    if (K <= 0 || N <= 0 || N % kTile != 0 || (int8 && K % kBlock != 0)) return false;
+    return cpu_supported();
+}
+
+std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
+    const int64_t K = w->ne[0], N = w->ne[1];
+    if (ggml_n_dims(w) != 2 || !ggml_is_contiguous(w) || !can_pack(w->type, K, N)) return nullptr;
+    const bool int8 = w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0;
+
+    auto p = std::make_unique<packed_linear>();
+    p->n = N;
+    p->k = K;
+    const int64_t KB = K / kBlock;
+    if (int8) {
+        const bool q4 = w->type == GGML_TYPE_Q4_0;
+        p->fmt = q4 ? packed_linear::format::q4 : packed_linear::format::q8;
+        const size_t values = size_t(N * K) / (q4 ? 2 : 1), per_block = size_t(N * KB) * 4;
+        p->bytes = values + 2 * per_block;
+        p->data = alloc_aligned(p->bytes);
+        if (!p->data) return nullptr;
+        std::memset(p->data, 0, values);
+        p->scales = reinterpret_cast<float *>(static_cast<uint8_t *>(p->data) + values);
+        p->corrections = reinterpret_cast<int32_t *>(static_cast<uint8_t *>(p->data) + values + per_block);
+        uint8_t * qs = static_cast<uint8_t *>(p->data);
+        const size_t row_bytes = ggml_row_size(w->type, K);
+        for (int64_t n = 0; n < N; ++n) {
+            const uint8_t * row = static_cast<const uint8_t *>(w->data) + size_t(n) * row_bytes;
+            const int64_t t = n / kTile, c = n % kTile;
+            for (int64_t b = 0; b < KB; ++b) {
+                // Both formats: an f16 scale, then the block's values.
+                int8_t q[kBlock];
+                ggml_fp16_t d16;
+                if (!q4) {
+                    const uint8_t * blk = row + b * (2 + kBlock);
+                    std::memcpy(&d16, blk, 2);
+                    std::memcpy(q, blk + 2, kBlock);
+                } else {  // q4_0: low nibbles are values 0..15, high nibbles 16..31, offset 8
+                    const uint8_t * blk = row + b * (2 + kBlock / 2);
+                    std::memcpy(&d16, blk, 2);
+                    for (int j = 0; j < kBlock / 2; ++j) {
+                        q[j] = int8_t((blk[2 + j] & 0x0F) - 8);
+                        q[j + kBlock / 2] = int8_t((blk[2 + j] >> 4) - 8);
+                    }
+                }
+                const int64_t base = t * KB + b;
+                int32_t sum = 0;
+                for (int j = 0; j < kBlock; ++j) {
+                    const int g = j / 4;
+                    const int64_t at = c * 4 + j % 4;  // byte within the group's 64
+                    if (!q4) qs[(base * 8 + g) * 64 + at] = uint8_t(q[j]);
+                    else qs[(base * 4 + g / 2) * 64 + at] |= uint8_t((q[j] + 8) << (g % 2 ? 4 : 0));
+                    sum += q[j];
+                }
+                p->scales[base * kTile + c] = ggml_fp16_to_fp32(d16);
+                p->corrections[base * kTile + c] = -128 * sum;
+            }
+        }
+    } else {
+        const bool f16 = w->type == GGML_TYPE_F16;
+        p->fmt = f16 ? packed_linear::format::f16 : packed_linear::format::f32;
+        const size_t elem = f16 ? 2 : 4;
+        p->bytes = size_t(N * K) * elem;
+        p->data = alloc_aligned(p->bytes);
+        if (!p->data) return nullptr;
+        for (int64_t n = 0; n < N; ++n) {
+            const uint8_t * row = static_cast<const uint8_t *>(w->data) + size_t(n * K) * elem;
+            uint8_t * dst = static_cast<uint8_t *>(p->data) + size_t((n / kTile) * K * kTile + n % kTile) * elem;
+            for (int64_t k = 0; k < K; ++k) std::memcpy(dst + size_t(k * kTile) * elem, row + size_t(k) * elem, elem);
+        }
+    }
+    return p;
+}
+
+}  // namespace dino::kernels
