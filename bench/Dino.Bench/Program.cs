@@ -106,8 +106,7 @@ static int RssProbe(Options o)
     var v = new Variant("probe", o.RssProbe!, o.RssProbe!.EndsWith(".onnx"));
     using var r = v.Open(o.Threads[0]);
     r.Run(Pixels(o.Batches[0]), o.Batches[0]);
-    foreach (string line in File.ReadLines("/proc/self/status"))
-        if (line.StartsWith("VmHWM:")) Console.WriteLine(long.Parse(line[6..].Trim().Split(' ')[0]) * 1024);
+    Console.WriteLine(Dino.Cli.PeakRss.Bytes());
     return 0;
 }
 

@@ -50,7 +50,7 @@ internal static class BenchCommand
         if (!json) Console.Error.WriteLine();
         perImage.Sort();
         double median = perImage.Count % 2 == 1 ? perImage[perImage.Count / 2] : (perImage[perImage.Count / 2 - 1] + perImage[perImage.Count / 2]) / 2;
-        long peakRss = PeakRssBytes();
+        long peakRss = PeakRss.Bytes();
         var result = new
         {
             model = dino.Info.Name, weights = dino.Info.WeightType, kernels = dino.Info.Kernels, size = s, batch, threads = threads == 0 ? Environment.ProcessorCount : threads,
@@ -66,18 +66,5 @@ internal static class BenchCommand
             Console.WriteLine($"  model {result.model_mb:F1} MB, peak RSS {result.peak_rss_mb:F0} MB, load {loadMs:F0} ms");
         }
         return ExitCode.Ok;
-    }
-
-    /// <summary>VmHWM from /proc/self/status (Linux); the working set peak elsewhere.</summary>
-    internal static long PeakRssBytes()
-    {
-        try
-        {
-            foreach (string line in File.ReadLines("/proc/self/status"))
-                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                    return long.Parse(line[6..].Trim().Split(' ')[0]) * 1024;
-        }
-        catch (IOException) { }
-        return Process.GetCurrentProcess().PeakWorkingSet64;
     }
 }

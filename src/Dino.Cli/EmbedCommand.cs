@@ -69,7 +69,7 @@ internal static class EmbedCommand
             {
                 try
                 {
-                    foreach (var (label, t) in Load(dino, f, recipe))
+                    foreach (var (label, t) in Inputs.Tensors(dino, f, recipe))
                     {
                         labels.Add(label);
                         tensors.Add(t);
@@ -85,7 +85,7 @@ internal static class EmbedCommand
             {
                 IReadOnlyList<DinoEmbedding> results;
                 try { results = dino.EmbedBatch(tensors, options, ct); }
-                catch (DinoNativeException e) when (e.Status is Interop.DinoStatus.OutOfMemory or Interop.DinoStatus.InvalidArgument)
+                catch (DinoNativeException e) when (e.Status is DinoStatus.OutOfMemory or DinoStatus.InvalidArgument)
                 {
                     // One image too large for the compute memory limit, or of an unusable size: skip the batch's images.
                     foreach (string l in labels) { failed.Add(l); Console.Error.WriteLine($"dino: skipped {l}: {e.Message}"); }
@@ -94,7 +94,8 @@ internal static class EmbedCommand
                 for (int i = 0; i < results.Count; i++)
                 {
                     float[] v = tokens ? results[i].Tokens! : results[i].Embedding;
-                    if (normalize) Normalize(v, dino.Info.EmbeddingLength);
+                    int dim = dino.Info.EmbeddingLength;
+                    if (normalize) for (int row = 0; row < v.Length; row += dim) DinoEmbedding.Normalize(v.AsSpan(row, dim));  // each token
                     sink.Write(labels[i], v, tokens ? results[i].TokenCount : 0);
                     written++;
                 }
@@ -107,31 +108,6 @@ internal static class EmbedCommand
                                 (output != null ? $" into {output}" : "") +
                                 (failed.Count > 0 ? $"; {failed.Count} failed: {string.Join(", ", failed.Take(10))}{(failed.Count > 10 ? ", ..." : "")}" : ""));
         return failed.Count > 0 ? ExitCode.SomeInputsFailed : ExitCode.Ok;
-    }
-
-    /// <summary>An image file, or the tensors of a .npy file.</summary>
-    internal static IEnumerable<(string label, ImageTensor tensor)> Load(DinoModel dino, string path, PreprocessOptions recipe)
-    {
-        if (!path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
-            return new[] { (path, dino.Preprocess(path, recipe)) };
-        var (shape, data) = Npy.Read(path);
-        if (shape.Length == 3) shape = new[] { 1L }.Concat(shape).ToArray();
-        if (shape.Length != 4 || shape[1] != 3)
-            throw new InvalidDataException($"{path}: expected a float32 [3, H, W] or [N, 3, H, W] tensor, found [{string.Join(", ", shape)}]");
-        int n = (int)shape[0], h = (int)shape[2], w = (int)shape[3], size = 3 * h * w;
-        return Enumerable.Range(0, n).Select(i => (n == 1 ? path : $"{path}[{i}]", new ImageTensor(data.AsSpan(i * size, size).ToArray(), h, w)));
-    }
-
-    private static void Normalize(float[] v, int dim)
-    {
-        for (int row = 0; row < v.Length; row += dim)
-        {
-            var s = v.AsSpan(row, dim);
-            double n = 0;
-            foreach (float x in s) n += (double)x * x;
-            float k = n > 0 ? (float)(1 / Math.Sqrt(n)) : 0;
-            for (int i = 0; i < s.Length; i++) s[i] *= k;
-        }
     }
 
     /// <summary>Where vectors go: npy (+ paths file), JSON lines or CSV, to a file (atomically) or stdout.</summary>
@@ -164,12 +140,10 @@ internal static class EmbedCommand
         {
             (_dim, _tokens) = (dim, tokens);
             _file = new AtomicFile(output);
-            _paths = new AtomicFile(PathsFile(output));
+            _paths = new AtomicFile(EmbeddingIndex.PathsFile(output));
             _pathWriter = new StreamWriter(_paths.Stream, new UTF8Encoding(false));
             _file.Stream.Write(new byte[HeaderBytes]);
         }
-
-        public static string PathsFile(string npy) => Path.ChangeExtension(npy, null) + ".paths.txt";
 
         public override void Write(string label, float[] vector, int tokenCount)
         {

@@ -8,7 +8,7 @@ internal static class QuantizeCommand
     {
         var input = new Argument<string>("IN") { Description = "An f32, f16 or bf16 GGUF model" };
         var output = new Argument<string>("OUT") { Description = "The GGUF file to write" };
-        var type = new Option<string>("--type") { Description = "q8_0, q5_1, q5_0, q4_1, q4_0, q6_k, q5_k, q4_k, q3_k, q2_k, f16 or bf16", Required = true };
+        var type = new Option<string>("--type") { Description = $"The type of the linear weights: {TypeList()}", Required = true };
         var probes = new Option<string[]>("--probe") { Description = "Images for the drift report (default: 4 built-in patterns)", AllowMultipleArgumentsPerToken = true };
         var threads = Shared.Threads();
         var cmd = new Command("quantize", "Convert a model's linear weights with ggml's quantizers, then report the drift: the CLS cosine of OUT against IN on a few probe images.")
@@ -23,6 +23,13 @@ internal static class QuantizeCommand
         cmd.SetAction((r, ct) => Task.FromResult(Run(r.GetValue(input)!, r.GetValue(output)!, r.GetValue(type)!,
                                                      r.GetValue(probes) ?? Array.Empty<string>(), r.GetValue(threads), ct)));
         return cmd;
+    }
+
+    // From the native library, which owns the list; help still works where it cannot load.
+    private static string TypeList()
+    {
+        try { return string.Join(", ", DinoModel.QuantizationTypes); }
+        catch (DinoNativeException) { return "a ggml type such as q8_0 or q4_0 (the native library did not load to list them)"; }
     }
 
     private static int Run(string input, string output, string type, string[] probePaths, int threads, CancellationToken ct)

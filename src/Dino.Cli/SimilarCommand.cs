@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 
 namespace Dino.Cli;
 
@@ -32,7 +31,7 @@ internal static class SimilarCommand
         if (k < 1) throw new UsageException("-k must be 1 or more");
         using var dino = Shared.Open(modelPath, threads);
         var recipe = Shared.Recipe(dino, size);
-        float[] q = dino.Embed(EmbedCommand.Load(dino, query, recipe).First().tensor, cancellationToken: ct).Embedding;
+        float[] q = dino.Embed(Inputs.Tensors(dino, query, recipe).First().tensor, cancellationToken: ct).Embedding;
 
         int failed = 0;
         List<(string label, float[] vector)> entries;
@@ -46,7 +45,7 @@ internal static class SimilarCommand
                 catch (DinoImageException e) { failed++; Console.Error.WriteLine($"dino: skipped: {e.Message}"); }
             }
         }
-        else entries = ReadIndex(index);
+        else entries = EmbeddingIndex.Read(index);
 
         var wrong = entries.FirstOrDefault(e => e.vector.Length != q.Length);
         if (wrong.vector != null)
@@ -57,39 +56,5 @@ internal static class SimilarCommand
         for (int i = 0; i < ranked.Count; i++)
             Console.WriteLine($"{i + 1}\t{ranked[i].cos.ToString("F4", CultureInfo.InvariantCulture)}\t{ranked[i].label}");
         return failed > 0 ? ExitCode.SomeInputsFailed : ExitCode.Ok;
-    }
-
-    private static List<(string, float[])> ReadIndex(string path)
-    {
-        if (!File.Exists(path)) throw new UsageException($"{path}: no such file or folder");
-        if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
-        {
-            var (shape, data) = Npy.Read(path);
-            if (shape.Length != 2) throw new InvalidDataException($"{path}: expected [N, D] embeddings, found [{string.Join(", ", shape)}]");
-            string pathsFile = Path.ChangeExtension(path, null) + ".paths.txt";
-            string[] labels = File.Exists(pathsFile) ? File.ReadAllLines(pathsFile) : Enumerable.Range(0, (int)shape[0]).Select(i => $"#{i}").ToArray();
-            if (labels.Length != shape[0]) throw new InvalidDataException($"{pathsFile}: {labels.Length} paths for {shape[0]} embeddings");
-            int d = (int)shape[1];
-            return Enumerable.Range(0, labels.Length).Select(i => (labels[i], data.AsSpan(i * d, d).ToArray())).ToList();
-        }
-        var list = new List<(string, float[])>();
-        int line = 0;
-        foreach (string text in File.ReadLines(path))
-        {
-            line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
-            try
-            {
-                using var doc = JsonDocument.Parse(text);
-                string label = doc.RootElement.GetProperty("path").GetString() ?? $"#{line}";
-                float[] v = doc.RootElement.GetProperty("embedding").EnumerateArray().Select(x => x.GetSingle()).ToArray();
-                list.Add((label, v));
-            }
-            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
-            {
-                throw new InvalidDataException($"{path}:{line}: not a line written by 'dino embed' ({e.Message})");
-            }
-        }
-        return list;
     }
 }

@@ -1,32 +1,5 @@
 namespace Dino;
 
-/// <summary>What the last block's attention output holds.</summary>
-public enum AttentionOutput
-{
-    /// <summary>No attention output.</summary>
-    None = 0,
-    /// <summary>The CLS token's attention over all tokens, per head: [heads, 1, tokens] (DINO's attention maps).</summary>
-    ClsQuery = 1,
-    /// <summary>The full matrix, per head: [heads, tokens, tokens].</summary>
-    Full = 2,
-}
-
-/// <summary>What one embedding call returns besides the CLS embedding.</summary>
-public sealed record EmbedOptions
-{
-    /// <summary>Preprocessing; null = the model's default (<see cref="DinoModel.DefaultPreprocessing"/>).</summary>
-    public PreprocessOptions? Preprocess { get; init; }
-
-    /// <summary>Return every token after the final LayerNorm (dense features), not only the CLS row.</summary>
-    public bool Tokens { get; init; }
-
-    /// <summary>Return the last block's attention probabilities.</summary>
-    public AttentionOutput Attention { get; init; }
-
-    /// <summary>Return the outputs of the last n blocks, each after the final norm (DINO's get_intermediate_layers; linear evaluation uses 4).</summary>
-    public int IntermediateLayers { get; init; }
-}
-
 /// <summary>The result for one image.</summary>
 public sealed class DinoEmbedding
 {
@@ -91,10 +64,18 @@ public sealed class DinoEmbedding
     /// <summary>A unit-length copy of <see cref="Embedding"/>.</summary>
     public float[] NormalizedEmbedding()
     {
+        float[] v = (float[])Embedding.Clone();
+        Normalize(v);
+        return v;
+    }
+
+    /// <summary>Scales a vector to unit length (L2) in place; a zero vector stays zero.</summary>
+    public static void Normalize(Span<float> vector)
+    {
         double n = 0;
-        foreach (float v in Embedding) n += (double)v * v;
-        float s = n > 0 ? (float)(1 / Math.Sqrt(n)) : 0;
-        return Embedding.Select(v => v * s).ToArray();
+        foreach (float x in vector) n += (double)x * x;
+        float k = n > 0 ? (float)(1 / Math.Sqrt(n)) : 0;
+        for (int i = 0; i < vector.Length; i++) vector[i] *= k;
     }
 
     /// <summary>Cosine similarity of two vectors of the same length.</summary>

@@ -5,73 +5,6 @@ using SixLabors.ImageSharp;
 
 namespace Dino;
 
-/// <summary>How position embeddings are resampled for sizes other than the native one.</summary>
-public enum PositionInterpolation
-{
-    /// <summary>As DINO's interpolate_pos_encoding (bicubic with scale factors (n + 0.1) / grid).</summary>
-    Dino = 0,
-    /// <summary>A plain size-based bicubic resize (recent transformers).</summary>
-    Size = 1,
-}
-
-/// <summary>How attention is computed (the requested attention outputs always come from <see cref="Exact"/>).</summary>
-public enum AttentionKernel
-{
-    /// <summary>The library's choice (currently <see cref="Flash"/>).</summary>
-    Auto = 0,
-    /// <summary>softmax(q k^T / sqrt d) v in f32, as written; builds the tokens x tokens matrix.</summary>
-    Exact = 1,
-    /// <summary>Fused attention that never builds the T x T matrix: the library's own AVX-512 kernel where the CPU has it, else ggml's flash attention; faster, as close to PyTorch as Exact.</summary>
-    Flash = 2,
-}
-
-/// <summary>Options of <see cref="DinoModel.Load"/>.</summary>
-public sealed record DinoModelOptions
-{
-    /// <summary>Native threads per embedding call; 0 = all cores.</summary>
-    public int ThreadsPerCall { get; init; }
-
-    /// <summary>Images computed together by <see cref="DinoModel.EmbedBatch(IReadOnlyList{ImageTensor}, EmbedOptions?, CancellationToken)"/> (default 8).</summary>
-    public int MaxBatchSize { get; init; } = 8;
-
-    /// <summary>The attention kernel (default: flash).</summary>
-    public AttentionKernel Attention { get; init; } = AttentionKernel.Auto;
-
-    /// <summary>Position-embedding resampling for non-native sizes.</summary>
-    public PositionInterpolation PositionInterpolation { get; init; } = PositionInterpolation.Dino;
-
-    /// <summary>Refuse a call whose compute buffers would pass this many MiB (an estimate; 0 = no limit).</summary>
-    public long MaxComputeMemoryMB { get; init; } = 8192;
-
-    /// <summary>Limits on decoded images.</summary>
-    public ImageLimits ImageLimits { get; init; } = new();
-
-    /// <summary>Scan the weights for NaN/Inf when loading (default true).</summary>
-    public bool CheckWeights { get; init; } = true;
-}
-
-/// <summary>One tensor of a model file (shape in ggml order: innermost first).</summary>
-public sealed record DinoTensorInfo(string Name, string Type, IReadOnlyList<long> Shape, long Bytes);
-
-/// <summary>What a loaded model is.</summary>
-/// <param name="Name">general.name of the file.</param>
-/// <param name="WeightType">Type of the linear weights: "f32", "q8_0"; a mix as "q5_0/q4_K".</param>
-/// <param name="EmbeddingLength">Width D (384 for ViT-S).</param>
-/// <param name="BlockCount">Transformer blocks.</param>
-/// <param name="HeadCount">Attention heads.</param>
-/// <param name="FeedForwardLength">MLP hidden width.</param>
-/// <param name="PatchSize">Patch size in pixels.</param>
-/// <param name="ImageSize">Native input size (the position table's grid times the patch size).</param>
-/// <param name="LayerNormEps">LayerNorm epsilon (1e-6 original DINO, 1e-12 Hugging Face).</param>
-/// <param name="ParameterCount">Number of parameters.</param>
-/// <param name="WeightBytes">Bytes of weights held in memory (in the kernels' layout where they have one).</param>
-/// <param name="Kernels">What computes on this CPU, e.g. "linear avx512-vnni, attention avx512" or
-/// "linear avx2-int8, attention avx2" (the library's own kernels) or "linear ggml, attention ggml"
-/// (ggml's stock ops: no AVX2 here, a weight type without a kernel, or DINO_KERNELS=ggml).</param>
-public sealed record DinoModelInfo(
-    string Name, string WeightType, int EmbeddingLength, int BlockCount, int HeadCount, int FeedForwardLength,
-    int PatchSize, int ImageSize, float LayerNormEps, long ParameterCount, long WeightBytes, string Kernels);
-
 /// <summary>
 /// A DINO ViT loaded from a GGUF file: load once, embed many.
 /// </summary>
@@ -123,11 +56,33 @@ public sealed class DinoModel : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new DinoModelOptions();
-        if (options.ThreadsPerCall < 0) throw new ArgumentOutOfRangeException(nameof(options), "ThreadsPerCall must be >= 0");
         if (options.MaxBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), "MaxBatchSize must be >= 1");
         var handle = ModelHandle.Load(path, options.CheckWeights);
-        try { return new DinoModel(handle, options, path); }
-        catch { handle.Dispose(); throw; }
+        DinoModel? model = null;
+        try
+        {
+            model = new DinoModel(handle, options, path);
+            // The first compute context, now: the native library checks the options (thread count,
+            // kernel) once, where they are given, rather than at the first embedding.
+            model.Return(model.Rent());
+            return model;
+        }
+        catch (DinoNativeException e) when (e.Status == DinoStatus.InvalidArgument)
+        {
+            Dispose();
+            throw new ArgumentOutOfRangeException(nameof(options), e.Message);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+
+        void Dispose()
+        {
+            if (model != null) model.Dispose();
+            else handle.Dispose();
+        }
     }
 
     /// <summary>The file this model was loaded from.</summary>
@@ -355,8 +310,12 @@ public sealed class DinoModel : IDisposable
     {
         ThrowIfDisposed();
         if (_contexts.TryTake(out var ctx)) return ctx;
-        return ContextHandle.Create(_handle, _options.ThreadsPerCall, (int)_options.PositionInterpolation, (int)_options.Attention,
-                                    _options.MaxComputeMemoryMB);
+        var p = NativeMethods.dino_context_default_params();
+        p.NThreads = _options.ThreadsPerCall;
+        p.PosInterp = (int)_options.PositionInterpolation;
+        p.AttentionKernel = (int)_options.Attention;
+        p.MaxMemoryMb = _options.MaxComputeMemoryMB;
+        return ContextHandle.Create(_handle, p);
     }
 
     private void Return(ContextHandle ctx)
@@ -385,9 +344,24 @@ public sealed class DinoModel : IDisposable
 
     // ---- quantization -----------------------------------------------------------------
 
+    /// <summary>The types <see cref="Quantize"/> writes, by ggml's name ("f16", "q8_0", "q4_0", "q4_k", ...), from the native library.</summary>
+    public static IReadOnlyList<string> QuantizationTypes
+    {
+        get
+        {
+            NativeLibraryLoader.EnsureLoaded();
+            var names = new List<string>();
+            unsafe
+            {
+                for (byte* n; (n = NativeMethods.dino_quantize_type_name(names.Count)) != null;) names.Add(NativeMethods.Utf8(n)!);
+            }
+            return names;
+        }
+    }
+
     /// <summary>
-    /// Writes a copy of an f32/f16/bf16 model with its linear weights converted by ggml's quantizers
-    /// (f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0, q6_k, q5_k, q4_k, q3_k, q2_k; see docs/gguf.md for the K-quant fallbacks).
+    /// Writes a copy of an f32/f16/bf16 model with its linear weights converted by ggml's quantizers to
+    /// <paramref name="type"/>, one of <see cref="QuantizationTypes"/> (see docs/gguf.md for the K-quant fallbacks).
     /// </summary>
     public static void Quantize(string inputPath, string outputPath, string type)
     {

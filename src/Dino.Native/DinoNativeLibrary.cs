@@ -2,19 +2,6 @@ using Dino.Interop;
 
 namespace Dino;
 
-/// <summary>Severity of a native log line.</summary>
-public enum DinoLogLevel
-{
-    /// <summary>Debugging detail.</summary>
-    Debug = 1,
-    /// <summary>Information.</summary>
-    Info = 2,
-    /// <summary>Something unexpected, not an error.</summary>
-    Warning = 3,
-    /// <summary>An error.</summary>
-    Error = 4,
-}
-
 /// <summary>
 /// Process-wide settings of the native engine: where it is loaded from, and where its log lines go.
 /// Set <see cref="Directory"/> and <see cref="CpuVariant"/> before the first model is loaded.
@@ -24,10 +11,18 @@ public static unsafe class DinoNativeLibrary
     private static Action<DinoLogLevel, string>? _logger;
 
     /// <summary>A folder holding libdino and the ggml variant folders (default: the package's runtimes folder; env DINO_NATIVE_DIR).</summary>
-    public static string? Directory { get; set; }
+    public static string? Directory
+    {
+        get => NativeLibraryLoader.Directory;
+        set => NativeLibraryLoader.Directory = value;
+    }
 
     /// <summary>Force a ggml CPU variant: avx512, avx2, avx or noavx (env DINO_CPU_VARIANT). A variant this CPU cannot run is refused.</summary>
-    public static string? CpuVariant { get; set; }
+    public static string? CpuVariant
+    {
+        get => NativeLibraryLoader.CpuVariant;
+        set => NativeLibraryLoader.CpuVariant = value;
+    }
 
     /// <summary>The ggml CPU variants this machine can run, best first.</summary>
     public static IReadOnlyList<string> SupportedCpuVariants => NativeLibraryLoader.SupportedVariants();

@@ -1,27 +1,5 @@
 namespace Dino;
 
-/// <summary>Resampling filters, as PIL's (antialiased when shrinking).</summary>
-public enum ResampleFilter
-{
-    /// <summary>Triangle filter (PIL BILINEAR); the Hugging Face dino-vits8 default.</summary>
-    Bilinear = 0,
-    /// <summary>Cubic convolution, a = -0.5 (PIL BICUBIC); DINO's evaluation transform.</summary>
-    Bicubic = 1,
-}
-
-/// <summary>Limits on images taken from places nobody controls.</summary>
-public sealed record ImageLimits
-{
-    /// <summary>Largest width x height accepted, checked from the header before decoding (default 50 million).</summary>
-    public long MaxPixels { get; init; } = 50_000_000;
-
-    /// <summary>Most memory one decode may hold (default 512 MiB).</summary>
-    public long MaxDecodeBytes { get; init; } = 512L << 20;
-
-    /// <summary>Largest encoded file or stream accepted (default 256 MiB).</summary>
-    public long MaxEncodedBytes { get; init; } = 256L << 20;
-}
-
 /// <summary>
 /// How an image becomes the model's input: resize, optional center crop,
 /// rescale, normalize. <see cref="DinoModel.DefaultPreprocessing"/> is the
@@ -74,28 +52,4 @@ public sealed record PreprocessOptions
         // torchvision's Resize(int): the shorter side to Resize, the longer scaled and truncated
         return w <= h ? (Resize, (int)((long)Resize * h / w)) : ((int)((long)Resize * w / h), Resize);
     }
-}
-
-/// <summary>An image as the model sees it: float32 [3, Height, Width], normalized.</summary>
-public sealed class ImageTensor
-{
-    /// <summary>Creates a tensor from CHW data (length 3 x height x width).</summary>
-    public ImageTensor(float[] data, int height, int width)
-    {
-        ArgumentNullException.ThrowIfNull(data);
-        if (height <= 0 || width <= 0 || data.Length != 3L * height * width)
-            throw new ArgumentException($"data holds {data.Length} values; 3 x {height} x {width} needed");
-        Data = data;
-        Height = height;
-        Width = width;
-    }
-
-    /// <summary>Channel-major values: R plane, G plane, B plane.</summary>
-    public float[] Data { get; }
-
-    /// <summary>Height in pixels.</summary>
-    public int Height { get; }
-
-    /// <summary>Width in pixels.</summary>
-    public int Width { get; }
 }

@@ -179,4 +179,29 @@ public class HostileImageTests(ModelFixture models, ITestOutputHelper output)
         byte[] gray16 = Encode(new PngEncoder { ColorType = PngColorType.Grayscale, BitDepth = PngBitDepth.Bit16 });
         Assert.Equal(models.Hf.Preprocess(gray8).Data, models.Hf.Preprocess(gray16).Data);
     }
+
+    [Fact]
+    public void BadImagesGiveTypedExceptions()
+    {
+        var m = M;
+        byte[] png = File.ReadAllBytes(TestData.Image("rgb.png"));
+        Assert.Throws<DinoImageException>(() => m.Preprocess(Array.Empty<byte>()));
+        Assert.Throws<DinoImageException>(() => m.Preprocess(png.AsMemory(0, 100)));                 // truncated
+        Assert.Throws<DinoImageException>(() => m.Preprocess("II*\0garbage garbage garbage"u8.ToArray()));  // TIFF: not enabled
+        Assert.Throws<DinoImageException>(() => m.Preprocess(TestData.Image("no-such-file.png")));
+        var corrupt = (byte[])png.Clone();
+        for (int i = 200; i < corrupt.Length; i += 7) corrupt[i] ^= 0x5A;
+        Assert.Throws<DinoImageException>(() => m.Preprocess(corrupt));
+    }
+
+    [Fact]
+    public void ImageLimitsAreEnforced()
+    {
+        using var m = DinoModel.Load(TestData.Data("tiny-hf-f32.gguf"), new DinoModelOptions { ImageLimits = new ImageLimits { MaxPixels = 1000 } });
+        var e = Assert.Throws<DinoImageException>(() => m.Preprocess(TestData.Image("rgb.png")));
+        Assert.Contains("MaxPixels", e.Message);
+        using var m2 = DinoModel.Load(TestData.Data("tiny-hf-f32.gguf"), new DinoModelOptions { ImageLimits = new ImageLimits { MaxDecodeBytes = 10_000 } });
+        e = Assert.Throws<DinoImageException>(() => m2.Preprocess(TestData.Image("rgb.png")));
+        Assert.Contains("MaxDecodeBytes", e.Message);
+    }
 }

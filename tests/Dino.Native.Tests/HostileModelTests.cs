@@ -152,4 +152,16 @@ public class HostileModelTests(ITestOutputHelper output)
         File.WriteAllBytes(path, bytes);
         return path;
     }
+
+    [Fact]
+    public void BadModelsGiveTypedExceptions()
+    {
+        var e = Assert.Throws<DinoModelException>(() => DinoModel.Load(TestData.Data("no-such-model.gguf")));
+        Assert.Contains("no-such-model.gguf", e.Message);
+        string garbage = Path.Combine(Path.GetTempPath(), $"dino-garbage-{Guid.NewGuid()}.gguf");
+        File.WriteAllBytes(garbage, "GGUF\x03\0\0\0 and then nothing useful"u8.ToArray());
+        try { Assert.Throws<DinoModelException>(() => DinoModel.Load(garbage)); }
+        finally { File.Delete(garbage); }
+        Assert.Throws<ArgumentException>(() => DinoModel.Load(""));
+    }
 }

@@ -46,13 +46,8 @@ internal sealed unsafe class ContextHandle : SafeHandle
 
     public override bool IsInvalid => handle == IntPtr.Zero;
 
-    internal static ContextHandle Create(ModelHandle model, int threads, int posInterp, int attentionKernel, long maxMemoryMb)
+    internal static ContextHandle Create(ModelHandle model, NativeContextParams p)
     {
-        var p = NativeMethods.dino_context_default_params();
-        p.NThreads = threads;
-        p.PosInterp = posInterp;
-        p.AttentionKernel = attentionKernel;
-        p.MaxMemoryMb = maxMemoryMb;
         var h = new ContextHandle();
         bool added = false;
         model.DangerousAddRef(ref added);  // the model outlives its contexts

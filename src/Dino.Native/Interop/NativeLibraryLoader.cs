@@ -13,7 +13,8 @@ namespace Dino.Interop;
 /// runtimes/&lt;rid&gt;/native/{avx512,avx2,avx,noavx}/ and libdino beside them.
 /// The best level the CPU supports is preloaded (ggml-base, then ggml-cpu), so
 /// that libdino binds to it when it loads. DINO_NATIVE_DIR and
-/// DINO_CPU_VARIANT (or <see cref="DinoNativeLibrary"/>) override the search.
+/// DINO_CPU_VARIANT (or <see cref="Directory"/> and <see cref="CpuVariant"/>, which
+/// the public DinoNativeLibrary sets) override the search.
 /// </remarks>
 internal static class NativeLibraryLoader
 {
@@ -21,6 +22,12 @@ internal static class NativeLibraryLoader
     private static IntPtr _dino;
     private static string? _failure;
     private static bool _resolverSet;
+
+    /// <summary>A folder to load from instead of the package's (before DINO_NATIVE_DIR).</summary>
+    internal static string? Directory { get; set; }
+
+    /// <summary>A CPU variant to load instead of the best one (before DINO_CPU_VARIANT).</summary>
+    internal static string? CpuVariant { get; set; }
 
     /// <summary>The directory and variant that were loaded (for diagnostics).</summary>
     internal static string? LoadedFrom { get; private set; }
@@ -90,7 +97,7 @@ internal static class NativeLibraryLoader
 
     private static IEnumerable<string> CandidateDirectories()
     {
-        string? configured = DinoNativeLibrary.Directory ?? Environment.GetEnvironmentVariable("DINO_NATIVE_DIR");
+        string? configured = Directory ?? Environment.GetEnvironmentVariable("DINO_NATIVE_DIR");
         if (!string.IsNullOrEmpty(configured))
         {
             yield return configured;
@@ -114,7 +121,7 @@ internal static class NativeLibraryLoader
         var (prefix, suffix) = LibraryNaming();
         string dinoFile = prefix + "dino" + suffix, baseFile = prefix + "ggml-base" + suffix, cpuFile = prefix + "ggml-cpu" + suffix;
         var supported = SupportedVariants();
-        string? forced = DinoNativeLibrary.CpuVariant ?? Environment.GetEnvironmentVariable("DINO_CPU_VARIANT");
+        string? forced = CpuVariant ?? Environment.GetEnvironmentVariable("DINO_CPU_VARIANT");
         var variants = supported.ToList();
         var log = new StringBuilder();
         if (!string.IsNullOrEmpty(forced))

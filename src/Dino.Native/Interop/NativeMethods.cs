@@ -3,29 +3,6 @@ using System.Runtime.InteropServices;
 
 namespace Dino.Interop;
 
-/// <summary>Statuses of native/dino.h (dino_status).</summary>
-public enum DinoStatus
-{
-    /// <summary>Success.</summary>
-    Ok = 0,
-    /// <summary>A NULL pointer, a bad size or a buffer too small.</summary>
-    InvalidArgument = -1,
-    /// <summary>A file could not be opened, read or written.</summary>
-    IO = -2,
-    /// <summary>Not a valid DINO GGUF file.</summary>
-    BadModel = -3,
-    /// <summary>Valid, but not something this build can run.</summary>
-    Unsupported = -4,
-    /// <summary>An allocation failed or would pass the configured limit.</summary>
-    OutOfMemory = -5,
-    /// <summary>The computation was cancelled.</summary>
-    Aborted = -6,
-    /// <summary>ggml reported a failure while computing.</summary>
-    Compute = -7,
-    /// <summary>A bug in the native library.</summary>
-    Internal = -8,
-}
-
 // Blittable mirrors of the structs in native/dino.h (same field order and types;
 // C bool is one byte).
 
@@ -145,6 +122,9 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Library, EntryPoint = "dino_compute")]
     internal static partial DinoStatus dino_compute(ContextHandle context, float* pixels, int nImages, int height, int width, NativeOutputs* outputs);
+
+    [LibraryImport(Library, EntryPoint = "dino_quantize_type_name")]
+    internal static partial byte* dino_quantize_type_name(int index);
 
     [LibraryImport(Library, EntryPoint = "dino_quantize", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial DinoStatus dino_quantize(string inputPath, string outputPath, string type);

@@ -1,0 +1,26 @@
+namespace Dino.Cli;
+
+/// <summary>A progress line on stderr (redrawn on a terminal, every 10% otherwise).</summary>
+internal sealed class Progress(string what, int total)
+{
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private int _lastDecile = -1;
+
+    public void Report(int done, int failed)
+    {
+        if (total == 0) return;
+        double rate = done / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9);
+        string line = $"{what}: {done}/{total} ({100 * done / total}%), {failed} failed, {rate:F1}/s";
+        if (!Console.IsErrorRedirected)
+        {
+            int width = 24, filled = width * done / total;
+            Console.Error.Write($"\r[{new string('#', filled)}{new string('.', width - filled)}] {line}   ");
+            if (done == total) Console.Error.WriteLine();
+        }
+        else if (done * 10 / total != _lastDecile)
+        {
+            _lastDecile = done * 10 / total;
+            Console.Error.WriteLine(line);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using System.CommandLine;
+
+namespace Dino.Cli;
+
+/// <summary>Options several commands share, so they read the same everywhere.</summary>
+internal static class Shared
+{
+    public static Option<string> Model() => new("--model", "-m")
+    {
+        Description = "The GGUF model file (convert one with scripts/convert_gguf.py)",
+        Required = true,
+    };
+
+    public static Option<int> Threads() => new("--threads", "-t")
+    {
+        Description = "Compute threads per image batch (0 = all cores)",
+        DefaultValueFactory = _ => 0,
+    };
+
+    public static Option<int?> Size() => new("--size", "-s")
+    {
+        Description = "Input size in pixels, a multiple of 8 (default: the model's own preprocessing)",
+    };
+
+    public static Option<int> Batch() => new("--batch", "-b")
+    {
+        Description = "Images computed together",
+        DefaultValueFactory = _ => 8,
+    };
+
+    public static DinoModel Open(string path, int threads, int batch = 8)
+    {
+        if (batch < 1) throw new UsageException("--batch must be 1 or more");
+        return DinoModel.Load(path, new DinoModelOptions { ThreadsPerCall = threads, MaxBatchSize = batch });
+    }
+
+    /// <summary>The model's recipe, with its output size changed to size (crop if it crops, else the resize).</summary>
+    public static PreprocessOptions Recipe(DinoModel model, int? size)
+    {
+        var p = model.DefaultPreprocessing;
+        if (size is not int s) return p;
+        if (s < 8 || s % model.Info.PatchSize != 0)
+            throw new UsageException($"--size must be a multiple of the patch size {model.Info.PatchSize}");
+        return p.Crop > 0 ? p with { Crop = s, Resize = (int)Math.Round((double)s * p.Resize / p.Crop) }
+                          : p with { Resize = s, ResizeShortestEdge = false };
+    }
+}

@@ -1,0 +1,20 @@
+namespace Dino;
+
+/// <summary>What a loaded model is.</summary>
+/// <param name="Name">general.name of the file.</param>
+/// <param name="WeightType">Type of the linear weights: "f32", "q8_0"; a mix as "q5_0/q4_K".</param>
+/// <param name="EmbeddingLength">Width D (384 for ViT-S).</param>
+/// <param name="BlockCount">Transformer blocks.</param>
+/// <param name="HeadCount">Attention heads.</param>
+/// <param name="FeedForwardLength">MLP hidden width.</param>
+/// <param name="PatchSize">Patch size in pixels.</param>
+/// <param name="ImageSize">Native input size (the position table's grid times the patch size).</param>
+/// <param name="LayerNormEps">LayerNorm epsilon (1e-6 original DINO, 1e-12 Hugging Face).</param>
+/// <param name="ParameterCount">Number of parameters.</param>
+/// <param name="WeightBytes">Bytes of weights held in memory (in the kernels' layout where they have one).</param>
+/// <param name="Kernels">What computes on this CPU, e.g. "linear avx512-vnni, attention avx512" or
+/// "linear avx2-int8, attention avx2" (the library's own kernels) or "linear ggml, attention ggml"
+/// (ggml's stock ops: no AVX2 here, a weight type without a kernel, or DINO_KERNELS=ggml).</param>
+public sealed record DinoModelInfo(
+    string Name, string WeightType, int EmbeddingLength, int BlockCount, int HeadCount, int FeedForwardLength,
+    int PatchSize, int ImageSize, float LayerNormEps, long ParameterCount, long WeightBytes, string Kernels);

@@ -1,0 +1,26 @@
+namespace Dino;
+
+/// <summary>Options of <see cref="DinoModel.Load"/>.</summary>
+public sealed record DinoModelOptions
+{
+    /// <summary>Native threads per embedding call; 0 = all cores.</summary>
+    public int ThreadsPerCall { get; init; }
+
+    /// <summary>Images computed together by <see cref="DinoModel.EmbedBatch(IReadOnlyList{ImageTensor}, EmbedOptions?, CancellationToken)"/> (default 8).</summary>
+    public int MaxBatchSize { get; init; } = 8;
+
+    /// <summary>The attention kernel (default: flash).</summary>
+    public AttentionKernel Attention { get; init; } = AttentionKernel.Auto;
+
+    /// <summary>Position-embedding resampling for non-native sizes.</summary>
+    public PositionInterpolation PositionInterpolation { get; init; } = PositionInterpolation.Dino;
+
+    /// <summary>Refuse a call whose compute buffers would pass this many MiB (an estimate; 0 = no limit).</summary>
+    public long MaxComputeMemoryMB { get; init; } = 8192;
+
+    /// <summary>Limits on decoded images.</summary>
+    public ImageLimits ImageLimits { get; init; } = new();
+
+    /// <summary>Scan the weights for NaN/Inf when loading (default true).</summary>
+    public bool CheckWeights { get; init; } = true;
+}

@@ -1,0 +1,17 @@
+namespace Dino;
+
+/// <summary>What one embedding call returns besides the CLS embedding.</summary>
+public sealed record EmbedOptions
+{
+    /// <summary>Preprocessing; null = the model's default (<see cref="DinoModel.DefaultPreprocessing"/>).</summary>
+    public PreprocessOptions? Preprocess { get; init; }
+
+    /// <summary>Return every token after the final LayerNorm (dense features), not only the CLS row.</summary>
+    public bool Tokens { get; init; }
+
+    /// <summary>Return the last block's attention probabilities.</summary>
+    public AttentionOutput Attention { get; init; }
+
+    /// <summary>Return the outputs of the last n blocks, each after the final norm (DINO's get_intermediate_layers; linear evaluation uses 4).</summary>
+    public int IntermediateLayers { get; init; }
+}
