@@ -5,7 +5,7 @@
 #   - ggml headers from Debian's libggml-dev (unstable suite), extracted without
 #     installing anything system-wide (Debian's binaries need a newer glibc).
 # It also installs the Debian packages the build and tests use (compiler, cmake,
-# googletest, numpy for the converter).  See docs/building.md for the why.
+# googletest, numpy for the converter, clang and zlib for NativeAOT publishes).  See docs/building.md for the why.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 deps="$root/.deps"
@@ -16,7 +16,7 @@ say() { echo "bootstrap: $*" >&2; }
 
 # --- Debian packages -----------------------------------------------------------
 need=()
-for p in g++ cmake make libgtest-dev python3-numpy libgomp1 clang libclang-rt-14-dev; do
+for p in g++ cmake make libgtest-dev python3-numpy libgomp1 clang libclang-rt-14-dev zlib1g-dev; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -27,7 +27,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # --- ggml runtime libraries (NuGet) --------------------------------------------
-if [ ! -f "$ggml/lib/.complete" ]; then
+# Laid out as the package carries them (lib/<rid>/native/): ggml-cpu per CPU
+# variant folder; ggml-base once at the RID's top when the variants' copies are
+# identical (linux-x64), in a variant folder only where its copy differs (win-x64
+# avx512).  The .NET loader and CMake look in the variant folder first.
+if [ ! -f "$ggml/lib/.complete-v2" ]; then
   say "fetching ggml 0.18.0 runtime (NuGet LLamaSharp.Backend.Cpu 0.30.0)"
   work="$deps/nuget-download"
   mkdir -p "$work"
@@ -46,8 +50,14 @@ XML
     mkdir -p "$ggml/lib/$(dirname "$f")"
     cp "$pkg/$f" "$ggml/lib/$f"
   done
+  for base in "$ggml"/lib/*/native/*/libggml-base.so "$ggml"/lib/*/native/*/ggml-base.dll; do
+    [ -f "$base" ] || continue
+    top="$(dirname "$(dirname "$base")")/$(basename "$base")"
+    [ -f "$top" ] || cp "$base" "$top"   # the first variant's copy serves every identical one
+    if cmp -s "$base" "$top"; then rm "$base"; fi
+  done
   rm -rf "$work"
-  touch "$ggml/lib/.complete"
+  touch "$ggml/lib/.complete-v2"
 fi
 
 # --- ggml headers (Debian libggml-dev, unstable) -------------------------------

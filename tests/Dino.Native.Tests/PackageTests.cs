@@ -26,9 +26,15 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
             using (var zip = System.IO.Compression.ZipFile.OpenRead(nupkg))
             {
                 var names = zip.Entries.Select(e => e.FullName).ToHashSet();
-                Assert.Contains("runtimes/linux-x64/native/libdino.so", names);
+                Assert.Contains("nativeassets/linux-x64/native/libdino.so", names);
+                Assert.Contains("nativeassets/linux-x64/native/libggml-base.so", names);  // once: the variants' copies are identical
                 foreach (string v in new[] { "avx512", "avx2", "avx", "noavx" })
-                    Assert.Contains($"runtimes/linux-x64/native/{v}/libggml-cpu.so", names);
+                {
+                    Assert.Contains($"nativeassets/linux-x64/native/{v}/libggml-cpu.so", names);
+                    Assert.DoesNotContain($"nativeassets/linux-x64/native/{v}/libggml-base.so", names);
+                }
+                Assert.Contains("buildTransitive/Dino.Native.targets", names);
+                Assert.DoesNotContain(names, n => n.StartsWith("runtimes/", StringComparison.Ordinal));  // NuGet would flatten the variants
                 Assert.Contains("THIRD-PARTY-NOTICES.md", names);
             }
 
@@ -42,20 +48,70 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
                 """);
             File.WriteAllText(Path.Combine(app, "Program.cs"), """
                 using Dino;
-                using var model = DinoModel.Load(args[0]);
-                var e = model.Embed(args[1]);
-                Console.WriteLine(string.Join(" ", e.Embedding.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+                try
+                {
+                    using var model = DinoModel.Load(args[0]);
+                    var e = model.Embed(args[1]);
+                    Console.WriteLine(string.Join(" ", e.Embedding.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+                }
+                catch (DinoException e)
+                {
+                    Console.Error.WriteLine($"{e.GetType().Name}: {e.Message}");
+                    return 3;
+                }
+                return 0;
                 """);
-            // The feed plus the machine's package cache as sources: no network needed, nothing of the repo referenced.
-            string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
-                           ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-            Run("dotnet", $"restore --source \"{feed}\" --source \"{cache}\" --packages \"{Path.Combine(work, "packages")}\"", app);
+            // The feed as one more package source (the machine's own sources bring the runtime packs a
+            // RID-specific publish needs); a private package folder, so nothing stale is picked up.
+            File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+                <configuration><packageSources><add key="dino-test-feed" value="{feed}" /></packageSources></configuration>
+                """);
+            File.WriteAllText(Path.Combine(app, "Directory.Build.props"), $"""
+                <Project><PropertyGroup><RestorePackagesPath>{Path.Combine(work, "packages")}</RestorePackagesPath></PropertyGroup></Project>
+                """);
+            Run("dotnet", "restore", app);
             Run("dotnet", "build --no-restore -c Release -o out", app);
             string stdout = Run("dotnet", $"out/app.dll \"{TestData.Data("vits8-hf-f32.gguf")}\" \"{TestData.Image("photo.jpg")}\"", app);
 
-            float[] theirs = stdout.Trim().Split(' ').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray();
             float[] ours = models.Hf.Embed(TestData.Image("photo.jpg")).Embedding;
-            Assert.Equal(ours, theirs);
+            Assert.Equal(ours, Parse(stdout));
+            Assert.Equal(ours, Parse(Run("dotnet", $"run -c Release --no-restore -- \"{TestData.Data("vits8-hf-f32.gguf")}\" \"{TestData.Image("photo.jpg")}\"", app)));
+
+            // A missing native file is a DinoNativeException naming what was tried, not a crash.
+            File.Delete(Path.Combine(app, "out", "runtimes", "linux-x64", "native", "libggml-base.so"));
+            var (code, _, err) = RunRaw("dotnet", $"out/app.dll \"{TestData.Data("vits8-hf-f32.gguf")}\" \"{TestData.Image("photo.jpg")}\"", app);
+            Assert.Equal(3, code);
+            Assert.Contains("DinoNativeException", err);
+            Assert.Contains("libggml-base.so: not found", err);
+
+            // Every way an app reaches a machine: published for its RID, then run from its folder moved
+            // elsewhere (nothing may point back into the build tree or the package cache).
+            string modelArgs = $"\"{TestData.Data("vits8-hf-f32.gguf")}\" \"{TestData.Image("photo.jpg")}\"";
+            foreach (var (name, flags, exe) in new[]
+            {
+                ("framework-dependent", "--self-contained false", "dotnet app.dll"),
+                ("self-contained", "--self-contained true", "./app"),
+                ("single-file", "--self-contained true -p:PublishSingleFile=true", "./app"),
+                ("native-aot", "-p:PublishAot=true", "./app"),
+            })
+            {
+                string published = Path.Combine(work, "publish-" + name);
+                Run("dotnet", $"publish -c Release -r linux-x64 {flags} -o \"{published}\"", app);
+                string moved = Path.Combine(work, "moved", name);
+                Directory.CreateDirectory(Path.GetDirectoryName(moved)!);
+                Directory.Move(published, moved);
+                Assert.True(File.Exists(Path.Combine(moved, "runtimes", "linux-x64", "native", "avx2", "libggml-cpu.so")), $"{name}: no avx2 variant");
+                if (name == "single-file")
+                    Assert.Equal(new[] { "app" }, Directory.GetFiles(moved).Select(Path.GetFileName).Where(f => !f!.EndsWith(".pdb")).ToArray());
+                string[] parts = exe.Split(' ', 2);
+                string got = Run(parts[0] == "dotnet" ? "dotnet" : Path.Combine(moved, "app"), (parts.Length > 1 ? parts[1] + " " : "") + modelArgs, moved);
+                // NativeAOT compiles the managed preprocessing for baseline x64 (the JIT uses AVX2/AVX-512
+                // vectors), which moves JPEG decoding and resizing by float rounding: ~2e-6 on the CLS.
+                float[] theirs = Parse(got);
+                double maxAbs = ours.Zip(theirs, (a, b) => Math.Abs(a - b)).Max();
+                output.WriteLine($"{name}: CLS max abs difference {maxAbs:E2}");
+                Assert.True(maxAbs <= 1e-5, $"{name}: CLS differs by {maxAbs}");
+            }
 
             // The CLI as a .NET tool, installed from the same feed.
             Run("dotnet", $"pack \"{Path.Combine(TestData.RepoRoot, "src", "Dino.Cli")}\" -c Release -o \"{feed}\" -p:Version={version}", TestData.RepoRoot);
@@ -70,7 +126,17 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
         }
     }
 
+    private static float[] Parse(string stdout) =>
+        stdout.Trim().Split(' ').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+
     private string Run(string file, string args, string cwd)
+    {
+        var (code, stdout, stderr) = RunRaw(file, args, cwd);
+        Assert.True(code == 0, $"{file} {args} exited with {code}:\n{stdout}\n{stderr}");
+        return stdout;
+    }
+
+    private (int code, string stdout, string stderr) RunRaw(string file, string args, string cwd)
     {
         var psi = new ProcessStartInfo(file, args)
         {
@@ -85,7 +151,6 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
         string stdout = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
         output.WriteLine($"$ {file} {args}\n{stdout}{stderr.Result}");
-        Assert.True(p.ExitCode == 0, $"{file} {args} exited with {p.ExitCode}:\n{stdout}\n{stderr.Result}");
-        return stdout;
+        return (p.ExitCode, stdout, stderr.Result);
     }
 }

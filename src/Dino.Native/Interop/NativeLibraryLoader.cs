@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
@@ -9,10 +10,11 @@ namespace Dino.Interop;
 /// Finds and loads libdino with the ggml build that fits this CPU.
 /// </summary>
 /// <remarks>
-/// The package carries ggml for several x86-64 CPU levels under
-/// runtimes/&lt;rid&gt;/native/{avx512,avx2,avx,noavx}/ and libdino beside them.
-/// The best level the CPU supports is preloaded (ggml-base, then ggml-cpu), so
-/// that libdino binds to it when it loads. DINO_NATIVE_DIR and
+/// The package brings, for each RID, runtimes/&lt;rid&gt;/native/ with libdino and
+/// ggml-base at the top and ggml-cpu per x86-64 CPU level in
+/// {avx512,avx2,avx,noavx}/ (a level's own ggml-base beside it where it differs;
+/// see buildTransitive/Dino.Native.targets). The best level the CPU supports is
+/// preloaded (ggml-base, then ggml-cpu), so that libdino binds to it when it loads. DINO_NATIVE_DIR and
 /// DINO_CPU_VARIANT (or <see cref="Directory"/> and <see cref="CpuVariant"/>, which
 /// the public DinoNativeLibrary sets) override the search.
 /// </remarks>
@@ -95,25 +97,25 @@ internal static class NativeLibraryLoader
         return (ecx & (1 << 29)) != 0;
     }
 
-    private static IEnumerable<string> CandidateDirectories()
+    // Where the package's files can be: DINO_NATIVE_DIR alone if set; else runtimes/<rid>/native/ (how the
+    // package's build targets lay them out) or the top folder, beside the app and beside this assembly
+    // (which differ for plugins and test hosts; the assembly has no location in single-file and NativeAOT apps).
+    [UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "an empty Location is skipped")]
+    private static List<string> CandidateDirectories()
     {
         string? configured = Directory ?? Environment.GetEnvironmentVariable("DINO_NATIVE_DIR");
-        if (!string.IsNullOrEmpty(configured))
-        {
-            yield return configured;
-            yield break;
-        }
+        if (!string.IsNullOrEmpty(configured)) return new List<string> { configured };
         string rid = RuntimeId();
         var bases = new List<string> { AppContext.BaseDirectory };
-#pragma warning disable IL3000 // empty in single-file apps, which the check below handles
         string? asmDir = Path.GetDirectoryName(typeof(NativeLibraryLoader).Assembly.Location);
-#pragma warning restore IL3000
         if (!string.IsNullOrEmpty(asmDir)) bases.Add(asmDir);
+        var dirs = new List<string>();
         foreach (string b in bases.Distinct())
         {
-            yield return Path.Combine(b, "runtimes", rid, "native");
-            yield return b;  // a RID-specific publish puts the native files at the top
+            dirs.Add(Path.Combine(b, "runtimes", rid, "native"));
+            dirs.Add(b);
         }
+        return dirs;
     }
 
     private static IntPtr LoadBest(out string? error)
@@ -145,15 +147,19 @@ internal static class NativeLibraryLoader
             foreach (string v in variants)
             {
                 string ggmlDir = Path.Combine(dir, v);
-                if (!File.Exists(Path.Combine(ggmlDir, baseFile)))
+                string cpuPath = Path.Combine(ggmlDir, cpuFile);
+                // The variant's own ggml-base where it has one, else the one all variants share.
+                string basePath = File.Exists(Path.Combine(ggmlDir, baseFile)) ? Path.Combine(ggmlDir, baseFile) : Path.Combine(dir, baseFile);
+                string? missing = !File.Exists(cpuPath) ? cpuPath : !File.Exists(basePath) ? basePath : null;
+                if (missing != null)
                 {
-                    log.Append("\n  ").Append(Path.Combine(ggmlDir, baseFile)).Append(": not found");
+                    log.Append("\n  ").Append(missing).Append(": not found");
                     continue;
                 }
                 try
                 {
-                    NativeLibrary.Load(Path.Combine(ggmlDir, baseFile));
-                    NativeLibrary.Load(Path.Combine(ggmlDir, cpuFile));
+                    NativeLibrary.Load(basePath);
+                    NativeLibrary.Load(cpuPath);
                     IntPtr h = NativeLibrary.Load(dinoPath);
                     LoadedFrom = $"{dinoPath} with ggml from {ggmlDir}";
                     error = null;
