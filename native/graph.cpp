@@ -106,7 +106,10 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
     const int64_t D = hp.dim, H = hp.heads, hd = D / H, P = hp.patch;
     const int64_t gh = s.height / P, gw = s.width / P, T = 1 + gh * gw, N = s.n;
 
-    constexpr size_t max_nodes = 4096;
+    // Sized from the model: a block on ggml's ops makes about 35 tensors (LayerNorms, views, the
+    // exact attention, the intermediate output), our kernels fewer.  A fixed budget would abort the
+    // process (GGML_ASSERT) on a deep model the loader accepts; 64 per block leaves room.
+    const size_t max_nodes = 256 + size_t(hp.depth) * 64;
     ggml_init_params ip = {ggml_tensor_overhead() * max_nodes + ggml_graph_overhead_custom(max_nodes, false), nullptr, true};
     g->ctx = ggml_init(ip);
     if (!g->ctx) fail(DINO_ERR_OUT_OF_MEMORY, "cannot allocate the graph");

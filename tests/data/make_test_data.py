@@ -5,6 +5,7 @@
     vits8-dino-{f32,f16,q8_0,q4_0}.gguf   original layout, eps 1e-6
     vits8-hf-f32.gguf, vits8-hf-bin-f32.gguf  Hugging Face layout, eps 1e-12
     tiny-hf-f32.gguf, tiny-dino-{f32,q8_0,q4_0}.gguf
+    deep-f32.gguf                         the deepest model the loader accepts (256 blocks), tiny widths
 
 and checks that the synthetic weights are the ones the committed reference
 outputs (tests/reference) were made from.
@@ -40,7 +41,38 @@ def main():
     for src, name, t, heads in jobs:
         dst = os.path.join(out, f"{name}-{t}.gguf")
         convert_gguf.convert(os.path.join(out, src), dst, t, name=name, heads=heads)
-    print(f"make_test_data: {len(jobs)} GGUF files in {out}", file=sys.stderr)
+    write_deep(os.path.join(out, "deep-f32.gguf"))
+    print(f"make_test_data: {len(jobs) + 1} GGUF files in {out}", file=sys.stderr)
+
+
+def write_deep(path, depth=256, dim=16, mlp=16, patch=8, image=16):
+    """The most blocks the loader allows (dino.block_count <= 256), one 16-wide head: a graph
+    that must fit on every kernel path with every output requested."""
+    import numpy as np
+    kv = {"general.architecture": "dino", "general.name": "deep", "dino.embedding_length": dim,
+          "dino.block_count": depth, "dino.attention.head_count": 1, "dino.feed_forward_length": mlp,
+          "dino.attention.layer_norm_epsilon": 1e-6, "dino.patch_size": patch, "dino.image_size": image}
+    grid = image // patch
+    shapes = {"patch_embd.weight": [patch, patch, 3, dim], "patch_embd.bias": [dim], "cls_embd": [dim],
+              "pos_embd": [dim, 1 + grid * grid]}
+    for i in range(depth):
+        for layer, n_in, n_out in (("attn_qkv", dim, 3 * dim), ("attn_out", dim, dim), ("ffn_up", dim, mlp),
+                                   ("ffn_down", mlp, dim)):
+            shapes[f"blk.{i}.{layer}.weight"] = [n_in, n_out]
+            shapes[f"blk.{i}.{layer}.bias"] = [n_out]
+        for norm in ("attn_norm", "ffn_norm"):
+            shapes[f"blk.{i}.{norm}.weight"] = [dim]
+            shapes[f"blk.{i}.{norm}.bias"] = [dim]
+    shapes["output_norm.weight"] = [dim]
+    shapes["output_norm.bias"] = [dim]
+    tensors = []
+    for k, (name, ne) in enumerate(shapes.items()):
+        n = int(np.prod(ne))
+        a = 0.05 * np.sin(np.arange(n, dtype=np.float64) * 0.37 + k)  # small: the residual stream stays tame
+        if name.endswith("norm.weight"):
+            a = a + 1.0
+        tensors.append((name, ne, convert_gguf.GGML_F32, a.astype("<f4").tobytes()))
+    convert_gguf.write_gguf(path, kv, tensors)
 
 
 if __name__ == "__main__":

@@ -216,3 +216,24 @@ TEST(Api, LogCallbackReceivesMessages) {
     ASSERT_FALSE(lines.empty());
     EXPECT_NE(lines.back().find("loaded"), std::string::npos) << lines.back();
 }
+
+// The deepest model the loader accepts computes every output on every kernel path (CTest runs this
+// with DINO_KERNELS=ggml and avx2 too): the graph is sized from the model, never overflows ggml's
+// fixed object budget (which aborts the process).
+TEST(Api, DeepestModelComputesEveryOutput) {
+    const dino_model * m = shared_model("deep-f32.gguf");
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(info_of(m).block_count, 256);
+    auto ctx = make_context(m);
+    std::vector<float> pixels(2 * 3 * 16 * 16);
+    for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = float(std::sin(double(i) * 0.1));
+    request rq;
+    rq.attention = rq.attention_full = true;
+    rq.n_intermediate = 256;
+    const result r = run(ctx.get(), m, pixels.data(), 2, 16, 16, rq);
+    for (float v : r.tokens) ASSERT_TRUE(std::isfinite(v));
+    for (float v : r.intermediate) ASSERT_TRUE(std::isfinite(v));
+    // Without the attention output the last block takes the fused attention: the same up to rounding.
+    const result plain = run(ctx.get(), m, pixels.data(), 2, 16, 16);
+    EXPECT_LT(max_abs_diff(plain.cls.data(), r.cls.data(), r.cls.size()), 1e-4);
+}
