@@ -69,16 +69,16 @@ public sealed class DinoModel : IDisposable
         }
         catch (DinoNativeException e) when (e.Status == DinoStatus.InvalidArgument)
         {
-            Dispose();
+            Release();
             throw new ArgumentOutOfRangeException(nameof(options), e.Message);
         }
         catch
         {
-            Dispose();
+            Release();
             throw;
         }
 
-        void Dispose()
+        void Release()  // the model owns the handle once it exists
         {
             if (model != null) model.Dispose();
             else handle.Dispose();
