@@ -1,5 +1,7 @@
 #include "gguf_file.h"
 
+#include "file_io.h"
+
 #include "ggml.h"
 
 #include <algorithm>
@@ -21,11 +23,6 @@ constexpr uint64_t kMaxStringLength = 1u << 24;
 constexpr uint64_t kMaxArrayLength = 1u << 24;
 constexpr uint64_t kMaxAlignment = 1u << 20;
 constexpr int64_t kMaxElements = int64_t(1) << 40;
-
-struct file_closer {
-    void operator()(FILE * f) const { if (f) fclose(f); }
-};
-using file_ptr = std::unique_ptr<FILE, file_closer>;
 
 // Sequential reads that never go past the end of the file.
 class reader {
@@ -172,16 +169,12 @@ const gguf_kv * gguf_file::find(const std::string & key) const {
 }
 
 gguf_file gguf_file::read(const std::string & path) {
-    file_ptr f(fopen(path.c_str(), "rb"));
-    if (!f) fail(DINO_ERR_IO, "%s: cannot open: %s", path.c_str(), strerror(errno));
-    if (fseeko(f.get(), 0, SEEK_END) != 0) fail(DINO_ERR_IO, "%s: cannot seek: %s", path.c_str(), strerror(errno));
-    const off_t size = ftello(f.get());
-    if (size < 0) fail(DINO_ERR_IO, "%s: cannot tell its size (not a regular file?)", path.c_str());
-    rewind(f.get());
+    uint64_t size = 0;
+    file_io::file_ptr f = file_io::open_regular(path, size);
 
     gguf_file g;
     g.path_ = path;
-    g.file_size = uint64_t(size);
+    g.file_size = size;
     reader r(f.get(), g.file_size, path);
 
     char magic[4];
@@ -297,7 +290,7 @@ void gguf_file::read_tensor(const gguf_tensor_info & t, void * dst) const {
     if (!file_) fail(DINO_ERR_INTERNAL, "%s: read_tensor after close", path_.c_str());
     // read() checked that the range lies in the file; the file may have changed since.
     if (t.offset > file_size - data_offset || t.nbytes > file_size - data_offset - t.offset ||
-        fseeko(file_.get(), off_t(data_offset + t.offset), SEEK_SET) != 0 || fread(dst, 1, t.nbytes, file_.get()) != t.nbytes) {
+        !file_io::read_at(file_.get(), data_offset + t.offset, dst, t.nbytes)) {
         fail(DINO_ERR_IO, "%s: cannot read the data of tensor '%s'", path_.c_str(), t.name.c_str());
     }
 }
@@ -344,8 +337,7 @@ void write_gguf(const std::string & path, const std::vector<gguf_kv> & kvs,
     h.resize((h.size() + align - 1) / align * align, 0);
 
     const std::string tmp = path + ".tmp";
-    file_ptr f(fopen(tmp.c_str(), "wb"));
-    if (!f) fail(DINO_ERR_IO, "%s: cannot create: %s", tmp.c_str(), strerror(errno));
+    file_io::file_ptr f = file_io::create(tmp);
     static const uint8_t zeros[align] = {};
     bool ok = fwrite(h.data(), 1, h.size(), f.get()) == h.size();
     for (const auto & t : tensors) {
@@ -357,13 +349,14 @@ void write_gguf(const std::string & path, const std::vector<gguf_kv> & kvs,
     const int err = errno;
     f.reset();
     if (!ok) {
-        remove(tmp.c_str());
+        file_io::remove_quietly(tmp);
         fail(DINO_ERR_IO, "%s: write failed: %s", tmp.c_str(), strerror(err));
     }
-    if (rename(tmp.c_str(), path.c_str()) != 0) {
-        const int e = errno;
-        remove(tmp.c_str());
-        fail(DINO_ERR_IO, "%s: cannot rename to %s: %s", tmp.c_str(), path.c_str(), strerror(e));
+    try {
+        file_io::replace(tmp, path);
+    } catch (...) {
+        file_io::remove_quietly(tmp);
+        throw;
     }
 }
 

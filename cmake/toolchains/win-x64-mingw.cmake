@@ -1,0 +1,16 @@
+# win-x64 from Linux: Debian's mingw-w64 (posix threads: std::thread and std::mutex),
+# tests run under wine.  scripts/build-win-x64.sh uses it; see docs/building.md.
+set(CMAKE_SYSTEM_NAME Windows)
+set(CMAKE_SYSTEM_PROCESSOR x86_64)
+set(CMAKE_C_COMPILER x86_64-w64-mingw32-gcc-posix)
+set(CMAKE_CXX_COMPILER x86_64-w64-mingw32-g++-posix)
+set(CMAKE_RC_COMPILER x86_64-w64-mingw32-windres)
+set(CMAKE_FIND_ROOT_PATH /usr/x86_64-w64-mingw32)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+find_program(DINO_WINE NAMES wine wine64 PATHS /usr/lib/wine)
+if(DINO_WINE)
+  set(CMAKE_CROSSCOMPILING_EMULATOR "${DINO_WINE}")
+endif()
