@@ -5,7 +5,8 @@
 #   - ggml headers from Debian's libggml-dev (unstable suite), extracted without
 #     installing anything system-wide (Debian's binaries need a newer glibc).
 # It also installs the Debian packages the build and tests use (compiler, cmake,
-# googletest, numpy for the converter, clang and zlib for NativeAOT publishes).  See docs/building.md for the why.
+# googletest, numpy for the converter, clang and zlib for NativeAOT publishes,
+# mingw-w64 and wine for win-x64).  See docs/building.md for the why.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 deps="$root/.deps"
@@ -16,7 +17,9 @@ say() { echo "bootstrap: $*" >&2; }
 
 # --- Debian packages -----------------------------------------------------------
 need=()
-for p in g++ cmake make libgtest-dev python3-numpy libgomp1 clang libclang-rt-14-dev zlib1g-dev; do
+# g++-mingw-w64-x86-64-posix and wine: the win-x64 build and its tests.
+for p in g++ cmake make libgtest-dev python3-numpy libgomp1 clang libclang-rt-14-dev zlib1g-dev unzip \
+         g++-mingw-w64-x86-64-posix wine wine64; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -33,6 +33,14 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
                     Assert.Contains($"nativeassets/linux-x64/native/{v}/libggml-cpu.so", names);
                     Assert.DoesNotContain($"nativeassets/linux-x64/native/{v}/libggml-base.so", names);
                 }
+                if (CrossRids.Contains("win-x64"))
+                {
+                    Assert.Contains("nativeassets/win-x64/native/dino.dll", names);
+                    Assert.Contains("nativeassets/win-x64/native/ggml-base.dll", names);
+                    Assert.Contains("nativeassets/win-x64/native/avx512/ggml-base.dll", names);  // differs from the shared one
+                    foreach (string v in new[] { "avx512", "avx2", "avx", "noavx" })
+                        Assert.Contains($"nativeassets/win-x64/native/{v}/ggml-cpu.dll", names);
+                }
                 Assert.Contains("buildTransitive/Dino.Native.targets", names);
                 Assert.DoesNotContain(names, n => n.StartsWith("runtimes/", StringComparison.Ordinal));  // NuGet would flatten the variants
                 Assert.Contains("THIRD-PARTY-NOTICES.md", names);
@@ -83,6 +91,8 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
             Assert.Equal(3, code);
             Assert.Contains("DinoNativeException", err);
             Assert.Contains("libggml-base.so: not found", err);
+            string[] tried = err.Split('\n').Where(l => l.StartsWith("  ", StringComparison.Ordinal)).ToArray();
+            Assert.Equal(tried.Distinct().ToArray(), tried);  // each place once
 
             // Every way an app reaches a machine: published for its RID, then run from its folder moved
             // elsewhere (nothing may point back into the build tree or the package cache).
@@ -113,6 +123,30 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
                 Assert.True(maxAbs <= 1e-5, $"{name}: CLS differs by {maxAbs}");
             }
 
+            // Windows: a self-contained win-x64 publish, run under wine (scripts/wine.sh) from its moved folder.
+            if (CrossRids.Contains("win-x64"))
+            {
+                string published = Path.Combine(work, "publish-win-x64");
+                Run("dotnet", $"publish -c Release -r win-x64 --self-contained true -o \"{published}\"", app);
+                string moved = Path.Combine(work, "moved", "win-x64");
+                Directory.Move(published, moved);
+                Assert.True(File.Exists(Path.Combine(moved, "runtimes", "win-x64", "native", "avx2", "ggml-cpu.dll")), "win-x64: no avx2 variant");
+                float[] theirs = Parse(Run(Path.Combine(TestData.RepoRoot, "scripts", "wine.sh"), $"\"{Path.Combine(moved, "app.exe")}\" {modelArgs}", moved));
+                double maxAbs = ours.Zip(theirs, (a, b) => Math.Abs(a - b)).Max();
+                output.WriteLine($"win-x64 under wine: CLS max abs difference {maxAbs:E2}");
+                Assert.True(maxAbs <= 1e-5, $"win-x64: CLS differs by {maxAbs}");
+
+                // Without the VC++ runtime's OpenMP (wine's own vcomp140 switched off), the error says what to install.
+                var (code2, _, err2) = RunRaw("env", $"WINEDLLOVERRIDES=vcomp140=d \"{Path.Combine(TestData.RepoRoot, "scripts", "wine.sh")}\" \"{Path.Combine(moved, "app.exe")}\" {modelArgs}", moved);
+                Assert.Equal(3, code2);
+                Assert.Contains("DinoNativeException", err2);
+                Assert.Contains("Visual C++ 2015-2022 Redistributable", err2);
+            }
+            else
+            {
+                output.WriteLine("win-x64 publish not tested: DINO_TEST_RIDS does not name it (scripts/test.sh does)");
+            }
+
             // The CLI as a .NET tool, installed from the same feed.
             Run("dotnet", $"pack \"{Path.Combine(TestData.RepoRoot, "src", "Dino.Cli")}\" -c Release -o \"{feed}\" -p:Version={version}", TestData.RepoRoot);
             string tools = Path.Combine(work, "tools");
@@ -125,6 +159,10 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
             try { Directory.Delete(work, recursive: true); } catch (IOException) { }
         }
     }
+
+    // The cross-built RIDs this run has native files for and can run (scripts/test.sh names them).
+    private static readonly string[] CrossRids =
+        (Environment.GetEnvironmentVariable("DINO_TEST_RIDS") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
     private static float[] Parse(string stdout) =>
         stdout.Trim().Split(' ').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray();

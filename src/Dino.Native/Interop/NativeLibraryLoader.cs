@@ -2,7 +2,6 @@ using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
-using System.Text;
 
 namespace Dino.Interop;
 
@@ -110,7 +109,8 @@ internal static class NativeLibraryLoader
         string? asmDir = Path.GetDirectoryName(typeof(NativeLibraryLoader).Assembly.Location);
         if (!string.IsNullOrEmpty(asmDir)) bases.Add(asmDir);
         var dirs = new List<string>();
-        foreach (string b in bases.Distinct())
+        // BaseDirectory ends in a separator, GetDirectoryName does not: the same folder must be tried once.
+        foreach (string b in bases.Select(b => Path.TrimEndingDirectorySeparator(Path.GetFullPath(b))).Distinct())
         {
             dirs.Add(Path.Combine(b, "runtimes", rid, "native"));
             dirs.Add(b);
@@ -125,7 +125,8 @@ internal static class NativeLibraryLoader
         var supported = SupportedVariants();
         string? forced = CpuVariant ?? Environment.GetEnvironmentVariable("DINO_CPU_VARIANT");
         var variants = supported.ToList();
-        var log = new StringBuilder();
+        var tried = new List<string>();  // each failure once: variants share ggml-base
+        void Tried(string what) { if (!tried.Contains(what)) tried.Add(what); }
         if (!string.IsNullOrEmpty(forced))
         {
             if (!supported.Contains(forced))
@@ -141,7 +142,7 @@ internal static class NativeLibraryLoader
             string dinoPath = Path.Combine(dir, dinoFile);
             if (!File.Exists(dinoPath))
             {
-                log.Append("\n  ").Append(dinoPath).Append(": not found");
+                Tried(dinoPath + ": not found");
                 continue;
             }
             foreach (string v in variants)
@@ -153,7 +154,7 @@ internal static class NativeLibraryLoader
                 string? missing = !File.Exists(cpuPath) ? cpuPath : !File.Exists(basePath) ? basePath : null;
                 if (missing != null)
                 {
-                    log.Append("\n  ").Append(missing).Append(": not found");
+                    Tried(missing + ": not found");
                     continue;
                 }
                 try
@@ -167,12 +168,15 @@ internal static class NativeLibraryLoader
                 }
                 catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
                 {
-                    log.Append("\n  ").Append(ggmlDir).Append(": ").Append(e.Message);
+                    Tried(ggmlDir + ": " + e.Message);
                 }
             }
         }
-        error = $"cannot load the native Dino library for {RuntimeId()} (CPU variants {string.Join(", ", variants)}). Tried:{log}\n" +
-                "Set DINO_NATIVE_DIR to the folder holding libdino and the ggml variant folders, or reinstall the Dino.Native package.";
+        error = $"cannot load the native Dino library for {RuntimeId()} (CPU variants {string.Join(", ", variants)}). Tried:{string.Concat(tried.Select(t => "\n  " + t))}\n" +
+                "Set DINO_NATIVE_DIR to the folder holding libdino and the ggml variant folders, or reinstall the Dino.Native package." +
+                (OperatingSystem.IsWindows()
+                    ? "\nggml's DLLs need the Microsoft Visual C++ 2015-2022 Redistributable (x64): VCRUNTIME140, MSVCP140 and VCOMP140 (OpenMP)."
+                    : "");
         return IntPtr.Zero;
     }
 }
