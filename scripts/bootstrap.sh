@@ -6,7 +6,7 @@
 #     installing anything system-wide (Debian's binaries need a newer glibc).
 # It also installs the Debian packages the build and tests use (compiler, cmake,
 # googletest, numpy for the converter, clang and zlib for NativeAOT publishes,
-# mingw-w64 and wine for win-x64).  See docs/building.md for the why.
+# mingw-w64 and wine for win-x64).  See the README, "Building and layout".
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 deps="$root/.deps"

@@ -1,5 +1,5 @@
 # win-x64 from Linux: Debian's mingw-w64 (posix threads: std::thread and std::mutex),
-# tests run under wine.  scripts/build-native.sh win-x64 uses it; see docs/building.md.
+# tests run under wine.  scripts/build-native.sh win-x64 uses it; see the README, "Platforms and publishing".
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR x86_64)
 set(CMAKE_C_COMPILER x86_64-w64-mingw32-gcc-posix)
