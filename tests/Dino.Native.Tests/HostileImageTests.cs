@@ -130,6 +130,59 @@ public class HostileImageTests(ModelFixture models, ITestOutputHelper output)
         Assert.Equal((32, 32), (t.Height, t.Width));
     }
 
+    /// <summary>A valid PNG with one metadata chunk spliced in after IHDR.</summary>
+    private static byte[] PngWith(string type, byte[] data)
+    {
+        byte[] png = Encode(new PngEncoder());
+        const int afterIhdr = 8 + 25;
+        return png[..afterIhdr].Concat(Chunk(type, data)).Concat(png[afterIhdr..]).ToArray();
+    }
+
+    [Fact]
+    public void PngMetadataBombsAreRefusedFastAndSmallMetadataIsFine()
+    {
+        byte[] zeros;  // 512 MiB of zeros, deflated: ~0.5 MB
+        using (var z = new MemoryStream())
+        {
+            using (var zs = new ZLibStream(z, CompressionLevel.Optimal, leaveOpen: true))
+            {
+                var block = new byte[1 << 20];
+                for (int i = 0; i < 512; i++) zs.Write(block);
+            }
+            zeros = z.ToArray();
+        }
+        var latin = System.Text.Encoding.Latin1;
+        var bombs = new (string type, byte[] data)[]
+        {
+            ("zTXt", latin.GetBytes("Comment\0\0").Concat(zeros).ToArray()),
+            ("iTXt", latin.GetBytes("Comment\0\u0001\0en\0\0").Concat(zeros).ToArray()),
+            ("iCCP", latin.GetBytes("icc\0\0").Concat(zeros).ToArray()),
+        };
+        foreach (var (type, data) in bombs)
+        {
+            byte[] file = PngWith(type, data);
+            long allocated = GC.GetAllocatedBytesForCurrentThread();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var e = Assert.Throws<DinoImageException>(() => M.Preprocess(file));
+            long cost = GC.GetAllocatedBytesForCurrentThread() - allocated;
+            output.WriteLine($"{type} bomb ({file.Length} bytes): {clock.ElapsedMilliseconds} ms, {cost >> 20} MiB allocated: {e.Message}");
+            Assert.Contains("decompression bomb", e.Message);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"{type}: {clock.Elapsed}");
+            Assert.True(cost < 64L << 20, $"{type}: {cost} bytes allocated");
+        }
+
+        // Small text and a small (if odd) profile are ordinary metadata: the image embeds as without them.
+        byte[] plain = Encode(new PngEncoder());
+        byte[] smallText;
+        using (var z = new MemoryStream())
+        {
+            using (var zs = new ZLibStream(z, CompressionLevel.Optimal, leaveOpen: true)) zs.Write(new byte[100_000]);
+            smallText = latin.GetBytes("Comment\0\0").Concat(z.ToArray()).ToArray();
+        }
+        Assert.Equal(M.Preprocess(plain).Data, M.Preprocess(PngWith("zTXt", smallText)).Data);
+        Assert.Equal(M.Preprocess(plain).Data, M.Preprocess(PngWith("tEXt", latin.GetBytes("Title\0hello"))).Data);
+    }
+
     [Fact]
     public void FormatsThatAreNotEnabledAreRefused()
     {

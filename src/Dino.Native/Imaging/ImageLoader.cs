@@ -19,7 +19,7 @@ internal readonly record struct RgbImage(byte[] Pixels, int Width, int Height);
 /// <summary>
 /// Decodes images to RGB with ImageSharp 2.1: only JPEG, PNG, GIF (first
 /// frame), WebP and BMP are enabled; the size is checked (Identify) before
-/// decoding, decoding allocates under a byte budget, EXIF orientation is
+/// decoding, PNG metadata is bounded as PIL bounds it (PngMetadata), decoding allocates under a byte budget, EXIF orientation is
 /// applied, and every format becomes 8-bit RGB (alpha dropped, as PIL's
 /// convert('RGB') does).
 /// </summary>
@@ -61,6 +61,11 @@ internal static class ImageLoader
         config.MemoryAllocator = new BudgetAllocator(SharedPool, limits.MaxDecodeBytes, what);
         try
         {
+            IImageFormat? format = Image.DetectFormat(config, s);
+            s.Position = start;
+            if (format == null)
+                throw new DinoImageException($"{what}: not an image in an enabled format ({EnabledFormats})");
+            if (format is PngFormat) PngMetadata.Check(s, what);  // before Identify, which inflates text chunks
             IImageInfo? info = Image.Identify(config, s);
             if (info == null)
                 throw new DinoImageException($"{what}: not an image in an enabled format ({EnabledFormats})");
@@ -70,9 +75,7 @@ internal static class ImageLoader
             if (pixels > limits.MaxPixels)
                 throw new DinoImageException($"{what}: {info.Width}x{info.Height} is {pixels} pixels, over the limit of {limits.MaxPixels} (ImageLimits.MaxPixels)");
             s.Position = start;
-            IImageFormat? format = Image.DetectFormat(config, s);
-            s.Position = start;
-            if (format != null) Truncation.Check(s, format, what);
+            Truncation.Check(s, format, what);
             using Image<Rgb24> image = Image.Load<Rgb24>(config, s);
             image.Mutate(x => x.AutoOrient());
             var bytes = new byte[image.Width * image.Height * 3];
