@@ -3,14 +3,19 @@
 #include "errors.h"
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <random>
 
 #if defined(_WIN32)
+#include <fcntl.h>
 #include <io.h>
+#include <share.h>
 #include <sys/stat.h>
 #include <windows.h>
 #else
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #endif
@@ -43,18 +48,29 @@ file_ptr open_regular(const std::string & path, uint64_t & size) {
     return f;
 }
 
-file_ptr create(const std::string & path) {
-    file_ptr f(_wfopen(wide(path).c_str(), L"wb"));
-    if (!f) fail(DINO_ERR_IO, "%s: cannot create: %s", path.c_str(), strerror(errno));
+// The target's own path for writing: a link resolved to the file it names; a non-regular file refused.
+static std::string writable_target(const std::string & target) {
+    struct _stat64 st;
+    if (_wstat64(wide(target).c_str(), &st) == 0 && (st.st_mode & _S_IFMT) != _S_IFREG)
+        fail(DINO_ERR_IO, "%s: not a regular file; only files are written", target.c_str());
+    return target;  // Windows links are rare; MoveFileEx replaces the link itself
+}
+
+static FILE * create_exclusive(const std::string & path) {
+    int fd = -1;
+    if (_wsopen_s(&fd, wide(path).c_str(), _O_CREAT | _O_EXCL | _O_WRONLY | _O_BINARY, _SH_DENYRW, _S_IREAD | _S_IWRITE) != 0)
+        return nullptr;
+    FILE * f = _fdopen(fd, "wb");
+    if (!f) _close(fd);
     return f;
 }
 
-void replace(const std::string & from, const std::string & to) {
+static void replace(const std::string & from, const std::string & to) {
     if (!MoveFileExW(wide(from).c_str(), wide(to).c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
         fail(DINO_ERR_IO, "%s: cannot rename to %s (Windows error %lu)", from.c_str(), to.c_str(), GetLastError());
 }
 
-void remove_quietly(const std::string & path) noexcept {
+static void remove_quietly(const std::string & path) noexcept {
     try { _wremove(wide(path).c_str()); } catch (...) {}
 }
 
@@ -84,18 +100,30 @@ file_ptr open_regular(const std::string & path, uint64_t & size) {
     return f;
 }
 
-file_ptr create(const std::string & path) {
-    file_ptr f(fopen(path.c_str(), "wb"));
-    if (!f) fail(DINO_ERR_IO, "%s: cannot create: %s", path.c_str(), strerror(errno));
+static std::string writable_target(const std::string & target) {
+    std::string path = target;
+    char resolved[PATH_MAX];
+    struct stat st;
+    if (lstat(target.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && realpath(target.c_str(), resolved)) path = resolved;
+    if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+        fail(DINO_ERR_IO, "%s: not a regular file; only files are written", target.c_str());
+    return path;
+}
+
+static FILE * create_exclusive(const std::string & path) {
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return nullptr;
+    FILE * f = fdopen(fd, "wb");
+    if (!f) close(fd);
     return f;
 }
 
-void replace(const std::string & from, const std::string & to) {
+static void replace(const std::string & from, const std::string & to) {
     if (rename(from.c_str(), to.c_str()) != 0)
         fail(DINO_ERR_IO, "%s: cannot rename to %s: %s", from.c_str(), to.c_str(), strerror(errno));
 }
 
-void remove_quietly(const std::string & path) noexcept { ::remove(path.c_str()); }
+static void remove_quietly(const std::string & path) noexcept { ::remove(path.c_str()); }
 
 bool read_at(FILE * f, uint64_t offset, void * dst, uint64_t n) {
     static_assert(sizeof(off_t) == 8, "64-bit file offsets");
@@ -103,5 +131,33 @@ bool read_at(FILE * f, uint64_t offset, void * dst, uint64_t n) {
 }
 
 #endif
+
+atomic_output::atomic_output(const std::string & target) : target_(writable_target(target)) {
+    const size_t slash = target_.find_last_of("/\\");
+    const std::string dir = slash == std::string::npos ? std::string() : target_.substr(0, slash + 1);
+    const std::string name = slash == std::string::npos ? target_ : target_.substr(slash + 1);
+    std::random_device random;
+    for (int attempt = 0; attempt < 16 && !file_; attempt++) {
+        temp_ = format("%s.%s.%08x%08x.partial", dir.c_str(), name.c_str(), unsigned(random()), unsigned(random()));
+        file_.reset(create_exclusive(temp_));
+        if (!file_ && errno != EEXIST) break;
+    }
+    if (!file_) fail(DINO_ERR_IO, "%s: cannot create a file beside it: %s", target.c_str(), strerror(errno));
+}
+
+atomic_output::~atomic_output() {
+    if (committed_) return;
+    file_.reset();
+    remove_quietly(temp_);
+}
+
+void atomic_output::commit() {
+    const bool flushed = fflush(file_.get()) == 0;
+    const int err = errno;
+    const bool closed = fclose(file_.release()) == 0;
+    if (!flushed || !closed) fail(DINO_ERR_IO, "%s: write failed: %s", temp_.c_str(), strerror(flushed ? errno : err));
+    replace(temp_, target_);
+    committed_ = true;
+}
 
 }  // namespace dino::file_io

@@ -19,14 +19,28 @@ using file_ptr = std::unique_ptr<FILE, closer>;
 // Opens a regular file for reading and gives its size; anything else fails with DINO_ERR_IO.
 file_ptr open_regular(const std::string & path, uint64_t & size);
 
-// Creates (or truncates) a file for writing; fails with DINO_ERR_IO.
-file_ptr create(const std::string & path);
+// A file written beside its target under a fresh, unguessable name, created exclusively (a link
+// planted at that name is never followed), and renamed over the target only by commit(); the
+// destructor removes it otherwise.  A target that is a link is written through: the file it names
+// is replaced, the link stays.  A target that exists but is not a regular file (a device, FIFO or
+// folder) is refused.  Failures are DINO_ERR_IO.
+class atomic_output {
+public:
+    explicit atomic_output(const std::string & target);
+    ~atomic_output();
+    atomic_output(const atomic_output &) = delete;
+    atomic_output & operator=(const atomic_output &) = delete;
 
-// Moves `from` over `to` (replacing it); fails with DINO_ERR_IO.
-void replace(const std::string & from, const std::string & to);
+    FILE * get() const { return file_.get(); }
+    const std::string & temp_path() const { return temp_; }
+    void commit();
 
-// Deletes a file, quietly: for cleaning up after a failure.
-void remove_quietly(const std::string & path) noexcept;
+private:
+    std::string target_;
+    std::string temp_;
+    file_ptr file_;
+    bool committed_ = false;
+};
 
 // Reads `n` bytes at `offset`; false on a short read or a failed seek.
 bool read_at(FILE * f, uint64_t offset, void * dst, uint64_t n);

@@ -336,28 +336,17 @@ void write_gguf(const std::string & path, const std::vector<gguf_kv> & kvs,
     }
     h.resize((h.size() + align - 1) / align * align, 0);
 
-    const std::string tmp = path + ".tmp";
-    file_io::file_ptr f = file_io::create(tmp);
+    file_io::atomic_output out(path);
+    FILE * f = out.get();
     static const uint8_t zeros[align] = {};
-    bool ok = fwrite(h.data(), 1, h.size(), f.get()) == h.size();
+    bool ok = fwrite(h.data(), 1, h.size(), f) == h.size();
     for (const auto & t : tensors) {
         if (!ok) break;
         const uint64_t pad = (align - t.nbytes % align) % align;
-        ok = fwrite(t.data, 1, t.nbytes, f.get()) == t.nbytes && fwrite(zeros, 1, pad, f.get()) == pad;
+        ok = fwrite(t.data, 1, t.nbytes, f) == t.nbytes && fwrite(zeros, 1, pad, f) == pad;
     }
-    ok = ok && fflush(f.get()) == 0;
-    const int err = errno;
-    f.reset();
-    if (!ok) {
-        file_io::remove_quietly(tmp);
-        fail(DINO_ERR_IO, "%s: write failed: %s", tmp.c_str(), strerror(err));
-    }
-    try {
-        file_io::replace(tmp, path);
-    } catch (...) {
-        file_io::remove_quietly(tmp);
-        throw;
-    }
+    if (!ok) fail(DINO_ERR_IO, "%s: write failed: %s", out.temp_path().c_str(), strerror(errno));
+    out.commit();
 }
 
 }  // namespace dino

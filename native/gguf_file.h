@@ -74,7 +74,7 @@ private:
 bool allowed_tensor_type(int type);
 
 // Writes a GGUF v3 file: kvs (raw values) then tensors with their data,
-// aligned to 32 bytes.  Writes path + ".tmp" and renames it when complete.
+// aligned to 32 bytes.  Written through file_io::atomic_output: a temporary file renamed over path when complete.
 struct gguf_out_tensor {
     std::string name;
     uint32_t n_dims;

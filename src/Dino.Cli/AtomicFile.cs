@@ -1,31 +1,67 @@
 namespace Dino.Cli;
 
 /// <summary>
-/// An output written to a temporary file beside its destination and renamed over it only when complete,
-/// so an interrupted or failed run never leaves a file that looks whole.
+/// An output file. A regular file (or nothing yet) is written under a fresh, unguessable name beside it,
+/// created exclusively (a link planted at that name is never followed), and renamed over it only when
+/// complete, so an interrupted or failed run never leaves a file that looks whole. A link is written
+/// through: the file it names is replaced and the link stays. A device or FIFO (/dev/null, /dev/full,
+/// a pipe) is written straight to, never replaced.
 /// </summary>
 internal sealed class AtomicFile : IDisposable
 {
     private readonly string _path;
-    private readonly string _temp;
+    private readonly string? _temp;  // null when writing straight to a device or FIFO
     private bool _committed;
+
+    /// <summary>Every temporary file of this process not yet committed or deleted (for the signal handlers).</summary>
+    private static readonly HashSet<string> Pending = new();
 
     public AtomicFile(string path)
     {
         _path = Path.GetFullPath(path);
+        if (new FileInfo(_path).LinkTarget != null)
+            _path = File.ResolveLinkTarget(_path, returnFinalTarget: true)?.FullName ?? _path;
+        string? kind = Dino.IO.RegularFile.NonRegularKind(_path);
+        if (kind == "a folder") throw new UsageException($"{path}: is a folder, not a file");
+        if (kind != null)
+        {
+            Stream = new FileStream(_path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1 << 16);
+            return;
+        }
         string dir = Path.GetDirectoryName(_path)!;
         if (!Directory.Exists(dir)) throw new UsageException($"{dir}: no such folder for the output");
-        _temp = Path.Combine(dir, $".{Path.GetFileName(_path)}.{Environment.ProcessId}.partial");
-        Stream = new FileStream(_temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        for (int attempt = 0; ; attempt++)
+        {
+            _temp = Path.Combine(dir, $".{Path.GetFileName(_path)}.{Path.GetRandomFileName()}.partial");
+            try
+            {
+                lock (Pending) Pending.Add(_temp);
+                Stream = new FileStream(_temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+                break;
+            }
+            catch (IOException) when (File.Exists(_temp) || new FileInfo(_temp).LinkTarget != null)
+            {
+                lock (Pending) Pending.Remove(_temp);
+                if (attempt == 16) throw;
+            }
+        }
     }
 
-    public FileStream Stream { get; }
+    public FileStream Stream { get; } = null!;
 
     public void Commit()
     {
+        if (_temp == null)
+        {
+            Stream.Flush();
+            Stream.Dispose();
+            _committed = true;
+            return;
+        }
         Stream.Flush(flushToDisk: true);
         Stream.Dispose();
         File.Move(_temp, _path, overwrite: true);
+        lock (Pending) Pending.Remove(_temp);
         _committed = true;
     }
 
@@ -34,6 +70,21 @@ internal sealed class AtomicFile : IDisposable
         if (_committed) return;
         try { Stream.Dispose(); }
         catch (IOException) { }  // flushing what is left fails again on a full disk; the file goes anyway
+        if (_temp == null) return;
         try { File.Delete(_temp); } catch (IOException) { }
+        lock (Pending) Pending.Remove(_temp);
+    }
+
+    /// <summary>Deletes every pending temporary file: the last thing a run stopped by a signal does.</summary>
+    public static void DeleteAllPending()
+    {
+        lock (Pending)
+        {
+            foreach (string t in Pending)
+            {
+                try { File.Delete(t); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            }
+            Pending.Clear();
+        }
     }
 }

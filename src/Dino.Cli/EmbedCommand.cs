@@ -48,15 +48,15 @@ internal static class EmbedCommand
         };
         if (format == "npy" && output == null) throw new UsageException("--format npy needs an output file (-o FILE.npy)");
         if (format == "csv" && tokens) throw new UsageException("--tokens needs --format npy or jsonl");
-        var files = Inputs.Expand(paths, allowNpy: true);
-        if (files.Count == 0) throw new UsageException("no images found in the given paths");
+        var failed = new List<string>();
+        var files = Inputs.Expand(paths, allowNpy: true, failed);
+        if (files.Count == 0 && failed.Count == 0) throw new UsageException("no images found in the given paths");
 
         using var dino = Shared.Open(modelPath, threads, batch);
         var recipe = Shared.Recipe(dino, size);
         var options = new EmbedOptions { Tokens = tokens };
         using var sink = Sink.Open(format, output, dino.Info.EmbeddingLength, tokens);
         var progress = new Progress("embed", files.Count);
-        var failed = new List<string>();
         int done = 0, written = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
 
@@ -69,13 +69,11 @@ internal static class EmbedCommand
             {
                 try
                 {
-                    foreach (var (label, t) in Inputs.Tensors(dino, f, recipe))
-                    {
-                        labels.Add(label);
-                        tensors.Add(t);
-                    }
+                    var read = Inputs.Tensors(dino, f, recipe).ToList();  // all of a file, or none of it
+                    labels.AddRange(read.Select(r => r.label));
+                    tensors.AddRange(read.Select(r => r.tensor));
                 }
-                catch (Exception e) when (e is DinoImageException or InvalidDataException or IOException or UnauthorizedAccessException)
+                catch (Exception e) when (e is DinoImageException or InvalidDataException or IOException or UnauthorizedAccessException or ArgumentException)
                 {
                     failed.Add(f);
                     Console.Error.WriteLine($"{(Console.IsErrorRedirected ? "" : "\r")}dino: skipped: {e.Message}");
@@ -83,20 +81,14 @@ internal static class EmbedCommand
             }
             if (tensors.Count > 0)
             {
-                IReadOnlyList<DinoEmbedding> results;
-                try { results = dino.EmbedBatch(tensors, options, ct); }
-                catch (DinoNativeException e) when (e.Status is DinoStatus.OutOfMemory or DinoStatus.InvalidArgument)
+                var results = Compute(dino, tensors, labels, options, failed, ct);
+                for (int i = 0; i < results.Length; i++)
                 {
-                    // One image too large for the compute memory limit, or of an unusable size: skip the batch's images.
-                    foreach (string l in labels) { failed.Add(l); Console.Error.WriteLine($"dino: skipped {l}: {e.Message}"); }
-                    results = Array.Empty<DinoEmbedding>();
-                }
-                for (int i = 0; i < results.Count; i++)
-                {
-                    float[] v = tokens ? results[i].Tokens! : results[i].Embedding;
+                    if (results[i] == null) continue;
+                    float[] v = tokens ? results[i]!.Tokens! : results[i]!.Embedding;
                     int dim = dino.Info.EmbeddingLength;
                     if (normalize) for (int row = 0; row < v.Length; row += dim) DinoEmbedding.Normalize(v.AsSpan(row, dim));  // each token
-                    sink.Write(labels[i], v, tokens ? results[i].TokenCount : 0);
+                    sink.Write(labels[i], v, tokens ? results[i]!.TokenCount : 0);
                     written++;
                 }
             }
@@ -109,6 +101,31 @@ internal static class EmbedCommand
                                 (failed.Count > 0 ? $"; {failed.Count} failed: {string.Join(", ", failed.Take(10))}{(failed.Count > 10 ? ", ..." : "")}" : ""));
         return failed.Count > 0 ? ExitCode.SomeInputsFailed : ExitCode.Ok;
     }
+
+    /// <summary>
+    /// A batch's embeddings; when the batch cannot be computed (one tensor of an unusable size, or too large
+    /// for the compute memory limit), each alone, so that only the bad ones fail (null, reported and counted).
+    /// </summary>
+    private static DinoEmbedding?[] Compute(DinoModel dino, List<ImageTensor> tensors, List<string> labels, EmbedOptions options,
+                                            List<string> failed, CancellationToken ct)
+    {
+        try { return dino.EmbedBatch(tensors, options, ct).ToArray(); }
+        catch (Exception e) when (tensors.Count > 1 && Unusable(e)) { }
+        var results = new DinoEmbedding?[tensors.Count];
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            try { results[i] = dino.EmbedBatch(new[] { tensors[i] }, options, ct)[0]; }
+            catch (Exception e) when (Unusable(e))
+            {
+                failed.Add(labels[i]);
+                Console.Error.WriteLine($"dino: skipped {labels[i]}: {e.Message}");
+            }
+        }
+        return results;
+    }
+
+    private static bool Unusable(Exception e) =>
+        e is ArgumentException || (e is DinoNativeException n && n.Status is DinoStatus.OutOfMemory or DinoStatus.InvalidArgument);
 
     /// <summary>Where vectors go: npy (+ paths file), JSON lines or CSV, to a file (atomically) or stdout.</summary>
     private abstract class Sink : IDisposable
@@ -154,7 +171,7 @@ internal static class EmbedCommand
                 _tokenCount = tokenCount;
             }
             _file.Stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector.AsSpan()));
-            _pathWriter.WriteLine(label);
+            _pathWriter.WriteLine(EmbeddingIndex.PathsLine(label));
             _rows++;
         }
 

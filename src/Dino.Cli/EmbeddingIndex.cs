@@ -11,6 +11,28 @@ internal static class EmbeddingIndex
     /// <summary>The labels of an npy output: one path per row, beside it.</summary>
     public static string PathsFile(string npy) => Path.ChangeExtension(npy, null) + ".paths.txt";
 
+    /// <summary>
+    /// A paths-file line: the label as a JSON string, so that any file name (a newline in it, say) stays one
+    /// line; in Python, json.loads(line). Lines not starting with a quote (older files) are taken as they are.
+    /// </summary>
+    public static string PathsLine(string label) => JsonSerializer.Serialize(label, PathsJson);
+
+    private static string LabelFromPathsLine(string line, string file, int number)
+    {
+        if (!line.StartsWith('"')) return line;
+        try { return JsonSerializer.Deserialize<string>(line) ?? ""; }
+        catch (JsonException e) { throw new InvalidDataException($"{file}:{number}: not a JSON string ({e.Message})"); }
+    }
+
+    // Non-ASCII as it is (readable), not \uXXXX; lone surrogates cannot occur in names .NET enumerates.
+    private static readonly JsonSerializerOptions PathsJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static IEnumerable<string> Lines(string path)
+    {
+        using var reader = new StreamReader(Dino.IO.RegularFile.OpenRead(path), new System.Text.UTF8Encoding(false));
+        while (reader.ReadLine() is { } line) yield return line;
+    }
+
     /// <summary>Every (label, CLS vector) of an index file; an index without rows is an error.</summary>
     public static List<(string label, float[] vector)> Read(string path)
     {
@@ -30,7 +52,9 @@ internal static class EmbeddingIndex
         var (shape, data) = Npy.Read(path);
         if (shape.Length != 2) throw new InvalidDataException($"{path}: expected [N, D] embeddings, found [{string.Join(", ", shape)}]");
         string pathsFile = PathsFile(path);
-        string[] labels = File.Exists(pathsFile) ? File.ReadAllLines(pathsFile) : Enumerable.Range(0, (int)shape[0]).Select(i => $"#{i}").ToArray();
+        string[] labels = File.Exists(pathsFile)
+            ? Lines(pathsFile).Select((l, i) => LabelFromPathsLine(l, pathsFile, i + 1)).ToArray()
+            : Enumerable.Range(0, (int)shape[0]).Select(i => $"#{i}").ToArray();
         if (labels.Length != shape[0]) throw new InvalidDataException($"{pathsFile}: {labels.Length} paths for {shape[0]} embeddings");
         int d = (int)shape[1];
         return Enumerable.Range(0, labels.Length).Select(i => (labels[i], data.AsSpan(i * d, d).ToArray())).ToList();
@@ -40,7 +64,7 @@ internal static class EmbeddingIndex
     {
         var list = new List<(string, float[])>();
         int line = 0;
-        foreach (string text in File.ReadLines(path))
+        foreach (string text in Lines(path))
         {
             line++;
             if (string.IsNullOrWhiteSpace(text)) continue;
@@ -64,7 +88,7 @@ internal static class EmbeddingIndex
     {
         var list = new List<(string, float[])>();
         int line = 0;
-        foreach (string text in File.ReadLines(path))
+        foreach (string text in Lines(path))
         {
             line++;
             if (string.IsNullOrWhiteSpace(text)) continue;

@@ -7,22 +7,73 @@ internal static class Inputs
 
     public static bool IsImage(string path) => ImageExtensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 
-    public static List<string> Expand(IEnumerable<string> paths, bool allowNpy)
+    /// <summary>
+    /// The files to read: files as given; folders searched recursively, sorted (ordinal). Links
+    /// to folders inside a folder are not followed (as find(1) and os.walk do), so no folder is read twice and
+    /// a link loop cannot recurse; each is noted on stderr. A folder that cannot be read and a name .NET cannot
+    /// represent are reported, and returned in <paramref name="failed"/> for the caller to count.
+    /// </summary>
+    public static List<string> Expand(IEnumerable<string> paths, bool allowNpy, List<string> failed)
     {
         var files = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (string p in paths)
         {
             if (Directory.Exists(p))
             {
-                files.AddRange(Directory.EnumerateFiles(p, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true })
-                    .Where(f => IsImage(f) || (allowNpy && f.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)))
-                    .Order(StringComparer.Ordinal));
+                var found = new List<string>();
+                Walk(p, allowNpy, found, failed);
+                found.Sort(StringComparer.Ordinal);
+                foreach (string f in found) if (seen.Add(Path.GetFullPath(f))) files.Add(f);
             }
-            else if (File.Exists(p)) files.Add(p);
+            else if (File.Exists(p) || new FileInfo(p).LinkTarget != null)
+            {
+                if (seen.Add(Path.GetFullPath(p))) files.Add(p);
+            }
             else throw new UsageException($"{p}: no such file or folder");
         }
         return files;
     }
+
+    private static void Walk(string dir, bool allowNpy, List<string> found, List<string> failed)
+    {
+        List<FileSystemInfo> entries;
+        try
+        {
+            entries = new DirectoryInfo(dir).EnumerateFileSystemInfos("*", new EnumerationOptions { IgnoreInaccessible = false }).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            failed.Add(dir);
+            Report($"skipped: {dir}: cannot read the folder ({e.Message})");
+            return;
+        }
+        var files = new List<string>();
+        var folders = new List<string>();
+        foreach (var entry in entries)
+        {
+            string path = Path.Combine(dir, entry.Name);
+            if (entry is DirectoryInfo)
+            {
+                if (entry.LinkTarget != null) Report($"note: {path}: a link to a folder, not followed");
+                else folders.Add(path);
+            }
+            else if (IsImage(entry.Name) || (allowNpy && entry.Name.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)))
+            {
+                if (entry.Name.Contains('\uFFFD'))
+                {
+                    // .NET decodes file names as UTF-8; a name that is not cannot be opened again.
+                    failed.Add(path);
+                    Report($"skipped: {path}: the file name is not valid UTF-8, which .NET cannot open (rename it)");
+                }
+                else files.Add(path);
+            }
+        }
+        found.AddRange(files);
+        foreach (string f in folders) Walk(f, allowNpy, found, failed);
+    }
+
+    private static void Report(string message) => Console.Error.WriteLine($"dino: {message}");
 
     /// <summary>An image file, or the tensors of a .npy file.</summary>
     public static IEnumerable<(string label, ImageTensor tensor)> Tensors(DinoModel dino, string path, PreprocessOptions recipe)

@@ -27,25 +27,39 @@ internal static class Npy
         s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data));
     }
 
+    /// <summary>A little-endian float32 C-order array; anything else (or a malformed header) is InvalidDataException.</summary>
     public static (long[] shape, float[] data) Read(string path)
     {
-        byte[] b = File.ReadAllBytes(path);
+        byte[] b = Dino.IO.RegularFile.ReadAllBytes(path);
         if (b.Length < 10 || b[0] != 0x93 || Encoding.ASCII.GetString(b, 1, 5) != "NUMPY")
             throw new InvalidDataException($"{path}: not a .npy file");
         int start = b[6] == 1 ? 10 : 12;
-        int len = b[6] == 1 ? BitConverter.ToUInt16(b, 8) : BitConverter.ToInt32(b, 8);
+        long len = b[6] == 1 ? BitConverter.ToUInt16(b, 8) : b.Length >= 12 ? BitConverter.ToUInt32(b, 8) : long.MaxValue;
         if (start + len > b.Length) throw new InvalidDataException($"{path}: truncated header");
-        string header = Encoding.ASCII.GetString(b, start, len);
+        string header = Encoding.ASCII.GetString(b, start, (int)len);
         if (!header.Contains("'<f4'") || header.Contains("'fortran_order': True"))
             throw new InvalidDataException($"{path}: only little-endian float32 C-order arrays are read");
-        int open = header.IndexOf('(', header.IndexOf("'shape'", StringComparison.Ordinal));
-        int close = header.IndexOf(')', open);
-        long[] shape = header[(open + 1)..close].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray();
-        long count = shape.Aggregate(1L, (a, x) => checked(a * x));
-        if (start + len + count * 4 != b.Length) throw new InvalidDataException($"{path}: data does not match the shape ({string.Join("x", shape)})");
-        var data = new float[count];
-        Buffer.BlockCopy(b, start + len, data, 0, (int)(count * 4));
-        return (shape, data);
+        int key = header.IndexOf("'shape'", StringComparison.Ordinal);
+        int open = key < 0 ? -1 : header.IndexOf('(', key);
+        int close = open < 0 ? -1 : header.IndexOf(')', open);
+        if (close < 0) throw new InvalidDataException($"{path}: the header has no shape");
+        var shape = new List<long>();
+        foreach (string x in header[(open + 1)..close].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!long.TryParse(x, NumberStyles.None, CultureInfo.InvariantCulture, out long n))
+                throw new InvalidDataException($"{path}: shape entry '{x}' is not a size");
+            shape.Add(n);
+        }
+        long count = 1, data = b.Length - start - len;
+        foreach (long n in shape)
+        {
+            // The data must be exactly count floats; a product past the file's size is caught before it can overflow.
+            count = n == 0 ? 0 : count > data / 4 / n ? long.MaxValue : count * n;
+        }
+        if (count == long.MaxValue || count * 4 != data)
+            throw new InvalidDataException($"{path}: {data} data bytes do not match the shape ({string.Join("x", shape)}) of float32");
+        var values = new float[count];
+        Buffer.BlockCopy(b, start + (int)len, values, 0, (int)data);
+        return (shape.ToArray(), values);
     }
 }

@@ -42,7 +42,7 @@ internal static class QuantizeCommand
         using var before = Shared.Open(input, threads);
         using var after = Shared.Open(output, threads);
         var tensors = probePaths.Length > 0
-            ? Inputs.Expand(probePaths, allowNpy: false).Select(p => before.Preprocess(p)).ToArray()
+            ? Inputs.Expand(probePaths, allowNpy: false, new List<string>()).Select(p => before.Preprocess(p)).ToArray()
             : Probes.Make(4, before.Info.ImageSize);
         var a = before.EmbedBatch(tensors, cancellationToken: ct);
         var b = after.EmbedBatch(tensors, cancellationToken: ct);

@@ -38,7 +38,10 @@ internal static class SimilarCommand
         if (Directory.Exists(index))
         {
             entries = new();
-            foreach (string f in Inputs.Expand(new[] { index }, allowNpy: false))
+            var unreadable = new List<string>();
+            var files = Inputs.Expand(new[] { index }, allowNpy: false, unreadable);
+            failed += unreadable.Count;
+            foreach (string f in files)
             {
                 ct.ThrowIfCancellationRequested();
                 try { entries.Add((f, dino.Embed(dino.Preprocess(f, recipe), cancellationToken: ct).Embedding)); }
@@ -54,7 +57,10 @@ internal static class SimilarCommand
                             .OrderByDescending(x => x.cos).Take(k).ToList();
         Console.WriteLine("rank\tcosine\tpath");
         for (int i = 0; i < ranked.Count; i++)
-            Console.WriteLine($"{i + 1}\t{ranked[i].cos.ToString("F4", CultureInfo.InvariantCulture)}\t{ranked[i].label}");
+            Console.WriteLine($"{i + 1}\t{ranked[i].cos.ToString("F4", CultureInfo.InvariantCulture)}\t{Printable(ranked[i].label)}");
         return failed > 0 ? ExitCode.SomeInputsFailed : ExitCode.Ok;
     }
+
+    // One result per line: a label with a control character (a newline in a file name) is printed as its JSON string.
+    private static string Printable(string label) => label.Any(char.IsControl) ? EmbeddingIndex.PathsLine(label) : label;
 }

@@ -132,12 +132,12 @@ public sealed class DinoModel : IDisposable
         RgbImage image;
         try
         {
-            using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            using var f = IO.RegularFile.OpenRead(path);  // a FIFO or device is refused, never waited on
             image = ImageLoader.Decode(f, _options.ImageLimits, path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new DinoImageException($"{path}: {e.Message}", DinoStatus.IO, e);
+            throw new DinoImageException(e.Message.Contains(path, StringComparison.Ordinal) ? e.Message : $"{path}: {e.Message}", DinoStatus.IO, e);
         }
         return ToTensor(image, options);
     }

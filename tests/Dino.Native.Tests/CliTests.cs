@@ -12,7 +12,12 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
     private readonly string _dir = Directory.CreateTempSubdirectory("dino-cli-").FullName;
     private static readonly string Model = TestData.Data("vits8-hf-f32.gguf");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose()
+    {
+        // rm, not Directory.Delete: .NET cannot name (so cannot delete) a file whose name is not UTF-8.
+        using var rm = Process.Start("rm", new[] { "-rf", _dir })!;
+        rm.WaitForExit();
+    }
 
     private static string CliPath()
     {
@@ -60,7 +65,7 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
 
         var (shape, data) = TestData.ReadNpy(npy);
         Assert.Equal(new[] { 4, 384 }, shape);
-        string[] paths = File.ReadAllLines(Path.Combine(_dir, "emb.paths.txt"));
+        string[] paths = File.ReadAllLines(Path.Combine(_dir, "emb.paths.txt")).Select(l => JsonSerializer.Deserialize<string>(l)!).ToArray();
         Assert.Equal(new[] { "gray.png", "more/rgba.png", "photo.jpg", "rgb.png" },
                      paths.Select(p => Path.GetRelativePath(photos, p)).ToArray());
         for (int i = 0; i < 4; i++)
@@ -183,6 +188,172 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         output.WriteLine("killed after: " + line);
         Assert.False(File.Exists(npy), "a killed run left " + npy);
         Assert.False(File.Exists(Path.Combine(_dir, "killed.paths.txt")));
+    }
+
+    private static bool IsCharacterDevice(string path)
+    {
+        using var p = Process.Start("test", new[] { "-c", path })!;
+        p.WaitForExit();
+        return p.ExitCode == 0;
+    }
+
+    private static void MakeFifo(string path)
+    {
+        using var p = Process.Start("mkfifo", new[] { path })!;
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+    }
+
+    [Fact]
+    public void FoldersWithFifosLinkLoopsAndOddNamesFinishAndCountTheirFailures()
+    {
+        string photos = Path.Combine(_dir, "odd");
+        Directory.CreateDirectory(Path.Combine(photos, "sub"));
+        File.Copy(TestData.Image("rgb.png"), Path.Combine(photos, "a.png"));
+        File.Copy(TestData.Image("tiny.png"), Path.Combine(photos, "sub", "b.png"));
+        File.Copy(TestData.Image("rgb.png"), Path.Combine(photos, "new\nline.png"));
+        MakeFifo(Path.Combine(photos, "pipe.jpg"));
+        MakeFifo(Path.Combine(photos, "pipe.npy"));
+        Directory.CreateSymbolicLink(Path.Combine(photos, "sub", "up"), "..");      // a loop back to the parent
+        Directory.CreateSymbolicLink(Path.Combine(photos, "sub", "again"), "../sub");
+        // A name that is not UTF-8 (0xFF), made through the shell: .NET cannot spell it.
+        using (var sh = Process.Start("sh", new[] { "-c", $"cp '{TestData.Image("rgb.png")}' \"$(printf '{photos}/bad\\377.png')\"" })!) sh.WaitForExit();
+
+        string npy = Path.Combine(_dir, "odd.npy");
+        var clock = Stopwatch.StartNew();
+        var (code, _, err) = Dino("embed", "-m", TestData.Data("tiny-hf-f32.gguf"), photos, "-o", npy);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the folder took " + clock.Elapsed);
+        Assert.Equal(1, code);
+        Assert.Contains("pipe.jpg: not a regular file", err);
+        Assert.Contains("pipe.npy: not a regular file", err);
+        Assert.Contains("not valid UTF-8", err);
+        Assert.Contains("a link to a folder, not followed", err);
+        Assert.Contains("3 failed", err);
+
+        // Each image once; the newline stays inside its label, and similar reads the index back.
+        string[] labels = File.ReadAllLines(Path.Combine(_dir, "odd.paths.txt")).Select(l => JsonSerializer.Deserialize<string>(l)!).ToArray();
+        Assert.Equal(new[] { "a.png", "new\nline.png", "sub/b.png" }, labels.Select(l => Path.GetRelativePath(photos, l)).ToArray());
+        Assert.Equal(new[] { 3, 64 }, TestData.ReadNpy(npy).shape);
+        var (sc, sout, _) = Dino("similar", "-m", TestData.Data("tiny-hf-f32.gguf"), TestData.Image("rgb.png"), npy, "-k", "3");
+        Assert.Equal(0, sc);
+        Assert.Contains("new\\nline.png", sout);  // escaped in the table, so each result stays one line
+
+        // A FIFO as the model or as a .npy input is refused at once, never waited on.
+        string fifoModel = Path.Combine(_dir, "model.gguf");
+        MakeFifo(fifoModel);
+        var (mc, _, merr) = Dino("embed", "-m", fifoModel, TestData.Image("rgb.png"));
+        Assert.Equal(3, mc);
+        Assert.Contains("not a regular file", merr);
+    }
+
+    [Fact]
+    public void APngTextBombInAFolderFailsAloneUnderATightHeapLimit()
+    {
+        string dir = Path.Combine(_dir, "bomb");
+        Directory.CreateDirectory(dir);
+        File.WriteAllBytes(Path.Combine(dir, "b-bomb.png"), HostileImageTests.PngTextBomb());
+        File.Copy(TestData.Image("rgb.png"), Path.Combine(dir, "a.png"));
+        File.Copy(TestData.Image("photo.jpg"), Path.Combine(dir, "c.jpg"));
+        var clock = Stopwatch.StartNew();
+        var (code, stdout, err) = DinoWith(new() { ["DOTNET_GCHeapHardLimit"] = "0x40000000" }, "embed", "-m", TestData.Data("tiny-hf-f32.gguf"), dir);
+        output.WriteLine($"{clock.ElapsedMilliseconds} ms");
+        Assert.Equal(1, code);
+        Assert.Contains("decompression bomb", err);
+        Assert.Contains("1 failed", err);
+        Assert.Equal(2, stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    [Fact]
+    public void MalformedNpyInputsFailAloneAndTheirBatchMatesAreComputed()
+    {
+        string dir = Path.Combine(_dir, "tensors");
+        Directory.CreateDirectory(dir);
+        void Npy(string name, string header, int floats)
+        {
+            string h = header.PadRight(118) + "\n";
+            var bytes = new byte[] { 0x93 }.Concat("NUMPY"u8.ToArray()).Concat(new byte[] { 1, 0, (byte)h.Length, 0 })
+                .Concat(System.Text.Encoding.ASCII.GetBytes(h)).Concat(new byte[floats * 4]).ToArray();
+            File.WriteAllBytes(Path.Combine(dir, name), bytes);
+        }
+        Npy("a-huge.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", 16);
+        Npy("b-word.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (abc, 4), }", 16);
+        Npy("c-noshape.npy", "{'descr': '<f4', 'fortran_order': False, }", 16);
+        Npy("d-good.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 32, 32), }", 3 * 32 * 32);
+        Npy("e-oddsize.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 30, 30), }", 3 * 30 * 30);
+        Npy("f-good.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 16, 16), }", 3 * 16 * 16);
+        var (code, stdout, err) = Dino("embed", "-m", TestData.Data("tiny-hf-f32.gguf"), dir, "--batch", "8");
+        Assert.Equal(1, code);
+        Assert.Contains("4 failed", err);
+        Assert.DoesNotContain("Unhandled", err);
+        var rows = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(new[] { "d-good.npy", "f-good.npy" }, rows.Select(r => Path.GetFileName(JsonDocument.Parse(r).RootElement.GetProperty("path").GetString()!)).ToArray());
+    }
+
+    [Fact]
+    public void OutputsNeverReplaceDevicesLinksOrPlantedFiles()
+    {
+        string tiny = TestData.Data("tiny-hf-f32.gguf"), image = TestData.Image("rgb.png");
+        // A device is written straight to: /dev/full reports its error, /dev/null stays the device.
+        var (fc, _, ferr) = Dino("embed", "-m", tiny, image, "-o", "/dev/full", "--format", "jsonl");
+        Assert.NotEqual(0, fc);
+        Assert.Contains("space", ferr, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(0, Dino("embed", "-m", tiny, image, "-o", "/dev/null", "--format", "jsonl").code);
+        Assert.True(IsCharacterDevice("/dev/null"), "/dev/null was replaced");
+
+        // A link is written through: the file it names gets the output, the link stays a link.
+        string real = Path.Combine(_dir, "real.jsonl"), link = Path.Combine(_dir, "link.jsonl");
+        File.WriteAllText(real, "old");
+        File.CreateSymbolicLink(link, real);
+        Assert.Equal(0, Dino("embed", "-m", tiny, image, "-o", link).code);
+        Assert.NotNull(new FileInfo(link).LinkTarget);
+        Assert.StartsWith("{\"path\"", File.ReadAllText(real));
+
+        // Links planted at every name the old code used are never followed.
+        string victim = Path.Combine(_dir, "victim.txt");
+        File.WriteAllText(victim, "precious");
+        string outNpy = Path.Combine(_dir, "out.npy");
+        File.CreateSymbolicLink(outNpy + ".tmp", victim);
+        string planted = Path.Combine(_dir, ".out.npy.partial");
+        File.CreateSymbolicLink(planted, victim);
+        Assert.Equal(0, Dino("embed", "-m", tiny, image, "-o", outNpy).code);
+        string quantized = Path.Combine(_dir, "q.gguf");
+        File.CreateSymbolicLink(quantized + ".tmp", victim);
+        Assert.Equal(0, Dino("quantize", tiny, quantized, "--type", "q8_0").code);
+        Assert.Equal("precious", File.ReadAllText(victim));
+        Assert.Equal(new[] { planted }, Directory.GetFiles(_dir, "*.partial"));
+
+        // dino quantize onto a device is refused by the native writer, which names it.
+        var (qc, _, qerr) = Dino("quantize", tiny, "/dev/null", "--type", "q8_0");
+        Assert.NotEqual(0, qc);
+        Assert.Contains("not a regular file", qerr);
+        Assert.True(IsCharacterDevice("/dev/null"), "/dev/null was replaced");
+    }
+
+    [Theory]
+    [InlineData("INT", 130)]
+    [InlineData("TERM", 143)]
+    public void SignalsStopTheRunDeleteItsTemporaryFilesAndSetTheExitCode(string signal, int expected)
+    {
+        string photos = Path.Combine(_dir, "many-" + signal);
+        Directory.CreateDirectory(photos);
+        for (int i = 0; i < 40; i++) File.Copy(TestData.Image("photo.jpg"), Path.Combine(photos, $"{i:D2}.jpg"));
+        string outDir = Path.Combine(_dir, "out-" + signal);
+        Directory.CreateDirectory(outDir);
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, WorkingDirectory = _dir };
+        foreach (string a in new[] { CliPath(), "embed", "-m", Model, photos, "-o", Path.Combine(outDir, "e.npy"), "--tokens", "--batch", "1" })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var err = new System.Text.StringBuilder();
+        string? line;
+        while ((line = p.StandardError.ReadLine()) != null && !line.Contains("embed:")) err.AppendLine(line);  // work has started
+        Assert.NotEmpty(Directory.GetFiles(outDir, "*.partial", SearchOption.TopDirectoryOnly));
+        using (var kill = Process.Start("kill", new[] { "-" + signal, p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) })!) kill.WaitForExit();
+        err.Append(p.StandardError.ReadToEnd());
+        Assert.True(p.WaitForExit(30_000), "the run did not stop");
+        output.WriteLine(err.ToString());
+        Assert.Equal(expected, p.ExitCode);
+        Assert.Contains("no output was written", err.ToString());
+        Assert.Empty(Directory.GetFiles(outDir));
     }
 
     [Fact]

@@ -138,19 +138,25 @@ public class HostileImageTests(ModelFixture models, ITestOutputHelper output)
         return png[..afterIhdr].Concat(Chunk(type, data)).Concat(png[afterIhdr..]).ToArray();
     }
 
+    /// <summary>512 MiB of zeros, deflated: ~0.5 MB.</summary>
+    private static byte[] DeflatedZeros()
+    {
+        using var z = new MemoryStream();
+        using (var zs = new ZLibStream(z, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            var block = new byte[1 << 20];
+            for (int i = 0; i < 512; i++) zs.Write(block);
+        }
+        return z.ToArray();
+    }
+
+    /// <summary>A valid 64x48 PNG carrying a zTXt chunk that inflates to 512 MiB.</summary>
+    internal static byte[] PngTextBomb() => PngWith("zTXt", "Comment\0\0"u8.ToArray().Concat(DeflatedZeros()).ToArray());
+
     [Fact]
     public void PngMetadataBombsAreRefusedFastAndSmallMetadataIsFine()
     {
-        byte[] zeros;  // 512 MiB of zeros, deflated: ~0.5 MB
-        using (var z = new MemoryStream())
-        {
-            using (var zs = new ZLibStream(z, CompressionLevel.Optimal, leaveOpen: true))
-            {
-                var block = new byte[1 << 20];
-                for (int i = 0; i < 512; i++) zs.Write(block);
-            }
-            zeros = z.ToArray();
-        }
+        byte[] zeros = DeflatedZeros();
         var latin = System.Text.Encoding.Latin1;
         var bombs = new (string type, byte[] data)[]
         {
