@@ -7,6 +7,7 @@
 #include "ggml-cpu.h"
 
 #include <algorithm>
+#include <cmath>
 
 using dino::fail;
 
@@ -110,5 +111,18 @@ void dino_context::compute(const float * pixels, int32_t n, int32_t height, int3
                                         size_t(i * T) * row, size_t(T) * row);
             }
         }
+    }
+
+    // A NaN or infinity in what we return is never a result: say so instead of handing it on.
+    // (Weights are scanned at load unless check_values is off; inputs are the caller's.)
+    const auto finite = [](const float * p, int64_t count) {
+        for (int64_t i = 0; i < count; ++i) if (!std::isfinite(p[i])) return false;
+        return true;
+    };
+    if ((out.cls && !finite(out.cls, n * D)) || (out.tokens && !finite(out.tokens, n * T * D)) ||
+        (out.attention && !finite(out.attention, n * H * Q * T)) ||
+        (out.intermediate && !finite(out.intermediate, n * K * T * D))) {
+        fail(DINO_ERR_COMPUTE, "the result holds NaN or infinity: the input pixels or the weights are not finite "
+                               "(load with check_values on to scan the weights)");
     }
 }

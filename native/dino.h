@@ -61,7 +61,7 @@ typedef enum dino_status {
     DINO_ERR_UNSUPPORTED      = -4, /* valid, but not something this build can run       */
     DINO_ERR_OUT_OF_MEMORY    = -5, /* an allocation failed or would pass the limit      */
     DINO_ERR_ABORTED          = -6, /* the abort callback asked to stop                  */
-    DINO_ERR_COMPUTE          = -7, /* ggml reported a failure while computing          */
+    DINO_ERR_COMPUTE          = -7, /* ggml failed, or the result is not finite (NaN)  */
     DINO_ERR_INTERNAL         = -8, /* a bug: please report it with the message          */
 } dino_status;
 

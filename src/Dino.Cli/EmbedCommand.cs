@@ -104,7 +104,7 @@ internal static class EmbedCommand
 
     /// <summary>
     /// A batch's embeddings; when the batch cannot be computed (one tensor of an unusable size, or too large
-    /// for the compute memory limit), each alone, so that only the bad ones fail (null, reported and counted).
+    /// for the compute memory limit, or not finite), each alone, so that only the bad ones fail (null, reported and counted).
     /// </summary>
     private static DinoEmbedding?[] Compute(DinoModel dino, List<ImageTensor> tensors, List<string> labels, EmbedOptions options,
                                             List<string> failed, CancellationToken ct)
@@ -125,7 +125,7 @@ internal static class EmbedCommand
     }
 
     private static bool Unusable(Exception e) =>
-        e is ArgumentException || (e is DinoNativeException n && n.Status is DinoStatus.OutOfMemory or DinoStatus.InvalidArgument);
+        e is ArgumentException || (e is DinoNativeException n && n.Status is DinoStatus.OutOfMemory or DinoStatus.InvalidArgument or DinoStatus.Compute);
 
     /// <summary>Where vectors go: npy (+ paths file), JSON lines or CSV, to a file (atomically) or stdout.</summary>
     private abstract class Sink : IDisposable

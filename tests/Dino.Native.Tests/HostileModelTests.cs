@@ -110,6 +110,26 @@ public class HostileModelTests(ITestOutputHelper output)
         Assert.All(r.Embedding, v => Assert.True(float.IsFinite(v)));
     }
 
+    [Fact]
+    public void NonFiniteResultsAreAnErrorNotAnEmbedding()
+    {
+        // NaN weights past a switched-off weight scan, and NaN pixels: every output is checked before it is returned.
+        string nanModel = Write("nan-weights-unchecked", Mutate(g => BitConverter.GetBytes(float.NaN).CopyTo(g.T("blk.0.ffn_up.weight").Data, 40)));
+        using var m = DinoModel.Load(nanModel, new DinoModelOptions { CheckWeights = false });
+        var image = new ImageTensor(new float[3 * 8 * 8], 8, 8);
+        var e = Assert.Throws<DinoNativeException>(() => m.Embed(image));
+        Assert.Equal(DinoStatus.Compute, e.Status);
+        Assert.Contains("NaN", e.Message);
+        Assert.Throws<DinoNativeException>(() => m.Embed(image, new EmbedOptions { Tokens = true, Attention = AttentionOutput.Full }));
+
+        string valid = Write("valid-for-nan-pixels", GgufBuilder.Valid().Build());
+        using var good = DinoModel.Load(valid);
+        var pixels = new float[3 * 8 * 8];
+        pixels[5] = float.NaN;
+        Assert.Equal(DinoStatus.Compute, Assert.Throws<DinoNativeException>(() => good.Embed(new ImageTensor(pixels, 8, 8))).Status);
+        Assert.All(good.Embed(image).Embedding, v => Assert.True(float.IsFinite(v)));  // and the context still works
+    }
+
     [Theory]
     [MemberData(nameof(Cases), DisableDiscoveryEnumeration = true)]  // large byte[] rows: enumerate at run time
     public void IsRefusedWithAMessage(string name, byte[] file, string word)
