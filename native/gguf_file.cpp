@@ -102,17 +102,27 @@ void append(std::vector<uint8_t> & out, const void * p, size_t n) {
     out.insert(out.end(), b, b + n);
 }
 
-void read_value(reader & r, gguf_kv & kv, const std::string & path) {
-    auto scalar = [&](uint32_t t) {
-        uint8_t buf[8];
-        const uint64_t n = scalar_size(t);
-        r.bytes(buf, n, kv.key.c_str());
-        append(kv.raw, buf, n);
-        kv.numbers.push_back(scalar_value(t, buf));
+// Reads one value into kv.raw (and kv.str).  budget is what is left of
+// kMaxMetadataBytes; every byte kept is taken from it before it is read.
+void read_value(reader & r, gguf_kv & kv, const std::string & path, uint64_t & budget) {
+    auto take = [&](uint64_t n) {
+        if (n > budget) {
+            fail(DINO_ERR_BAD_MODEL, "%s: metadata passes %llu MiB at key '%s' (a DINO file has a few KiB)", path.c_str(),
+                 (unsigned long long) (kMaxMetadataBytes >> 20), kv.key.c_str());
+        }
+        budget -= n;
+    };
+    auto scalars = [&](uint32_t t, uint64_t count) {  // count elements of a checked, non-zero size
+        const uint64_t n = scalar_size(t) * count;
+        take(n);
+        const size_t at = kv.raw.size();
+        kv.raw.resize(at + n);
+        r.bytes(kv.raw.data() + at, n, kv.key.c_str());
     };
     auto string = [&](std::string * keep) {
         std::string s = r.string(kMaxStringLength, ("value of " + kv.key).c_str());
         const uint64_t n = s.size();
+        take(8 + n + (keep ? n : 0));
         append(kv.raw, &n, 8);
         append(kv.raw, s.data(), s.size());
         if (keep) *keep = std::move(s);
@@ -138,11 +148,13 @@ void read_value(reader & r, gguf_kv & kv, const std::string & path) {
             fail(DINO_ERR_BAD_MODEL, "%s: key '%s' has an array of %llu elements (past the end of the file)",
                  path.c_str(), kv.key.c_str(), (unsigned long long) kv.array_length);
         }
-        for (uint64_t i = 0; i < kv.array_length; ++i) {
-            if (kv.array_type == GGUF_VT_STRING) string(nullptr); else scalar(kv.array_type);
+        if (kv.array_type == GGUF_VT_STRING) {
+            for (uint64_t i = 0; i < kv.array_length; ++i) string(nullptr);
+        } else {
+            scalars(kv.array_type, kv.array_length);
         }
     } else if (scalar_size(kv.type) != 0) {
-        scalar(kv.type);
+        scalars(kv.type, 1);
     } else {
         fail(DINO_ERR_BAD_MODEL, "%s: key '%s' has unknown value type %u", path.c_str(), kv.key.c_str(), kv.type);
     }
@@ -151,6 +163,16 @@ void read_value(reader & r, gguf_kv & kv, const std::string & path) {
 bool mul_ok(uint64_t a, uint64_t b, uint64_t * out) { return !__builtin_mul_overflow(a, b, out); }
 
 }  // namespace
+
+double gguf_kv::number(uint64_t i) const {
+    const bool array = type == GGUF_VT_ARRAY;
+    const uint32_t t = array ? array_type : type;
+    const uint64_t size = scalar_size(t), at = (array ? 12 : 0) + i * size;
+    if (size == 0 || (array ? i >= array_length : i != 0) || at + size > raw.size()) {
+        fail(DINO_ERR_INTERNAL, "key '%s' has no number %llu", key.c_str(), (unsigned long long) i);
+    }
+    return scalar_value(t, raw.data() + at);
+}
 
 bool allowed_tensor_type(int type) {
     switch (type) {
@@ -195,19 +217,25 @@ gguf_file gguf_file::read(const std::string & path) {
     if (n_kv > kMaxKvs) fail(DINO_ERR_BAD_MODEL, "%s: key count %lld is out of range", path.c_str(), (long long) n_kv);
 
     std::set<std::string> keys;
+    uint64_t budget = kMaxMetadataBytes;
     for (uint64_t i = 0; i < n_kv; ++i) {
         gguf_kv kv;
         kv.key = r.string(kMaxKeyLength, "key");
+        if (kv.key.size() * 2 > budget) {  // kept here and in keys
+            fail(DINO_ERR_BAD_MODEL, "%s: metadata passes %llu MiB at key %llu", path.c_str(),
+                 (unsigned long long) (kMaxMetadataBytes >> 20), (unsigned long long) i);
+        }
+        budget -= kv.key.size() * 2;
         if (kv.key.empty()) fail(DINO_ERR_BAD_MODEL, "%s: key %llu is empty", path.c_str(), (unsigned long long) i);
         if (!keys.insert(kv.key).second) fail(DINO_ERR_BAD_MODEL, "%s: duplicate key '%s'", path.c_str(), kv.key.c_str());
         kv.type = r.value<uint32_t>("value type");
-        read_value(r, kv, path);
+        read_value(r, kv, path, budget);
         g.kvs.push_back(std::move(kv));
     }
 
     if (const gguf_kv * a = g.find("general.alignment")) {
         if (a->type != GGUF_VT_UINT32) fail(DINO_ERR_BAD_MODEL, "%s: general.alignment must be a uint32", path.c_str());
-        const uint64_t v = uint64_t(a->numbers[0]);
+        const uint64_t v = uint64_t(a->number());
         if (v == 0 || (v & (v - 1)) != 0 || v > kMaxAlignment) {
             fail(DINO_ERR_BAD_MODEL, "%s: general.alignment %llu is not a power of two up to %llu", path.c_str(),
                  (unsigned long long) v, (unsigned long long) kMaxAlignment);
@@ -300,7 +328,6 @@ gguf_kv make_kv_u32(const std::string & key, uint32_t value) {
     kv.key = key;
     kv.type = GGUF_VT_UINT32;
     append(kv.raw, &value, 4);
-    kv.numbers.push_back(value);
     return kv;
 }
 

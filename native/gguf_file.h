@@ -30,9 +30,11 @@ struct gguf_kv {
     uint32_t type = 0;            // gguf_value_type
     uint32_t array_type = 0;      // element type when type == ARRAY
     uint64_t array_length = 0;
-    std::vector<uint8_t> raw;     // the value as stored (after the type field), for copying
+    std::vector<uint8_t> raw;     // the value as stored (after the type field): the only copy of arrays
     std::string str;              // decoded STRING value
-    std::vector<double> numbers;  // decoded scalar or numeric array values
+
+    // Element i of a numeric scalar (i = 0) or numeric array, decoded from raw.
+    double number(uint64_t i = 0) const;
 };
 
 struct gguf_tensor_info {
@@ -44,6 +46,10 @@ struct gguf_tensor_info {
     uint64_t nbytes = 0;
 };
 
+// All keys and values of a file together: a ViT's metadata is a few KiB, a
+// language model's tokenizer some MiB; more is refused before it is read.
+constexpr uint64_t kMaxMetadataBytes = uint64_t(64) << 20;
+
 struct gguf_file {
     uint32_t version = 0;
     uint32_t alignment = 32;
@@ -52,7 +58,8 @@ struct gguf_file {
     std::vector<gguf_kv> kvs;
     std::vector<gguf_tensor_info> tensors;
 
-    // Parses and validates the header and tensor table of path.  Tensor types
+    // Parses and validates the header and tensor table of path.  Metadata is
+    // kept as stored (one byte per u8 element) and capped at kMaxMetadataBytes.  Tensor types
     // must be in the allowlist (allowed_tensor_type); data ranges must lie in
     // the file and not overlap.  Throws dino::error naming the problem.  The
     // file stays open for read_tensor until close().

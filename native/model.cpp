@@ -143,7 +143,7 @@ struct kv_reader {
     int32_t u32(const char * key, int64_t lo, int64_t hi, bool required = true, int32_t def = 0) const {
         const dino::gguf_kv * kv = get(key, dino::GGUF_VT_UINT32, required);
         if (!kv) return def;
-        const double v = kv->numbers[0];
+        const double v = kv->number();
         if (v < double(lo) || v > double(hi)) {
             fail(DINO_ERR_BAD_MODEL, "%s: %s = %.0f is out of range [%lld, %lld]", path.c_str(), key, v, (long long) lo, (long long) hi);
         }
@@ -152,7 +152,7 @@ struct kv_reader {
     float f32(const char * key, float lo, float hi, bool required = true, float def = 0) const {
         const dino::gguf_kv * kv = get(key, dino::GGUF_VT_FLOAT32, required);
         if (!kv) return def;
-        const double v = kv->numbers[0];
+        const double v = kv->number();
         if (!std::isfinite(v) || v < lo || v > hi) fail(DINO_ERR_BAD_MODEL, "%s: %s = %g is out of range [%g, %g]", path.c_str(), key, v, lo, hi);
         return float(v);
     }
@@ -163,7 +163,7 @@ struct kv_reader {
             fail(DINO_ERR_BAD_MODEL, "%s: %s must be an array of 3 float32", path.c_str(), key);
         }
         for (int i = 0; i < 3; ++i) {
-            const double v = kv->numbers[i];
+            const double v = kv->number(i);
             if (!std::isfinite(v) || v < lo || v > hi) fail(DINO_ERR_BAD_MODEL, "%s: %s[%d] = %g is out of range", path.c_str(), key, i, v);
             out[i] = float(v);
         }
@@ -249,7 +249,7 @@ std::unique_ptr<dino_model> dino_model::load(const std::string & path, const din
 
     dino::preprocess & p = m->pp;
     p.resize = kv.u32("dino.preprocess.resize", 0, 65536, false, h.image);
-    if (const dino::gguf_kv * se = kv.get("dino.preprocess.resize_shortest_edge", dino::GGUF_VT_BOOL, false)) p.shortest_edge = se->numbers[0] != 0;
+    if (const dino::gguf_kv * se = kv.get("dino.preprocess.resize_shortest_edge", dino::GGUF_VT_BOOL, false)) p.shortest_edge = se->number() != 0;
     p.crop = kv.u32("dino.preprocess.crop", 0, 65536, false, 0);
     if (const dino::gguf_kv * rs = kv.get("dino.preprocess.resample", dino::GGUF_VT_STRING, false)) {
         if (rs->str == "bilinear") p.resample = DINO_RESAMPLE_BILINEAR;

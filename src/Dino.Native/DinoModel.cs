@@ -10,8 +10,9 @@ namespace Dino;
 /// </summary>
 /// <remarks>
 /// Thread safety: every member may be called from many threads at once. Each
-/// call borrows a native compute context from a pool (created on demand, kept
-/// for reuse), so concurrent calls run in parallel; the weights are shared and
+/// call borrows a native compute context from a pool (created on demand; up to
+/// <see cref="DinoModelOptions.MaxIdleContexts"/> kept for reuse), so concurrent
+/// calls run in parallel; the weights are shared and
 /// read-only. Dispose when done: calls in flight finish first, later calls
 /// throw <see cref="ObjectDisposedException"/>.
 /// </remarks>
@@ -20,6 +21,7 @@ public sealed class DinoModel : IDisposable
     private readonly ModelHandle _handle;
     private readonly DinoModelOptions _options;
     private readonly ConcurrentBag<ContextHandle> _contexts = new();
+    private int _idleContexts;  // in _contexts, or about to be
     private volatile bool _disposed;
 
     private DinoModel(ModelHandle handle, DinoModelOptions options, string path)
@@ -57,6 +59,7 @@ public sealed class DinoModel : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new DinoModelOptions();
         if (options.MaxBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), "MaxBatchSize must be >= 1");
+        if (options.MaxIdleContexts < 0) throw new ArgumentOutOfRangeException(nameof(options), "MaxIdleContexts must be >= 0");
         var handle = ModelHandle.Load(path, options.CheckWeights);
         DinoModel? model = null;
         try
@@ -309,7 +312,11 @@ public sealed class DinoModel : IDisposable
     private ContextHandle Rent()
     {
         ThrowIfDisposed();
-        if (_contexts.TryTake(out var ctx)) return ctx;
+        if (_contexts.TryTake(out var ctx))
+        {
+            Interlocked.Decrement(ref _idleContexts);
+            return ctx;
+        }
         var p = NativeMethods.dino_context_default_params();
         p.NThreads = _options.ThreadsPerCall;
         p.PosInterp = (int)_options.PositionInterpolation;
@@ -322,13 +329,23 @@ public sealed class DinoModel : IDisposable
     {
         ctx.ClearAbort();
         if (_disposed) { ctx.Dispose(); return; }
+        if (Interlocked.Increment(ref _idleContexts) > _options.MaxIdleContexts)
+        {
+            Interlocked.Decrement(ref _idleContexts);
+            ctx.Dispose();  // past the idle limit: give its memory back now
+            return;
+        }
         _contexts.Add(ctx);
         if (_disposed) DrainContexts();  // Dispose ran meanwhile
     }
 
     private void DrainContexts()
     {
-        while (_contexts.TryTake(out var c)) c.Dispose();
+        while (_contexts.TryTake(out var c))
+        {
+            Interlocked.Decrement(ref _idleContexts);
+            c.Dispose();
+        }
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);

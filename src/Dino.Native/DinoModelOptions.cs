@@ -15,6 +15,14 @@ public sealed record DinoModelOptions
     /// <summary>Position-embedding resampling for non-native sizes.</summary>
     public PositionInterpolation PositionInterpolation { get; init; } = PositionInterpolation.Dino;
 
+    /// <summary>
+    /// Compute contexts kept for reuse between calls (default: the core count). Each concurrent call
+    /// needs one (tens of MB at 224 px, more for larger images and batches); contexts returned past
+    /// this number are freed, so a burst of callers does not hold its memory until Dispose. 0 keeps
+    /// none: every call makes its own.
+    /// </summary>
+    public int MaxIdleContexts { get; init; } = Environment.ProcessorCount;
+
     /// <summary>Refuse a call whose compute buffers would pass this many MiB (an estimate; 0 = no limit).</summary>
     public long MaxComputeMemoryMB { get; init; } = 8192;
 

@@ -45,6 +45,51 @@ public class HardUseTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ABurstOfCallersGivesItsMemoryBack()
+    {
+        // 32 concurrent callers need 32 compute contexts; past MaxIdleContexts (the core count by default;
+        // 2 here, so the test means the same on every machine) they are freed as they come back.
+        var input = new ImageTensor(Enumerable.Range(0, 3 * 224 * 224).Select(i => MathF.Sin(i * 0.001f)).ToArray(), 224, 224);
+        long Settled()
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            return RssBytes();
+        }
+        using var m = DinoModel.Load(TestData.Data("vits8-hf-f32.gguf"), new DinoModelOptions { ThreadsPerCall = 1, MaxIdleContexts = 2 });
+        float[] expected = m.Embed(input).Embedding;
+        long single = Settled();
+
+        const int callers = 32;
+        using var start = new Barrier(callers);
+        var results = new float[callers][];
+        long peak = 0;
+        var threads = Enumerable.Range(0, callers).Select(i => new Thread(() =>
+        {
+            start.SignalAndWait();
+            results[i] = m.Embed(input).Embedding;
+            long rss = RssBytes();
+            lock (results) peak = Math.Max(peak, rss);
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        long after = Settled();
+        output.WriteLine($"RSS after one caller: {single / 1e6:F0} MB; during a burst of {callers}: up to {peak / 1e6:F0} MB; after it: {after / 1e6:F0} MB");
+        Assert.All(results, r => Assert.Equal(expected, r));
+        Assert.True(peak > single + 150e6, "the burst did not overlap: nothing was measured");
+        Assert.True(after < single * 1.2, $"a burst of {callers} callers left RSS at {after / 1e6:F0} MB against {single / 1e6:F0} MB for one");
+
+        // 0 keeps none; a negative limit is refused where it is given.
+        using (var none = DinoModel.Load(TestData.Data("vits8-hf-f32.gguf"), new DinoModelOptions { ThreadsPerCall = 1, MaxIdleContexts = 0 }))
+        {
+            Assert.Equal(expected, none.Embed(input).Embedding);
+            Assert.Equal(expected, none.Embed(input).Embedding);
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => DinoModel.Load(TestData.Data("tiny-hf-f32.gguf"), new DinoModelOptions { MaxIdleContexts = -1 }));
+    }
+
+    [Fact]
     public void AFullDiskFailsTheRunAndLeavesNoFile()
     {
         string mnt = Directory.CreateTempSubdirectory("dino-full-").FullName;

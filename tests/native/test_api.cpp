@@ -3,9 +3,14 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <thread>
+
+#if defined(__linux__)
+#include <unistd.h>
+#endif
 
 namespace {
 
@@ -17,6 +22,54 @@ std::string write_file(const std::string & name, const std::string & bytes) {
     const std::string p = data_path(name);
     std::ofstream(p, std::ios::binary) << bytes;
     return p;
+}
+
+// tiny-hf-f32.gguf with `arrays` u8 arrays of `length` elements inserted before its keys (the inserted
+// bytes are a multiple of 32, so the tensors' data stays aligned).
+std::string with_metadata_arrays(const std::string & name, int arrays, uint64_t length) {
+    std::ifstream in(data_path(kTiny), std::ios::binary);
+    std::string tiny((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    uint64_t n_kv;
+    memcpy(&n_kv, tiny.data() + 16, 8);
+    n_kv += uint64_t(arrays);
+    memcpy(tiny.data() + 16, &n_kv, 8);
+    const std::string p = data_path(name);
+    std::ofstream out(p, std::ios::binary);
+    out.write(tiny.data(), 24);
+    const std::string payload(length, '\x01');
+    for (int a = 0; a < arrays; ++a) {
+        char key[16];
+        snprintf(key, sizeof key, "x.bulk%05d", a);  // 11 bytes
+        const uint64_t key_len = 11, n = length;
+        const uint32_t array = 9, u8 = 0;
+        out.write(reinterpret_cast<const char *>(&key_len), 8).write(key, 11);
+        out.write(reinterpret_cast<const char *>(&array), 4).write(reinterpret_cast<const char *>(&u8), 4);
+        out.write(reinterpret_cast<const char *>(&n), 8).write(payload.data(), std::streamsize(n));
+    }
+    out.write(tiny.data() + 24, std::streamsize(tiny.size() - 24));
+    return p;
+}
+
+// Loads path in a fresh process (load_peak, beside this executable) and returns its status and how
+// much its peak RSS grew (MiB), or status -1000 where that cannot be measured (not Linux).
+std::pair<int, double> load_in_fresh_process(const std::string & path) {
+#if defined(__linux__)
+    char self[4096];
+    const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return {-1001, 0};
+    std::string exe(self, size_t(n));
+    exe = exe.substr(0, exe.rfind('/') + 1) + "load_peak";
+    FILE * p = popen(("'" + exe + "' '" + path + "'").c_str(), "r");
+    if (!p) return {-1002, 0};
+    int status = -1003;
+    double growth = 0;
+    if (fscanf(p, "%d %lf", &status, &growth) != 2) status = -1003;
+    if (pclose(p) != 0) status = -1004;
+    return {status, growth};
+#else
+    (void) path;
+    return {-1000, 0};
+#endif
 }
 
 }  // namespace
@@ -236,4 +289,31 @@ TEST(Api, DeepestModelComputesEveryOutput) {
     // Without the attention output the last block takes the fused attention: the same up to rounding.
     const result plain = run(ctx.get(), m, pixels.data(), 2, 16, 16);
     EXPECT_LT(max_abs_diff(plain.cls.data(), r.cls.data(), r.cls.size()), 1e-4);
+}
+
+// Metadata is kept as stored (a u8 array element is one byte) and capped at 64 MiB in all: a file of
+// 256 MiB of u8 arrays once peaked at 2.4 GB while loading.
+TEST(Api, MetadataIsCompactAndCapped) {
+    const uint64_t length = (uint64_t(12) << 20) + 29;  // 12 MiB; with its 35 bytes of key and type, 32-aligned
+    static_assert(((uint64_t(12) << 20) + 29 + 35) % 32 == 0, "an inserted key/value must keep the alignment");
+    const std::string ok = with_metadata_arrays("metadata-48mib.gguf", 4, length);
+    const std::string big = with_metadata_arrays("metadata-256mib.gguf", 21, length);
+    dino_model * m = nullptr;
+    ASSERT_EQ(dino_model_load(ok.c_str(), nullptr, &m), DINO_OK) << dino_last_error();
+    dino_model_free(m);
+    EXPECT_EQ(dino_model_load(big.c_str(), nullptr, &m), DINO_ERR_BAD_MODEL);
+    EXPECT_NE(std::string(dino_last_error()).find("metadata passes 64 MiB at key 'x.bulk00005'"), std::string::npos)
+        << dino_last_error();
+
+    const auto [ok_status, ok_growth] = load_in_fresh_process(ok);
+    const auto [big_status, big_growth] = load_in_fresh_process(big);
+    std::remove(ok.c_str());
+    std::remove(big.c_str());
+    if (ok_status == -1000) GTEST_SKIP() << "peak memory is measured on Linux only (/proc/self/status)";
+    EXPECT_EQ(ok_status, DINO_OK);
+    EXPECT_EQ(big_status, DINO_ERR_BAD_MODEL);
+    // 48 MiB stored: the peak grows by about that (it grew 9x before), and the refused file costs no more.
+    printf("peak RSS growth loading 48 MiB of u8 arrays: %.1f MiB; refusing 252 MiB: %.1f MiB\n", ok_growth, big_growth);
+    EXPECT_LT(ok_growth, 48 * 1.5);
+    EXPECT_LT(big_growth, 64 * 1.5);
 }
