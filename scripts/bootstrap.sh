@@ -6,7 +6,9 @@
 #     installing anything system-wide (Debian's binaries need a newer glibc).
 # It also installs the Debian packages the build and tests use (compiler, cmake,
 # googletest, numpy for the converter, clang and zlib for NativeAOT publishes,
-# mingw-w64 and wine for win-x64).  See the README, "Building and layout".
+# mingw-w64 and wine for win-x64, the aarch64 cross compiler and qemu-user for
+# linux-arm64) and a Debian 13 arm64 run-time sysroot for qemu.  See the README,
+# "Building and layout".
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 deps="$root/.deps"
@@ -17,9 +19,10 @@ say() { echo "bootstrap: $*" >&2; }
 
 # --- Debian packages -----------------------------------------------------------
 need=()
-# g++-mingw-w64-x86-64-posix and wine: the win-x64 build and its tests.
+# g++-mingw-w64-x86-64-posix and wine: the win-x64 build and its tests; g++-aarch64-linux-gnu and
+# qemu-user: linux-arm64's.
 for p in g++ cmake make libgtest-dev python3-numpy libgomp1 clang libclang-rt-14-dev zlib1g-dev unzip \
-         g++-mingw-w64-x86-64-posix wine wine64; do
+         g++-mingw-w64-x86-64-posix wine wine64 g++-aarch64-linux-gnu qemu-user; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -63,26 +66,56 @@ XML
   touch "$ggml/lib/.complete-v2"
 fi
 
-# --- ggml headers (Debian libggml-dev, unstable) -------------------------------
-if [ ! -f "$ggml/include/ggml.h" ]; then
-  say "fetching ggml headers (Debian libggml-dev from the unstable suite)"
-  apt_dir="$deps/apt"
-  rm -rf "$apt_dir"; mkdir -p "$apt_dir/parts" "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+# --- Debian packages of another suite or architecture, never installed --------
+# apt_download DIR SUITE ARCH PACKAGE...: downloads the .debs into DIR through a
+# private apt configuration that reuses this machine's own Debian mirror.
+apt_download() {
+  local dir="$1" suite="$2" arch="$3"; shift 3
+  local apt_dir="$deps/apt"
+  rm -rf "$apt_dir"; mkdir -p "$apt_dir/parts" "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$dir"
   : > "$apt_dir/empty"
-  # Reuse this machine's own Debian mirror, only with the unstable suite.
+  local uri
   uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
   [ -n "$uri" ] || uri=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
   [ -n "$uri" ] || { say "no Debian mirror configured in /etc/apt"; exit 1; }
-  printf 'Types: deb\nURIs: %s\nSuites: sid\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" > "$apt_dir/parts/sid.sources"
-  opts=(-o "Dir::Etc::SourceList=$apt_dir/empty" -o "Dir::Etc::SourceParts=$apt_dir/parts"
-        -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
-        -o "Dir::State::status=$apt_dir/empty" -o "APT::Sandbox::User=root")
+  printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nArchitectures: %s\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$uri" "$suite" "$arch" > "$apt_dir/parts/$suite.sources"
+  local opts=(-o "Dir::Etc::SourceList=$apt_dir/empty" -o "Dir::Etc::SourceParts=$apt_dir/parts"
+              -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
+              -o "Dir::State::status=$apt_dir/empty" -o "APT::Sandbox::User=root"
+              -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch")
   apt-get "${opts[@]}" update -qq >/dev/null
-  (cd "$apt_dir" && apt-get "${opts[@]}" download libggml-dev >/dev/null)
-  dpkg -x "$apt_dir"/libggml-dev_*.deb "$apt_dir/x"
-  mkdir -p "$ggml/include"
-  cp "$apt_dir"/x/usr/include/{ggml.h,ggml-alloc.h,ggml-backend.h,ggml-cpu.h,gguf.h} "$ggml/include/"
-  cp "$apt_dir"/x/usr/share/doc/libggml-dev/copyright "$ggml/include/COPYRIGHT.debian"
+  (cd "$dir" && apt-get "${opts[@]}" download "$@" >/dev/null)
   rm -rf "$apt_dir"
+}
+
+# --- ggml headers (Debian libggml-dev, unstable) -------------------------------
+if [ ! -f "$ggml/include/ggml.h" ]; then
+  say "fetching ggml headers (Debian libggml-dev from the unstable suite)"
+  debs="$deps/debs-headers"
+  rm -rf "$debs"
+  apt_download "$debs" sid "$(dpkg --print-architecture)" libggml-dev
+  dpkg -x "$debs"/libggml-dev_*.deb "$debs/x"
+  mkdir -p "$ggml/include"
+  cp "$debs"/x/usr/include/{ggml.h,ggml-alloc.h,ggml-backend.h,ggml-cpu.h,gguf.h} "$ggml/include/"
+  cp "$debs"/x/usr/share/doc/libggml-dev/copyright "$ggml/include/COPYRIGHT.debian"
+  rm -rf "$debs"
 fi
+
+# --- linux-arm64 run-time sysroot (Debian 13) ----------------------------------
+# ggml's arm64 libraries need glibc 2.38 (Debian 12's cross libc is 2.36): qemu
+# runs the arm64 tests against Debian 13's libc, libstdc++, libgcc and libgomp.
+sysroot="$deps/sysroot-linux-arm64"
+if [ ! -f "$sysroot/.complete" ]; then
+  say "fetching the linux-arm64 run-time sysroot (Debian 13 libc6, libstdc++6, libgcc-s1, libgomp1)"
+  debs="$deps/debs-arm64"
+  rm -rf "$debs" "$sysroot"
+  apt_download "$debs" trixie arm64 libc6 libstdc++6 libgcc-s1 libgomp1
+  for d in "$debs"/*.deb; do dpkg -x "$d" "$sysroot"; done
+  # The merged-/usr layout: the program interpreter is /lib/ld-linux-aarch64.so.1.
+  [ -e "$sysroot/lib" ] || ln -s usr/lib "$sysroot/lib"
+  rm -rf "$debs"
+  touch "$sysroot/.complete"
+fi
+
 say "ggml ready in $ggml"

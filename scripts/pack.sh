@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds the NuGet packages with every runtime's native files: sets up
-# (scripts/bootstrap.sh), builds libdino for linux-x64 and win-x64
+# (scripts/bootstrap.sh), builds libdino for linux-x64, win-x64 and linux-arm64
 # (scripts/build-native.sh), packs Dino.Native and the dino tool into out/packages/,
 # and checks that each runtime's files are in the package.
 #   scripts/pack.sh [version]        (default: the version in Directory.Build.props)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$root/out/packages"
-rids=(linux-x64 win-x64)
+rids=(linux-x64 win-x64 linux-arm64)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 version=()
 [ $# -ge 1 ] && version=(-p:Version="$1")
@@ -20,15 +20,17 @@ done
 mkdir -p "$out"
 for project in Dino.Native Dino.Cli; do
   dotnet pack "$root/src/$project" -c Release -o "$out" "${version[@]}" -v quiet -nologo \
-    -p:DinoNativeBuildDir="$root/build/" -p:DinoNativeWinX64Dir="$root/build-win-x64/" >/dev/null
+    -p:DinoNativeBuildDir="$root/build/" -p:DinoNativeWinX64Dir="$root/build-win-x64/" \
+    -p:DinoNativeLinuxArm64Dir="$root/build-linux-arm64/" >/dev/null
 done
 
-# Every runtime: libdino, ggml-base and each CPU variant's ggml-cpu.
+# Every runtime: libdino, ggml-base and each CPU variant's ggml-cpu (linux-arm64: one ggml build).
 nupkg=$(ls -t "$out"/Dino.Native.*.nupkg | grep -v '\.symbols\.' | head -1)
 listing=$(unzip -Z1 "$nupkg")
 missing=0
 for want in linux-x64/native/libdino.so linux-x64/native/libggml-base.so win-x64/native/dino.dll win-x64/native/ggml-base.dll \
-            linux-x64/native/{avx512,avx2,avx,noavx}/libggml-cpu.so win-x64/native/{avx512,avx2,avx,noavx}/ggml-cpu.dll; do
+            linux-x64/native/{avx512,avx2,avx,noavx}/libggml-cpu.so win-x64/native/{avx512,avx2,avx,noavx}/ggml-cpu.dll \
+            linux-arm64/native/{libdino,libggml-base,libggml-cpu}.so; do
   grep -qx "nativeassets/$want" <<<"$listing" || { echo "pack: $nupkg lacks nativeassets/$want" >&2; missing=1; }
 done
 [ $missing = 0 ] || exit 1

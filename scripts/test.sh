@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: sets up what is missing (scripts/bootstrap.sh), builds the
-# native library and its tests for linux-x64 and win-x64, runs them with CTest
-# (which also makes the synthetic test models; win-x64 under wine), fuzzes the
-# loader, then runs the .NET tests (whose package tests publish for linux-x64
-# every way, and for win-x64, run under wine).  Used by .ci/run.
+# native library and its tests for linux-x64, win-x64 and linux-arm64, runs them
+# with CTest (which also makes the synthetic test models; win-x64 under wine,
+# linux-arm64 under qemu), fuzzes the loader, then runs the .NET tests (whose
+# package tests publish for linux-x64 every way, and for win-x64 and linux-arm64,
+# run under wine and qemu).  Used by .ci/run.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${DINO_BUILD_DIR:-$root/build}"
@@ -14,11 +15,14 @@ DINO_BUILD_DIR="$build" "$root/scripts/build-native.sh" linux-x64 --tests
 ctest --test-dir "$build" --output-on-failure --timeout 3000
 "$root/scripts/build-native.sh" win-x64 --tests
 ctest --test-dir "$root/build-win-x64" --output-on-failure --timeout 3000
+"$root/scripts/build-native.sh" linux-arm64 --tests
+ctest --test-dir "$root/build-linux-arm64" --output-on-failure --timeout 3000
 
 # The loader under libFuzzer with AddressSanitizer and UBSan, for about a minute.
 cmake -S "$root" -B "$build-fuzz" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DDINO_FUZZ=ON -DDINO_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build-fuzz" --target dino_fuzz_load -j"$(nproc)"
 ctest --test-dir "$build-fuzz" --output-on-failure
-DINO_TEST_DATA="$build/testdata" DINO_TEST_RIDS="linux-x64 win-x64" dotnet test "$root/Dino.Native.slnx" -c Release \
-  -p:DinoNativeBuildDir="$build/" -p:DinoNativeWinX64Dir="$root/build-win-x64/" --logger "console;verbosity=normal"
+DINO_TEST_DATA="$build/testdata" DINO_TEST_RIDS="linux-x64 win-x64 linux-arm64" dotnet test "$root/Dino.Native.slnx" -c Release \
+  -p:DinoNativeBuildDir="$build/" -p:DinoNativeWinX64Dir="$root/build-win-x64/" \
+  -p:DinoNativeLinuxArm64Dir="$root/build-linux-arm64/" --logger "console;verbosity=normal"

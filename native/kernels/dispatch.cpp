@@ -9,7 +9,7 @@
 
 namespace dino::kernels {
 
-#if !DINO_KERNELS_X86
+#if !DINO_KERNELS_X86 && !DINO_KERNELS_ARM64
 selection select_isa(const std::string &) { return {}; }  // no kernels for this CPU family yet
 #endif
 

@@ -1,7 +1,8 @@
 // isa.h: inside the kernels wing.  What each instruction set's build of the
 // kernels provides (simd.inc compiled for that ISA: x86/avx512.cpp,
-// x86/avx2.cpp) and how a CPU family picks one (x86/select.cpp).  Another CPU
-// family is a sibling folder with its ISA files and its select.cpp.
+// x86/avx2.cpp; arm64/neon.cpp, dotprod.cpp, i8mm.cpp) and how a CPU family
+// picks one (x86/select.cpp, arm64/select.cpp).  Each family is a folder with
+// its ISA files and its select.cpp.
 #pragma once
 
 #include "kernels.h"
@@ -13,9 +14,17 @@ namespace dino::kernels {
 constexpr int64_t kTile = 16;   // output columns per tile of the packed layouts
 constexpr int64_t kBlock = 32;  // q8_0 / q4_0 block along K
 
+// int8 weights (kernels.h: packed_linear), per tile and 32-wide K block, in one of two layouts:
+//   groups4: 8 groups of [16 columns x 4 K] (64 bytes): a column's 4 bytes in one 32-bit lane, for
+//            one-row dot products (vpdpbusd, maddubs, sdot); q4: groups 2i, 2i+1 in the low and
+//            high nibbles of 64 bytes.
+//   pairs8:  4 runs of [16 columns x 8 K] (128 bytes): a column pair's 16 bytes in one register,
+//            for 2 x 2 matrix products (smmla); q4: columns 0-7 low, 8-15 high nibbles of 64 bytes.
+
 struct isa_kernels {
-    const char * name;                 // "avx512", "avx2"
+    const char * name;                 // "avx512", "avx2", "i8mm", "dotprod", "neon"
     int rows_int8, rows_float;         // microkernel heights: threads take whole panels
+    bool int8_pairs8;                  // int8 weights in the pairs8 layout (pack.cpp), else groups4
     bool (*vnni_supported)();          // this CPU has the ISA's VNNI (else int8 uses maddubs)
     void (*linear_rows)(const linear_op & op, bool vnni, const float * x, const float * norm_w, const float * norm_b,
                         const float * bias, const float * residual, float * y, int64_t row_begin, int64_t row_end);
@@ -31,7 +40,7 @@ struct selection {
 };
 
 // This CPU family's choice for this CPU.  forced: DINO_KERNELS without "ggml"
-// (e.g. "avx2", "avx512-novnni"), empty for the best build.  Families without
+// (e.g. "avx2", "avx512-novnni", "neon", "dotprod"), empty for the best build.  Families without
 // kernels return {}.
 selection select_isa(const std::string & forced);
 
@@ -44,6 +53,15 @@ extern const isa_kernels avx512_kernels;
 extern const isa_kernels avx2_kernels;
 #else
 #define DINO_KERNELS_X86 0
+#endif
+
+#if defined(__aarch64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#define DINO_KERNELS_ARM64 1
+extern const isa_kernels i8mm_kernels;
+extern const isa_kernels dotprod_kernels;
+extern const isa_kernels neon_kernels;
+#else
+#define DINO_KERNELS_ARM64 0
 #endif
 
 }  // namespace dino::kernels

@@ -19,6 +19,8 @@
 //   pack.cpp       weight layouts            ggml_ops.cpp  the custom ops
 //   isa.h          what an ISA build offers  simd.inc, int8.inc: the code, once
 //   x86/           select.cpp (CPUID), avx512.cpp and avx2.cpp (simd.inc per ISA)
+//   arm64/         select.cpp (HWCAP), build.inc (NEON's vec + simd.inc), and
+//                  neon.cpp, dotprod.cpp, i8mm.cpp (one build each)
 // CPUs without a build get no packed weights and graph.cpp builds ggml's own
 // ops instead.  tests/native/test_kernels.cpp holds every kernel to ggml's
 // result for the same op.
@@ -37,11 +39,12 @@ struct packed_linear {
     enum class format { q8, q4, f32, f16 };
     format fmt = format::f32;
     int64_t n = 0, k = 0;
-    // q8: per tile, per 32-wide K block: 8 groups of [16 columns x 4 int8],
-    //     the 16 weight scales (f32) and the 16 corrections -128 * sum(w) of
-    //     the unsigned-activation trick (int32).
-    // q4 (from q4_0): the same with w + 8 as 4 bits, groups 2i and 2i+1 in the
-    //     low and high nibbles of one 64-byte group: half the memory.
+    // q8: per tile, per 32-wide K block: 8 groups of [16 columns x 4 int8]
+    //     (or, for smmla, 4 runs of [16 columns x 8]: isa.h), the 16 weight
+    //     scales (f32) and the 16 corrections -128 * sum(w) of the
+    //     unsigned-activation trick (int32).
+    // q4 (from q4_0): the same with w + 8 as 4 bits, two groups (runs) in the
+    //     low and high nibbles of 64 bytes: half the memory.
     // f32/f16: per tile, per k: 16 values.
     void * data = nullptr;
     float * scales = nullptr;
@@ -54,7 +57,8 @@ struct packed_linear {
     ~packed_linear();
 };
 
-// The instruction set whose build of the kernels runs here ("avx512", "avx2"),
+// The instruction set whose build of the kernels runs here ("avx512", "avx2",
+// "i8mm", "dotprod", "neon"),
 // or null: ggml's ops (another CPU, or DINO_KERNELS=ggml).
 const char * isa_name();
 
@@ -95,7 +99,7 @@ void linear_rows(const linear_op & op, const float * x, const float * norm_w, co
 // k and v, each heads x head_dim; result [D, T, N].  The softmax is exact (a
 // query's scores for all keys fit in cache); f32 throughout.
 struct attention_op {
-    int heads = 0;  // 0: no kernel here (head_dim not a multiple of 16, or no AVX-512)
+    int heads = 0;  // 0: no kernel here (head_dim not a multiple of 16, or no build for this CPU)
     float scale = 0;
 };
 attention_op attention_kernel(int64_t dim, int heads);

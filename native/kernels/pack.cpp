@@ -61,6 +61,7 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
         p->scales = reinterpret_cast<float *>(static_cast<uint8_t *>(p->data) + values);
         p->corrections = reinterpret_cast<int32_t *>(static_cast<uint8_t *>(p->data) + values + per_block);
         uint8_t * qs = static_cast<uint8_t *>(p->data);
+        const bool pairs8 = active().k->int8_pairs8;
         const size_t row_bytes = ggml_row_size(w->type, K);
         for (int64_t n = 0; n < N; ++n) {
             const uint8_t * row = static_cast<const uint8_t *>(w->data) + size_t(n) * row_bytes;
@@ -82,12 +83,19 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
                     }
                 }
                 const int64_t base = t * KB + b;
+                uint8_t * blk = qs + base * (q4 ? kBlock * kTile / 2 : kBlock * kTile);
                 int32_t sum = 0;
                 for (int j = 0; j < kBlock; ++j) {
-                    const int g = j / 4;
-                    const int64_t at = c * 4 + j % 4;  // byte within the group's 64
-                    if (!q4) qs[(base * 8 + g) * 64 + at] = uint8_t(q[j]);
-                    else qs[(base * 4 + g / 2) * 64 + at] |= uint8_t((q[j] + 8) << (g % 2 ? 4 : 0));
+                    if (!pairs8) {  // groups4: group g = j / 4 is [16 columns x 4 K], 64 bytes
+                        const int g = j / 4;
+                        const int64_t at = c * 4 + j % 4;
+                        if (!q4) blk[g * 64 + at] = uint8_t(q[j]);
+                        else blk[(g / 2) * 64 + at] |= uint8_t((q[j] + 8) << (g % 2 ? 4 : 0));
+                    } else {  // pairs8: K 8i..8i+7 as [16 columns x 8 K], 128 bytes (q4: columns 8-15 high)
+                        const int i = j / 8;
+                        if (!q4) blk[i * 128 + c * 8 + j % 8] = uint8_t(q[j]);
+                        else blk[i * 64 + (c % 8) * 8 + j % 8] |= uint8_t((q[j] + 8) << (c >= 8 ? 4 : 0));
+                    }
                     sum += q[j];
                 }
                 p->scales[base * kTile + c] = ggml_fp16_to_fp32(d16);

@@ -33,6 +33,11 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
                     Assert.Contains($"nativeassets/linux-x64/native/{v}/libggml-cpu.so", names);
                     Assert.DoesNotContain($"nativeassets/linux-x64/native/{v}/libggml-base.so", names);
                 }
+                if (CrossRids.Contains("linux-arm64"))
+                {
+                    foreach (string f in new[] { "libdino.so", "libggml-base.so", "libggml-cpu.so" })
+                        Assert.Contains($"nativeassets/linux-arm64/native/{f}", names);
+                }
                 if (CrossRids.Contains("win-x64"))
                 {
                     Assert.Contains("nativeassets/win-x64/native/dino.dll", names);
@@ -59,6 +64,7 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
                 try
                 {
                     using var model = DinoModel.Load(args[0]);
+                    Console.Error.WriteLine($"kernels: {model.Info.Kernels}");
                     var e = model.Embed(args[1]);
                     Console.WriteLine(string.Join(" ", e.Embedding.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
                 }
@@ -145,6 +151,41 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
             else
             {
                 output.WriteLine("win-x64 publish not tested: DINO_TEST_RIDS does not name it (scripts/test.sh does)");
+            }
+
+            // linux-arm64: a self-contained publish, run under qemu (scripts/qemu-arm64.sh, Debian 13's glibc)
+            // on tiny models (a 224 image takes minutes emulated): f32 on a Cortex-A72 (our neon build) and
+            // q8_0 on qemu's max CPU (the i8mm build, smmla), each equal to this machine's result.
+            if (CrossRids.Contains("linux-arm64"))
+            {
+                string published = Path.Combine(work, "publish-linux-arm64");
+                Run("dotnet", $"publish -c Release -r linux-arm64 --self-contained true -o \"{published}\"", app);
+                string moved = Path.Combine(work, "moved", "linux-arm64");
+                Directory.Move(published, moved);
+                Assert.True(File.Exists(Path.Combine(moved, "runtimes", "linux-arm64", "native", "libggml-cpu.so")), "linux-arm64: no ggml");
+                string qemu = Path.Combine(TestData.RepoRoot, "scripts", "qemu-arm64.sh");
+                const string invariant = "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1";  // the sysroot has no ICU
+                foreach (var (cpu, model, kernels) in new[] { ("cortex-a72", "tiny-hf-f32.gguf", "neon"), ("max", "tiny-dino-q8_0.gguf", "i8mm-int8") })
+                {
+                    string args = $"\"{TestData.Data(model)}\" \"{TestData.Image("photo.jpg")}\"";
+                    var (code3, got, err3) = RunRaw("env", $"QEMU_CPU={cpu} {invariant} \"{qemu}\" \"{Path.Combine(moved, "app")}\" {args}", moved);
+                    Assert.True(code3 == 0, $"linux-arm64 on {cpu}: exit {code3}: {err3}");
+                    Assert.Contains($"linear {kernels}", err3);
+                    using var reference = DinoModel.Load(TestData.Data(model));
+                    float[] mine = reference.Embed(TestData.Image("photo.jpg")).Embedding, theirs = Parse(got);
+                    double maxAbs = mine.Zip(theirs, (a, b) => Math.Abs(a - b)).Max(), scale = mine.Max(Math.Abs);
+                    output.WriteLine($"linux-arm64 under qemu ({cpu}, {model}): CLS max abs difference {maxAbs:E2} of {scale:F2}");
+                    Assert.True(maxAbs <= 1e-5 * Math.Max(1, scale), $"linux-arm64 on {cpu}: CLS differs by {maxAbs}");
+                }
+                // On Debian 12's glibc 2.36 (the cross toolchain's own libraries) ggml cannot load: the error says why.
+                var (code4, _, err4) = RunRaw("env", $"QEMU_LD_PREFIX=/usr/aarch64-linux-gnu {invariant} \"{qemu}\" \"{Path.Combine(moved, "app")}\" {modelArgs}", moved);
+                Assert.Equal(3, code4);
+                Assert.Contains("DinoNativeException", err4);
+                Assert.Contains("need glibc 2.38 or newer; this system has glibc 2.36", err4);
+            }
+            else
+            {
+                output.WriteLine("linux-arm64 publish not tested: DINO_TEST_RIDS does not name it (scripts/test.sh does)");
             }
 
             // The CLI as a .NET tool, installed from the same feed.

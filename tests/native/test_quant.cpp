@@ -2,6 +2,7 @@
 #include "helpers.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 
@@ -52,16 +53,58 @@ TEST(Quantized, ConverterTypesStayCloseToF32) {
     }
 }
 
-// scripts/convert_gguf.py quantizes in numpy; ggml's quantizers (through
-// dino_quantize) must produce the very same file.
+// The tiny models (64 wide, 2 heads of 32) through the int8 kernels in a whole graph: fast enough for
+// emulated CPUs, where the 224 models take minutes.
+TEST(Quantized, TinyModelsStayCloseToF32) {
+    const npy_array in = read_npy(data_path("inputs/tiny-48x24.npy"));
+    auto cls = [&](const char * file) {
+        const dino_model * m = shared_model(file);
+        if (!m) return std::vector<float>();
+        auto ctx = make_context(m);
+        return run(ctx.get(), m, in.data.data(), 1, 48, 24).cls;
+    };
+    const std::vector<float> f32 = cls("tiny-dino-f32.gguf");
+    ASSERT_EQ(f32.size(), 64u);
+    for (const auto & c : {std::make_pair("tiny-dino-q8_0.gguf", kQ8), std::make_pair("tiny-dino-q4_0.gguf", kQ4)}) {
+        const std::vector<float> q = cls(c.first);
+        ASSERT_EQ(q.size(), f32.size()) << c.first;
+        const double cos = cosine(q.data(), f32.data(), f32.size());
+        report(std::string(c.first) + " CLS cosine vs f32", cos);
+        EXPECT_GE(cos, c.second) << c.first;
+        EXPECT_LT(cos, 1.0) << c.first << ": no quantization drift at all, so the quantized weights were not used";
+    }
+}
+
+// scripts/convert_gguf.py quantizes in numpy; ggml's quantizers (through dino_quantize) must write the
+// very same file, with one exception: on arm64, ggml's q4_0 quantizer is compiled with fused
+// multiply-add, so (int)(x * id + 8.5f) rounds once where numpy (and ggml on x86) round x * id first.
+// Where that sum lies within a rounding of an integer the two truncate differently: the value's 4-bit
+// code moves by one step (one quantization step d of its block).  3 of 13.7 MB differ on the test
+// model; the CLS of the two files then differ by at most 2.2e-5 in cosine (8 test images: README,
+// "Platforms and publishing").
 TEST(Quantized, ConverterBytesEqualGgmlQuantizers) {
+#if defined(__aarch64__)
+    const bool fma_q4 = true;
+#else
+    const bool fma_q4 = false;
+#endif
     for (const char * type : {"q8_0", "q4_0", "f16"}) {
         const std::string ours = data_path(std::string("vits8-dino-") + type + ".gguf");
         const std::string ggml = data_path(std::string("ggml-") + type + ".gguf");
         ASSERT_EQ(dino_quantize(data_path("vits8-dino-f32.gguf").c_str(), ggml.c_str(), type), DINO_OK) << dino_last_error();
         const auto a = file_bytes(ours), b = file_bytes(ggml);
-        EXPECT_EQ(a.size(), b.size()) << type;
-        EXPECT_TRUE(a == b) << type << ": convert_gguf.py and ggml_quantize_chunk wrote different bytes";
+        ASSERT_EQ(a.size(), b.size()) << type;
+        size_t differ = 0;
+        for (size_t i = 0; i < a.size(); ++i) {
+            if (a[i] == b[i]) continue;
+            ++differ;
+            const int lo = (a[i] & 0x0F) - (b[i] & 0x0F), hi = ((a[i] >> 4) & 0x0F) - ((b[i] >> 4) & 0x0F);
+            EXPECT_TRUE(fma_q4 && std::string(type) == "q4_0" && std::abs(lo) + std::abs(hi) == 1)
+                << type << ": byte " << i << " is " << int(uint8_t(b[i])) << ", not " << int(uint8_t(a[i]))
+                << " (convert_gguf.py and ggml_quantize_chunk disagree by more than FMA rounding)";
+        }
+        std::printf("[ measure  ] %s: %zu of %zu bytes differ between convert_gguf.py and ggml\n", type, differ, a.size());
+        EXPECT_LE(differ, a.size() / 1000000) << type;  // FMA rounding: a few values per 10^7
         remove(ggml.c_str());
     }
 }

@@ -26,6 +26,7 @@ struct vec {
     static constexpr int W = 16;
     static constexpr int kRowsQ8 = 6, kTilesQ8 = 2;  // 6 x 2 tiles: 12 int32 + 12 f32 accumulators of 32
     static constexpr int kRowsF = 6, kTilesF = 2;    // 6 x 2 tiles: 12 accumulators
+    static constexpr bool kSignedDot = false, kMatmulInt8 = false;  // int8 by VNNI or maddubs (int8.inc)
     static constexpr float kExpMin = -104.0f;        // scalef reaches the denormals: e^-104 < the smallest float
     using F = __m512;
     using I = __m512i;
@@ -99,6 +100,6 @@ bool vnni_supported() {
 }  // namespace dino::kernels::avx512
 
 namespace dino::kernels {
-extern const isa_kernels avx512_kernels = {"avx512", avx512::vec::kRowsQ8, avx512::vec::kRowsF, avx512::vnni_supported,
+extern const isa_kernels avx512_kernels = {"avx512", avx512::vec::kRowsQ8, avx512::vec::kRowsF, false, avx512::vnni_supported,
                                            avx512::linear_rows, avx512::attention_rows, avx512::gelu};
 }  // namespace dino::kernels

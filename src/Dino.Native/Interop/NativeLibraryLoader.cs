@@ -172,11 +172,31 @@ internal static class NativeLibraryLoader
                 }
             }
         }
-        error = $"cannot load the native Dino library for {RuntimeId()} (CPU variants {string.Join(", ", variants)}). Tried:{string.Concat(tried.Select(t => "\n  " + t))}\n" +
+        string which = variants.Any(v => v.Length > 0) ? $" (CPU variants {string.Join(", ", variants)})" : "";
+        error = $"cannot load the native Dino library for {RuntimeId()}{which}. Tried:{string.Concat(tried.Select(t => "\n  " + t))}\n" +
                 "Set DINO_NATIVE_DIR to the folder holding libdino and the ggml variant folders, or reinstall the Dino.Native package." +
                 (OperatingSystem.IsWindows()
                     ? "\nggml's DLLs need the Microsoft Visual C++ 2015-2022 Redistributable (x64): VCRUNTIME140, MSVCP140 and VCOMP140 (OpenMP)."
-                    : "");
+                    : GlibcNote(tried));
         return IntPtr.Zero;
+    }
+
+    // The dynamic loader names the glibc version a library needs ("version `GLIBC_2.38' not found"):
+    // say it plainly, with the version this system has.
+    private static string GlibcNote(IEnumerable<string> tried)
+    {
+        var needed = tried.Select(t => System.Text.RegularExpressions.Regex.Match(t, @"GLIBC_(\d+\.\d+)' not found"))
+            .Where(m => m.Success).Select(m => Version.Parse(m.Groups[1].Value)).DefaultIfEmpty().Max();
+        if (needed == null) return "";
+        string has = SystemGlibc() is string v ? $"this system has glibc {v}" : "this system's C library is older";
+        return $"\nThe native libraries for {RuntimeId()} need glibc {needed} or newer; {has}. " +
+               "See the package README (platforms) for the distributions that have it.";
+    }
+
+    private static unsafe string? SystemGlibc()
+    {
+        if (!NativeLibrary.TryLoad("libc.so.6", out IntPtr libc)) return null;
+        if (!NativeLibrary.TryGetExport(libc, "gnu_get_libc_version", out IntPtr f)) return null;
+        return Marshal.PtrToStringUTF8((IntPtr)((delegate* unmanaged<byte*>)f)());
     }
 }
