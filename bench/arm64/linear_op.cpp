@@ -1,0 +1,70 @@
+// linear_op: one ViT-S/8 linear layer (q8_0/q4_0/f32 weights, bias) on ROWS tokens, computed REPS times
+// on one thread, by our kernels or by ggml's ops (ggml_mul_mat + ggml_add): the unit that
+// bench/arm64/count.sh counts instructions of under qemu, where arm64 code cannot be timed.
+//   linear_op ours|ggml TYPE K N ROWS REPS
+#include "kernels.h"
+
+#include "ggml-cpu.h"
+#include "ggml.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+int main(int argc, char ** argv) {
+    if (argc != 7) {
+        std::fprintf(stderr, "usage: linear_op ours|ggml q8_0|q4_0|f32 K N ROWS REPS\n");
+        return 2;
+    }
+    const std::string path = argv[1], type_name = argv[2];
+    const int64_t K = std::atoll(argv[3]), N = std::atoll(argv[4]), rows = std::atoll(argv[5]);
+    const int reps = std::atoi(argv[6]);
+    const ggml_type type = type_name == "q8_0" ? GGML_TYPE_Q8_0 : type_name == "q4_0" ? GGML_TYPE_Q4_0 : GGML_TYPE_F32;
+
+    ggml_init_params params = {size_t(256) << 20, nullptr, false};
+    ggml_context * ctx = ggml_init(params);
+    ggml_tensor * x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, K, rows);
+    ggml_tensor * w32 = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, K, N);
+    ggml_tensor * b = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, N);
+    // Cheap pseudo-random values (an LCG): the set-up is counted too, and subtracted (REPS 0).
+    uint32_t state = 12345;
+    auto next = [&] { return float(int32_t((state = state * 1664525u + 1013904223u) >> 8) - (1 << 23)) / float(1 << 23); };
+    for (int64_t i = 0; i < K * rows; ++i) static_cast<float *>(x->data)[i] = next();
+    for (int64_t i = 0; i < K * N; ++i) static_cast<float *>(w32->data)[i] = 0.05f * next();
+    for (int64_t i = 0; i < N; ++i) static_cast<float *>(b->data)[i] = 0.01f * next();
+    ggml_tensor * w = w32;
+    if (type != GGML_TYPE_F32) {
+        w = ggml_new_tensor_2d(ctx, type, K, N);
+        ggml_quantize_chunk(type, static_cast<const float *>(w32->data), w->data, 0, N, K, nullptr);
+    }
+
+    std::unique_ptr<dino::kernels::packed_linear> packed;
+    dino::kernels::linear_op op;
+    ggml_tensor * y;
+    if (path == "ours") {
+        packed = dino::kernels::pack(w);
+        if (!packed) {
+            std::fprintf(stderr, "linear_op: no kernel for %s here\n", type_name.c_str());
+            return 1;
+        }
+        op.w = packed.get();
+        y = dino::kernels::linear(ctx, op, x, b, nullptr, nullptr, nullptr);
+    } else {
+        y = ggml_add(ctx, ggml_mul_mat(ctx, w, x), b);
+    }
+    ggml_cgraph * gf = ggml_new_graph(ctx);
+    ggml_build_forward_expand(gf, y);
+    double check = 0;
+    for (int r = 0; r < reps; ++r) {
+        if (ggml_graph_compute_with_ctx(ctx, gf, 1) != GGML_STATUS_SUCCESS) return 1;
+        check += static_cast<const float *>(y->data)[r % (N * rows)];
+    }
+    std::printf("%s %s K=%lld N=%lld rows=%lld reps=%d kernels=%s check=%.6g\n", path.c_str(), type_name.c_str(),
+                (long long) K, (long long) N, (long long) rows, reps,
+                dino::kernels::isa_name() ? dino::kernels::isa_name() : "ggml", check);
+    ggml_free(ctx);
+    return 0;
+}
