@@ -9,6 +9,10 @@
 #include <algorithm>
 #include <cmath>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 using dino::fail;
 
 namespace {
@@ -39,6 +43,11 @@ dino_context::~dino_context() {
     graph_.reset();
     if (galloc_) ggml_gallocr_free(galloc_);
     if (backend_) ggml_backend_free(backend_);
+#if defined(__GLIBC__)
+    // The compute buffers (tens of MB) often come from glibc's per-thread arenas, which keep freed
+    // memory; a caller that frees a context wants it back (DinoModelOptions.MaxIdleContexts).
+    malloc_trim(0);
+#endif
 }
 
 void dino_context::set_abort_callback(dino_abort_callback callback, void * user_data) {

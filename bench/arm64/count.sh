@@ -9,7 +9,7 @@
 # build (ARMv8.0) under cortex-a72.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-exe="$root/build-linux-arm64/tests/native/linear_op"
+exe="${DINO_ARM64_BUILD:-$root/build-linux-arm64}/tests/native/linear_op"
 type="${1:-q8_0}" K="${2:-384}" N="${3:-1536}" rows="${4:-64}"
 [ -x "$exe" ] || { echo "count.sh: no $exe (scripts/build-native.sh linux-arm64 --tests)" >&2; exit 1; }
 count() {  # CPU PATH KERNELS REPS
