@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Fetches everything the native build needs, idempotently, into .deps/:
-#   - ggml 0.18.0 runtime libraries for every x86-64/arm64 CPU variant, from the
-#     NuGet package LLamaSharp.Backend.Cpu 0.30.0 (MIT);
-#   - ggml headers from Debian's libggml-dev (unstable suite), extracted without
-#     installing anything system-wide (Debian's binaries need a newer glibc).
+# Fetches everything the native build needs, idempotently:
+#   - ggml 0.18.0: where the native/ggml submodule is populated, built from it
+#     into build-ggml/ (scripts/build-ggml.sh); else, into .deps/ggml/, the
+#     runtime libraries for every x86-64/arm64 CPU variant from the NuGet
+#     package LLamaSharp.Backend.Cpu 0.30.0 (MIT) and the headers from Debian's
+#     libggml-dev (unstable suite), extracted without installing anything
+#     system-wide (Debian's binaries need a newer glibc).  docs/building.md says why.
 # It also installs the Debian packages the build and tests use (compiler, cmake,
 # googletest, numpy for the converter, clang and zlib for NativeAOT publishes,
 # mingw-w64 and wine for win-x64, the aarch64 cross compiler and qemu-user for
-# linux-arm64) and a Debian 13 arm64 run-time sysroot for qemu.  See the README,
-# "Building and layout".
+# linux-arm64) and a Debian 13 arm64 run-time sysroot for qemu into .deps/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 deps="$root/.deps"
@@ -30,40 +31,6 @@ if [ ${#need[@]} -gt 0 ]; then
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
   $sudo_ apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-# --- ggml runtime libraries (NuGet) --------------------------------------------
-# Laid out as the package carries them (lib/<rid>/native/): ggml-cpu per CPU
-# variant folder; ggml-base once at the RID's top when the variants' copies are
-# identical (linux-x64), in a variant folder only where its copy differs (win-x64
-# avx512).  The .NET loader and CMake look in the variant folder first.
-if [ ! -f "$ggml/lib/.complete-v2" ]; then
-  say "fetching ggml 0.18.0 runtime (NuGet LLamaSharp.Backend.Cpu 0.30.0)"
-  work="$deps/nuget-download"
-  mkdir -p "$work"
-  cat > "$work/download.csproj" <<'XML'
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup>
-  <ItemGroup><PackageDownload Include="LLamaSharp.Backend.Cpu" Version="[0.30.0]" /></ItemGroup>
-</Project>
-XML
-  dotnet restore "$work/download.csproj" --packages "$work/packages" >/dev/null
-  pkg="$work/packages/llamasharp.backend.cpu/0.30.0/LLamaSharpRuntimes"
-  rm -rf "$ggml/lib"
-  # Keep only the ggml libraries (not llama/mtmd), per RID and CPU variant.
-  (cd "$pkg" && find . -name 'libggml*' -o -name 'ggml*.dll' | grep -v -E 'llama|mtmd') |
-  while read -r f; do
-    mkdir -p "$ggml/lib/$(dirname "$f")"
-    cp "$pkg/$f" "$ggml/lib/$f"
-  done
-  for base in "$ggml"/lib/*/native/*/libggml-base.so "$ggml"/lib/*/native/*/ggml-base.dll; do
-    [ -f "$base" ] || continue
-    top="$(dirname "$(dirname "$base")")/$(basename "$base")"
-    [ -f "$top" ] || cp "$base" "$top"   # the first variant's copy serves every identical one
-    if cmp -s "$base" "$top"; then rm "$base"; fi
-  done
-  rm -rf "$work"
-  touch "$ggml/lib/.complete-v2"
 fi
 
 # --- Debian packages of another suite or architecture, never installed --------
@@ -89,17 +56,79 @@ apt_download() {
   rm -rf "$apt_dir"
 }
 
-# --- ggml headers (Debian libggml-dev, unstable) -------------------------------
-if [ ! -f "$ggml/include/ggml.h" ]; then
-  say "fetching ggml headers (Debian libggml-dev from the unstable suite)"
-  debs="$deps/debs-headers"
-  rm -rf "$debs"
-  apt_download "$debs" sid "$(dpkg --print-architecture)" libggml-dev
-  dpkg -x "$debs"/libggml-dev_*.deb "$debs/x"
-  mkdir -p "$ggml/include"
-  cp "$debs"/x/usr/include/{ggml.h,ggml-alloc.h,ggml-backend.h,ggml-cpu.h,gguf.h} "$ggml/include/"
-  cp "$debs"/x/usr/share/doc/libggml-dev/copyright "$ggml/include/COPYRIGHT.debian"
-  rm -rf "$debs"
+# --- prebuilt ggml ---------------------------------------------------------------
+prebuilt_ggml() {
+  # Runtime libraries (NuGet).
+  # Laid out as the package carries them (lib/<rid>/native/): ggml-cpu per CPU
+  # variant folder; ggml-base once at the RID's top when the variants' copies are
+  # identical (linux-x64), in a variant folder only where its copy differs (win-x64
+  # avx512).  The .NET loader and CMake look in the variant folder first.
+  if [ ! -f "$ggml/lib/.complete-v2" ]; then
+    say "fetching ggml 0.18.0 runtime (NuGet LLamaSharp.Backend.Cpu 0.30.0)"
+    work="$deps/nuget-download"
+    mkdir -p "$work"
+    printf '%s\n' '<Project Sdk="Microsoft.NET.Sdk">' \
+      '  <PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup>' \
+      '  <ItemGroup><PackageDownload Include="LLamaSharp.Backend.Cpu" Version="[0.30.0]" /></ItemGroup>' \
+      '</Project>' > "$work/download.csproj"
+    dotnet restore "$work/download.csproj" --packages "$work/packages" >/dev/null
+    pkg="$work/packages/llamasharp.backend.cpu/0.30.0/LLamaSharpRuntimes"
+    rm -rf "$ggml/lib"
+    # Keep only the ggml libraries (not llama/mtmd), per RID and CPU variant.
+    (cd "$pkg" && find . -name 'libggml*' -o -name 'ggml*.dll' | grep -v -E 'llama|mtmd') |
+    while read -r f; do
+      mkdir -p "$ggml/lib/$(dirname "$f")"
+      cp "$pkg/$f" "$ggml/lib/$f"
+    done
+    for base in "$ggml"/lib/*/native/*/libggml-base.so "$ggml"/lib/*/native/*/ggml-base.dll; do
+      [ -f "$base" ] || continue
+      top="$(dirname "$(dirname "$base")")/$(basename "$base")"
+      [ -f "$top" ] || cp "$base" "$top"   # the first variant's copy serves every identical one
+      if cmp -s "$base" "$top"; then rm "$base"; fi
+    done
+    rm -rf "$work"
+    touch "$ggml/lib/.complete-v2"
+  fi
+
+  # Headers (Debian libggml-dev, unstable).
+  if [ ! -f "$ggml/include/ggml.h" ]; then
+    say "fetching ggml headers (Debian libggml-dev from the unstable suite)"
+    debs="$deps/debs-headers"
+    rm -rf "$debs"
+    apt_download "$debs" sid "$(dpkg --print-architecture)" libggml-dev
+    dpkg -x "$debs"/libggml-dev_*.deb "$debs/x"
+    mkdir -p "$ggml/include"
+    cp "$debs"/x/usr/include/{ggml.h,ggml-alloc.h,ggml-backend.h,ggml-cpu.h,gguf.h} "$ggml/include/"
+    cp "$debs"/x/usr/share/doc/libggml-dev/copyright "$ggml/include/COPYRIGHT.debian"
+    rm -rf "$debs"
+  fi
+}
+
+# --- ggml: from the native/ggml submodule where it is populated, else prebuilt --
+# DINO_GGML_FROM_SOURCE=1: the submodule must be used (a connected CI sets it);
+# =0: the prebuilt libraries even where it is populated; unset: the submodule if
+# populated.  CMakeLists.txt and Directory.Build.props apply the same rule to
+# find what this made: build-ggml/ (scripts/build-ggml.sh) or .deps/ggml/.
+ggml_from_source=0
+if [ -f "$root/native/ggml/CMakeLists.txt" ] && [ "${DINO_GGML_FROM_SOURCE:-}" != 0 ]; then ggml_from_source=1; fi
+if [ "${DINO_GGML_FROM_SOURCE:-}" = 1 ] && [ $ggml_from_source = 0 ]; then
+  say "DINO_GGML_FROM_SOURCE=1, but native/ggml is empty (git submodule update --init)"; exit 1
+fi
+if [ $ggml_from_source = 1 ]; then
+  # Rebuilt when the submodule's commit (or, outside git, its sources) or the build script change.
+  if [ -e "$root/native/ggml/.git" ]; then id=$(git -C "$root/native/ggml" rev-parse HEAD)
+  else id=$(cd "$root/native/ggml" && find CMakeLists.txt include src -type f | sort | xargs cat | sha1sum | cut -c1-40); fi
+  stamp="$id $(sha1sum < "$root/scripts/build-ggml.sh" | cut -c1-40)"
+  if [ "$(cat "$root/build-ggml/.complete" 2>/dev/null)" != "$stamp" ]; then
+    say "building ggml from native/ggml for linux-x64, win-x64 and linux-arm64 (several minutes)"
+    rm -rf "$root/build-ggml" "$root/build-ggml-work"
+    "$root/scripts/build-ggml.sh" "$root/build-ggml" linux-x64 win-x64 linux-arm64
+    echo "$stamp" > "$root/build-ggml/.complete"
+  fi
+  say "ggml built from native/ggml in $root/build-ggml"
+else
+  prebuilt_ggml
+  say "ggml ready in $ggml"
 fi
 
 # --- linux-arm64 run-time sysroot (Debian 13) ----------------------------------
@@ -117,5 +146,3 @@ if [ ! -f "$sysroot/.complete" ]; then
   rm -rf "$debs"
   touch "$sysroot/.complete"
 fi
-
-say "ggml ready in $ggml"

@@ -31,11 +31,16 @@ public class ApiUseTests(ModelFixture models)
     [Fact]
     public async Task CancellationStopsABatchAndLeavesTheModelUsable()
     {
-        var inputs = Enumerable.Range(0, 16).Select(_ => new ImageTensor(new float[3 * 224 * 224], 224, 224)).ToArray();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        // 64 images: seconds of work even on a fast machine. Cancelled from a thread of its own, not a
+        // thread-pool timer, which a busy test run can delay past the end of a short batch.
+        var inputs = Enumerable.Range(0, 64).Select(_ => new ImageTensor(new float[3 * 224 * 224], 224, 224)).ToArray();
+        using var cts = new CancellationTokenSource();
+        var canceller = new Thread(() => { Thread.Sleep(300); cts.Cancel(); });
+        canceller.Start();
         var sw = System.Diagnostics.Stopwatch.StartNew();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => models.Q8.EmbedBatchAsync(inputs, cancellationToken: cts.Token));
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"cancellation took {sw.Elapsed}");
+        canceller.Join();
         var r = models.Q8.Embed(inputs[0]);
         Assert.Equal(384, r.Dimensions);
     }
