@@ -30,7 +30,13 @@ import struct
 import sys
 import zipfile
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # the one dependency: say which interpreter has it, or how to get it
+    sys.exit(f"convert_gguf.py needs numpy, which {sys.executable} (Python {sys.version.split()[0]}) does not have.\n"
+             "  Install it for this interpreter:  python3 -m pip install numpy\n"
+             "  or, on Debian/Ubuntu, use the system Python:  sudo apt-get install python3-numpy && "
+             "/usr/bin/python3 scripts/convert_gguf.py ...")
 
 
 class ConvertError(Exception):

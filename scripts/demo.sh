@@ -32,6 +32,7 @@ else
   step "convert to GGUF (scripts/convert_gguf.py, numpy only)"
   f32="$out/dino-vits8-synthetic-f32.gguf"
   "$python" "$root/scripts/convert_gguf.py" "$out/checkpoints/vits8-hf" --outfile "$f32" --outtype f32 --name dino-vits8-synthetic
+  rm -rf "$out/checkpoints"  # the maker writes every checkpoint layout (~270 MB); the GGUF is all the demo uses
 fi
 
 step "quantize to q8_0 (ggml's quantizer) with a drift report"
