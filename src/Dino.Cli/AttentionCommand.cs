@@ -32,6 +32,8 @@ internal static class AttentionCommand
 
     private static int Run(string modelPath, string imagePath, string output, int size, double mass, int threads, CancellationToken ct)
     {
+        if (!Path.GetExtension(output).Equals(".png", StringComparison.OrdinalIgnoreCase))
+            throw new UsageException($"-o {output}: the attention picture is a PNG; name it .png");
         if (mass <= 0 || mass > 1) throw new UsageException("--mass must be in (0, 1]");
         using var dino = Shared.Open(modelPath, threads);
         if (size < dino.Info.PatchSize || size % dino.Info.PatchSize != 0) throw new UsageException($"--size must be a multiple of {dino.Info.PatchSize}");

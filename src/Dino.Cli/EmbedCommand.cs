@@ -14,7 +14,7 @@ internal static class EmbedCommand
         var size = Shared.Size();
         var batch = Shared.Batch();
         var output = new Option<string?>("--output", "-o") { Description = "Output file (default: stdout for jsonl and csv; npy needs a file)" };
-        var format = new Option<string?>("--format", "-f") { Description = "npy, jsonl or csv (default: from the -o extension, else jsonl)" };
+        var format = new Option<string?>("--format", "-f") { Description = "npy, jsonl or csv (default: from the -o extension, which must then be .npy, .jsonl or .csv; without -o, jsonl)" };
         format.AcceptOnlyFromAmong("npy", "jsonl", "csv");
         var normalize = new Option<bool>("--normalize") { Description = "Scale every vector to unit length (cosine = dot product)" };
         var tokens = new Option<bool>("--tokens") { Description = "Write every token (CLS first, then patches): npy [N, T, D], jsonl \"tokens\"" };
@@ -44,7 +44,10 @@ internal static class EmbedCommand
         {
             ".npy" => "npy",
             ".csv" => "csv",
-            _ => "jsonl",
+            ".jsonl" or ".json" or ".ndjson" => "jsonl",
+            // Not a guess: '-o x.npz' silently holding JSON lines is worse than asking.
+            var ext => throw new UsageException($"-o {output}: '{(ext.Length > 0 ? ext : "no extension")}' says no format; " +
+                                                "name it .npy, .jsonl or .csv, or give --format"),
         };
         if (format == "npy" && output == null) throw new UsageException("--format npy needs an output file (-o FILE.npy)");
         if (format == "csv" && tokens) throw new UsageException("--tokens needs --format npy or jsonl");

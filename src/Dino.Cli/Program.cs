@@ -22,6 +22,13 @@ var root = new RootCommand("""
 
 CliHelp.Install(root);
 ParseResult parsed = root.Parse(args);
+if (!CliHelp.Requested(parsed) && CliHelp.UnknownOption(parsed, args) is string unknown)
+{
+    string command = parsed.CommandResult.Command is RootCommand ? "dino" : $"dino {parsed.CommandResult.Command.Name}";
+    Console.Error.WriteLine($"dino: error: unknown option '{unknown}' for '{command}' (a path that begins with '-' goes after '--')");
+    Console.Error.WriteLine($"Try '{command} --help'.");
+    return ExitCode.Usage;
+}
 if (parsed.Errors.Count > 0 && !CliHelp.Requested(parsed))
 {
     foreach (var e in parsed.Errors) Console.Error.WriteLine($"dino: {e.Message}");

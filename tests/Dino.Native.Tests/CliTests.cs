@@ -164,6 +164,33 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.Equal(3, Dino("embed", "-m", TestData.Image("rgb.png"), TestData.Image("rgb.png")).code);  // not a model
         Assert.Equal(3, Dino("info", Path.Combine(_dir, "missing.gguf")).code);
         Assert.Equal(1, Dino("preprocess", "-m", Model, Path.Combine(TestData.RepoRoot, "README.md"), "-o", Path.Combine(_dir, "x.npy")).code);
+        // A misspelt option is a usage error that names it, for every command (not "no such file").
+        foreach (string[] a in new[]
+        {
+            new[] { "embed", "--nomalize", "-m", Model, TestData.Image("rgb.png") },
+            new[] { "similar", "-m", Model, "--topk", "3", TestData.Image("rgb.png"), TestData.Image("rgb.png") },
+            new[] { "attention", "-m", Model, TestData.Image("rgb.png"), "-o", Path.Combine(_dir, "a.png"), "--heads" },
+            new[] { "info", "--jsn", Model },
+            new[] { "quantize", Model, Path.Combine(_dir, "q.gguf"), "--tpye", "q8_0" },
+        })
+        {
+            var (code, _, err) = Dino(a);
+            Assert.True(code == 2, $"dino {string.Join(' ', a)}: exit {code}: {err}");
+            Assert.Contains($"unknown option '{a.First(x => x.StartsWith("--") && x != "--help")}'", err);
+        }
+        // After '--', a word that begins with '-' is a path; negative numbers stay values.
+        string dashed = Path.Combine(_dir, "-dashed.png");
+        File.Copy(TestData.Image("rgb.png"), dashed, overwrite: true);
+        Assert.Equal(0, Dino("embed", "-m", Model, "--", dashed).code);
+        Assert.Contains("-k must be 1 or more", Dino("similar", "-m", Model, "-k", "-3", TestData.Image("rgb.png"), TestData.Image("rgb.png")).stderr);
+        // An output whose extension names no format is asked about before anything is computed.
+        var (xc, _, xerr) = Dino("embed", "-m", Model, TestData.Image("rgb.png"), "-o", Path.Combine(_dir, "x.npz"));
+        Assert.Equal(2, xc);
+        Assert.Contains("'.npz' says no format", xerr);
+        Assert.False(File.Exists(Path.Combine(_dir, "x.npz")));
+        Assert.Equal(0, Dino("embed", "-m", Model, TestData.Image("rgb.png"), "-o", Path.Combine(_dir, "x.npz"), "--format", "npy").code);
+        Assert.Equal(2, Dino("attention", "-m", Model, TestData.Image("rgb.png"), "-o", Path.Combine(_dir, "a.jpg")).code);
+
         foreach (string c in new[] { "embed", "similar", "attention", "preprocess", "quantize", "info", "bench" })
         {
             var (code, stdout, _) = Dino(c, "--help");
