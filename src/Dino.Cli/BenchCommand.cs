@@ -54,10 +54,10 @@ internal static class BenchCommand
         var result = new
         {
             model = dino.Info.Name, weights = dino.Info.WeightType, kernels = dino.Info.Kernels, size = s, batch, threads = threads == 0 ? Environment.ProcessorCount : threads,
-            runs, median_ms_per_image = median, min_ms = perImage[0], max_ms = perImage[^1], images_per_second = 1000 / median,
+            runs, median_ms_per_image = median, min_ms_per_image = perImage[0], max_ms_per_image = perImage[^1], images_per_second = 1000 / median,
             load_ms = loadMs, model_mb = dino.Info.WeightBytes / 1e6, peak_rss_mb = peakRss / 1e6,
         };
-        if (json) Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+        if (json) Console.WriteLine(JsonSerializer.Serialize(result, Shared.Json));
         else
         {
             Console.WriteLine($"{result.model} ({result.weights}), {s}x{s}, batch {batch}, {result.threads} thread(s), {runs} runs");

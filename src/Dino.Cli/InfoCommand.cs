@@ -36,10 +36,10 @@ internal static class InfoCommand
                 ["path"] = path, ["file_bytes"] = fileBytes, ["info"] = i,
                 ["preprocess"] = new { p.Resize, p.ResizeShortestEdge, p.Crop, resample = p.Resample.ToString().ToLowerInvariant(), p.RescaleFactor, p.Mean, p.Std },
                 ["tensor_types"] = byType,
-                ["tensors"] = listTensors ? m.Tensors : null,
+                ["tensors"] = m.Tensors,  // always: --tensors is for the text form
                 ["native"] = DinoNativeLibrary.Version,
             };
-            Console.WriteLine(JsonSerializer.Serialize(o, new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine(JsonSerializer.Serialize(o, Shared.Json));
             return ExitCode.Ok;
         }
         var inv = CultureInfo.InvariantCulture;

@@ -31,7 +31,7 @@ if (!CliHelp.Requested(parsed) && CliHelp.UnknownOption(parsed, args) is string 
 }
 if (parsed.Errors.Count > 0 && !CliHelp.Requested(parsed))
 {
-    foreach (var e in parsed.Errors) Console.Error.WriteLine($"dino: {e.Message}");
+    foreach (var e in parsed.Errors) Console.Error.WriteLine($"dino: {Plain(e.Message)}");
     Console.Error.WriteLine("Try 'dino --help' or 'dino <command> --help'.");
     return ExitCode.Usage;
 }
@@ -56,7 +56,7 @@ try
 }
 catch (OperationCanceledException) when (stoppedBy != 0) { return Interrupted(stoppedBy); }
 catch (UsageException e) { return Fail(e.Message, ExitCode.Usage); }
-catch (ArgumentException e) { return Fail(e.Message, ExitCode.Usage); }
+catch (ArgumentException e) { return Fail(e.ParamName is string p ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message, ExitCode.Usage); }
 catch (DinoModelException e) { return Fail(e.Message, ExitCode.ModelError); }
 catch (DinoNativeException e) { return Fail(e.Message, ExitCode.ModelError); }
 catch (DinoImageException e) { return Fail(e.Message, ExitCode.SomeInputsFailed); }
@@ -77,6 +77,10 @@ static void ForceExit(int code)
     Console.Error.WriteLine($"dino: error: {(code == 143 ? "terminated (SIGTERM)" : "interrupted (SIGINT)")}; no output was written");
     Environment.Exit(code);
 }
+
+// The parser's messages name .NET types ("as expected type 'System.Int32'"): say what the user should type.
+static string Plain(string message) => System.Text.RegularExpressions.Regex.Replace(message, @"as expected type '([^']*)'",
+    m => m.Groups[1].Value.Contains("Int") ? "as a whole number" : m.Groups[1].Value.Contains("Double") || m.Groups[1].Value.Contains("Single") ? "as a number" : "here");
 
 static int Fail(string message, int code)
 {

@@ -35,19 +35,38 @@ internal static class QuantizeCommand
     private static int Run(string input, string output, string type, string[] probePaths, int threads, CancellationToken ct)
     {
         if (Path.GetFullPath(input) == Path.GetFullPath(output)) throw new UsageException("IN and OUT must be different files");
+        // Output problems are output errors (exit 1), named by OUT, found before minutes of quantizing.
+        string folder = Path.GetDirectoryName(Path.GetFullPath(output))!;
+        if (!Directory.Exists(folder)) throw new IOException($"{output}: cannot write it: the folder {folder} does not exist");
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        DinoModel.Quantize(input, output, type);
+        try { DinoModel.Quantize(input, output, type); }
+        catch (DinoModelException e) when (e.Status == DinoStatus.IO && e.Message.StartsWith(output + ":", StringComparison.Ordinal))
+        {
+            throw new IOException(e.Message, e);
+        }
         Console.Error.WriteLine($"dino: wrote {output} ({new FileInfo(output).Length / 1e6:F1} MB, from {new FileInfo(input).Length / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s");
 
         using var before = Shared.Open(input, threads);
         using var after = Shared.Open(output, threads);
-        var tensors = probePaths.Length > 0
-            ? Inputs.Expand(probePaths, allowNpy: false, new List<string>()).Select(p => before.Preprocess(p)).ToArray()
-            : Probes.Make(4, before.Info.ImageSize);
+        // Probe images as 'embed' takes inputs: a bad one is skipped, said and counted; the model is written anyway.
+        var failed = new List<string>();
+        var tensors = new List<ImageTensor>();
+        if (probePaths.Length == 0) tensors.AddRange(Probes.Make(4, before.Info.ImageSize));
+        foreach (string p in probePaths.Length > 0 ? Inputs.Expand(probePaths, allowNpy: false, failed) : new List<string>())
+        {
+            try { tensors.Add(before.Preprocess(p)); }
+            catch (DinoImageException e) { failed.Add(p); Console.Error.WriteLine($"dino: skipped: {e.Message}"); }
+        }
+        if (tensors.Count == 0)
+        {
+            Console.Error.WriteLine($"dino: no probe image could be read ({failed.Count} failed): no drift report");
+            return ExitCode.SomeInputsFailed;
+        }
         var a = before.EmbedBatch(tensors, cancellationToken: ct);
         var b = after.EmbedBatch(tensors, cancellationToken: ct);
         var cos = a.Zip(b, (x, y) => DinoEmbedding.CosineSimilarity(x.Embedding, y.Embedding)).ToArray();
-        Console.WriteLine($"drift of {after.Info.WeightType} against {before.Info.WeightType}: CLS cosine min {cos.Min():F6}, mean {cos.Average():F6} over {cos.Length} probe image(s)");
-        return ExitCode.Ok;
+        Console.WriteLine($"drift of {after.Info.WeightType} against {before.Info.WeightType}: CLS cosine min {cos.Min():F6}, mean {cos.Average():F6} over {cos.Length} probe image(s)" +
+                          (failed.Count > 0 ? $"; {failed.Count} probe(s) failed" : ""));
+        return failed.Count > 0 ? ExitCode.SomeInputsFailed : ExitCode.Ok;
     }
 }

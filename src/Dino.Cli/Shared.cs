@@ -28,6 +28,13 @@ internal static class Shared
         DefaultValueFactory = _ => 8,
     };
 
+    /// <summary>How every --json output is written: snake_case names throughout, indented.</summary>
+    public static readonly System.Text.Json.JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+    };
+
     public static DinoModel Open(string path, int threads, int batch = 8)
     {
         if (batch < 1) throw new UsageException("--batch must be 1 or more");

@@ -142,15 +142,54 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         var (code, stdout, _) = Dino("quantize", TestData.Data("tiny-hf-f32.gguf"), q, "--type", "q8_0");
         Assert.Equal(0, code);
         Assert.Contains("CLS cosine", stdout);
+
+        // An output folder that does not exist is an output error (1) naming OUT, found before quantizing.
+        string lost = Path.Combine(_dir, "no-such-folder", "q.gguf");
+        var (lc, _, lerr) = Dino("quantize", TestData.Data("tiny-hf-f32.gguf"), lost, "--type", "q8_0");
+        Assert.Equal(1, lc);
+        Assert.Contains($"{lost}: cannot write it", lerr);
+        // A bad probe image is skipped and counted (exit 1); the model is written and the drift reported.
+        string probes = Path.Combine(_dir, "probes");
+        Directory.CreateDirectory(probes);
+        File.Copy(TestData.Image("rgb.png"), Path.Combine(probes, "good.png"));
+        File.WriteAllText(Path.Combine(probes, "bad.png"), "not a png");
+        string q2 = Path.Combine(_dir, "q8-probed.gguf");
+        var (pc, pout, perr) = Dino("quantize", TestData.Data("tiny-hf-f32.gguf"), q2, "--type", "q8_0", "--probe", probes);
+        Assert.Equal(1, pc);
+        Assert.True(File.Exists(q2));
+        Assert.Contains("over 1 probe image(s); 1 probe(s) failed", pout);
+        Assert.Contains("skipped:", perr);
         var info = Dino("info", q, "--json");
         Assert.Equal(0, info.code);
         using var doc = JsonDocument.Parse(info.stdout);
-        Assert.Equal("q8_0", doc.RootElement.GetProperty("info").GetProperty("WeightType").GetString());
+        Assert.Equal("q8_0", doc.RootElement.GetProperty("info").GetProperty("weight_type").GetString());
+        // One naming style (snake_case) and lists where lists belong, in both JSON outputs.
+        Assert.True(doc.RootElement.GetProperty("tensors").GetArrayLength() > 0);
+        AssertSnakeCase(doc.RootElement);
         var bench = Dino("bench", "-m", q, "--runs", "2", "--json");
         Assert.Equal(0, bench.code);
         using var b = JsonDocument.Parse(bench.stdout);
         Assert.True(b.RootElement.GetProperty("median_ms_per_image").GetDouble() > 0);
+        Assert.True(b.RootElement.GetProperty("min_ms_per_image").GetDouble() > 0);
+        AssertSnakeCase(b.RootElement);
         Assert.True(b.RootElement.GetProperty("peak_rss_mb").GetDouble() > 0);
+    }
+
+    private static void AssertSnakeCase(JsonElement e)
+    {
+        if (e.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var p in e.EnumerateObject())
+            {
+                Assert.Matches("^[a-z0-9_]+$", p.Name);
+                Assert.NotEqual(JsonValueKind.Null, p.Value.ValueKind);
+                AssertSnakeCase(p.Value);
+            }
+        }
+        else if (e.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var x in e.EnumerateArray()) AssertSnakeCase(x);
+        }
     }
 
     [Fact]
@@ -178,6 +217,17 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
             Assert.True(code == 2, $"dino {string.Join(' ', a)}: exit {code}: {err}");
             Assert.Contains($"unknown option '{a.First(x => x.StartsWith("--") && x != "--help")}'", err);
         }
+        // Messages in the user's terms, not .NET's.
+        var (tc, _, terr) = Dino("embed", "-m", Model, "--threads", "abc", TestData.Image("rgb.png"));
+        Assert.Equal(2, tc);
+        Assert.Contains("as a whole number", terr);
+        Assert.DoesNotContain("System.", terr);
+        var (qc, _, qerr) = Dino("quantize", Model, Path.Combine(_dir, "q9.gguf"), "--type", "q9");
+        Assert.Equal(2, qc);
+        Assert.DoesNotContain("(Parameter", qerr);
+        var (vc, _, verr) = DinoWith(new Dictionary<string, string> { ["DINO_CPU_VARIANT"] = "bogus" }, "info", Model);
+        Assert.Equal(3, vc);
+        Assert.Contains("'bogus' (DINO_CPU_VARIANT) is not a CPU variant; the variants are avx512, avx2, avx, noavx", verr);
         // After '--', a word that begins with '-' is a path; negative numbers stay values.
         string dashed = Path.Combine(_dir, "-dashed.png");
         File.Copy(TestData.Image("rgb.png"), dashed, overwrite: true);

@@ -131,7 +131,12 @@ internal static class NativeLibraryLoader
         {
             if (!supported.Contains(forced))
             {
-                error = $"CPU variant '{forced}' (DINO_CPU_VARIANT) cannot run on this CPU; supported: {string.Join(", ", supported)}";
+                string[] all = { "avx512", "avx2", "avx", "noavx" };
+                error = RuntimeInformation.ProcessArchitecture != Architecture.X64
+                    ? $"'{forced}' (DINO_CPU_VARIANT): {RuntimeId()} has one ggml build, no CPU variants; unset DINO_CPU_VARIANT"
+                    : !all.Contains(forced)
+                        ? $"'{forced}' (DINO_CPU_VARIANT) is not a CPU variant; the variants are {string.Join(", ", all)} (this CPU runs {string.Join(", ", supported)})"
+                        : $"CPU variant '{forced}' (DINO_CPU_VARIANT) cannot run on this CPU; it runs {string.Join(", ", supported)}";
                 return IntPtr.Zero;
             }
             variants = new List<string> { forced };
