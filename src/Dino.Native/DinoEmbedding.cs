@@ -61,6 +61,18 @@ public sealed class DinoEmbedding
         return Attention.AsSpan(head * queries * TokenCount + 1, TokenCount - 1).ToArray();
     }
 
+    /// <summary>What this result holds, e.g. "DinoEmbedding: 384 dims, 785 tokens (28x28 patches), outputs: tokens, attention (6 heads, CLS row)".</summary>
+    public override string ToString()
+    {
+        var outputs = new List<string>();
+        if (Tokens != null) outputs.Add("tokens");
+        if (Attention != null)
+            outputs.Add($"attention ({HeadCount} heads, {(Attention.Length / (HeadCount * TokenCount) == 1 ? "CLS row" : "full")})");
+        if (Intermediate != null) outputs.Add($"{IntermediateLayerCount} intermediate layers");
+        return $"DinoEmbedding: {Dimensions} dims, {TokenCount} tokens ({GridHeight}x{GridWidth} patches), " +
+               $"outputs: {(outputs.Count > 0 ? string.Join(", ", outputs) : "CLS only")}";
+    }
+
     /// <summary>A unit-length copy of <see cref="Embedding"/>.</summary>
     public float[] NormalizedEmbedding()
     {

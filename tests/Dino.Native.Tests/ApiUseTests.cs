@@ -17,6 +17,16 @@ public class ApiUseTests(ModelFixture models)
     }
 
     [Fact]
+    public void AnEmbeddingSaysWhatItHolds()
+    {
+        var t = new ImageTensor(new float[3 * 32 * 32], 32, 32);
+        Assert.Equal("DinoEmbedding: 64 dims, 17 tokens (4x4 patches), outputs: CLS only", models.Tiny.Embed(t).ToString());
+        Assert.Equal("DinoEmbedding: 64 dims, 17 tokens (4x4 patches), outputs: tokens, attention (2 heads, CLS row), 2 intermediate layers",
+            models.Tiny.Embed(t, new EmbedOptions { Tokens = true, Attention = AttentionOutput.ClsQuery, IntermediateLayers = 2 }).ToString());
+        Assert.Contains("attention (2 heads, full)", models.Tiny.Embed(t, new EmbedOptions { Attention = AttentionOutput.Full }).ToString());
+    }
+
+    [Fact]
     public void ManyThreadsGiveTheSameResultsAsOne()
     {
         var inputs = Enumerable.Range(0, 4).Select(i =>
