@@ -84,14 +84,20 @@ internal static class EmbedCommand
             }
             if (tensors.Count > 0)
             {
-                var results = Compute(dino, tensors, labels, options, failed, ct);
-                for (int i = 0; i < results.Length; i++)
+                // Each tensor alone where the batch cannot be computed: only the unusable ones fail.
+                var results = dino.EmbedEach(tensors, options, ct);
+                for (int i = 0; i < results.Count; i++)
                 {
-                    if (results[i] == null) continue;
-                    float[] v = tokens ? results[i]!.Tokens! : results[i]!.Embedding;
+                    if (results[i].Embedding is not DinoEmbedding e)
+                    {
+                        failed.Add(labels[i]);
+                        Console.Error.WriteLine($"dino: skipped {labels[i]}: {results[i].Error!.Message}");
+                        continue;
+                    }
+                    float[] v = tokens ? e.Tokens! : e.Embedding;
                     int dim = dino.Info.EmbeddingLength;
                     if (normalize) for (int row = 0; row < v.Length; row += dim) DinoEmbedding.Normalize(v.AsSpan(row, dim));  // each token
-                    sink.Write(labels[i], v, tokens ? results[i]!.TokenCount : 0);
+                    sink.Write(labels[i], v, tokens ? e.TokenCount : 0);
                     written++;
                 }
             }
@@ -104,31 +110,6 @@ internal static class EmbedCommand
                                 (failed.Count > 0 ? $"; {failed.Count} failed: {string.Join(", ", failed.Take(10))}{(failed.Count > 10 ? ", ..." : "")}" : ""));
         return failed.Count > 0 ? ExitCode.SomeInputsFailed : ExitCode.Ok;
     }
-
-    /// <summary>
-    /// A batch's embeddings; when the batch cannot be computed (one tensor of an unusable size, or too large
-    /// for the compute memory limit, or not finite), each alone, so that only the bad ones fail (null, reported and counted).
-    /// </summary>
-    private static DinoEmbedding?[] Compute(DinoModel dino, List<ImageTensor> tensors, List<string> labels, EmbedOptions options,
-                                            List<string> failed, CancellationToken ct)
-    {
-        try { return dino.EmbedBatch(tensors, options, ct).ToArray(); }
-        catch (Exception e) when (tensors.Count > 1 && Unusable(e)) { }
-        var results = new DinoEmbedding?[tensors.Count];
-        for (int i = 0; i < tensors.Count; i++)
-        {
-            try { results[i] = dino.EmbedBatch(new[] { tensors[i] }, options, ct)[0]; }
-            catch (Exception e) when (Unusable(e))
-            {
-                failed.Add(labels[i]);
-                Console.Error.WriteLine($"dino: skipped {labels[i]}: {e.Message}");
-            }
-        }
-        return results;
-    }
-
-    private static bool Unusable(Exception e) =>
-        e is ArgumentException || (e is DinoNativeException n && n.Status is DinoStatus.OutOfMemory or DinoStatus.InvalidArgument or DinoStatus.Compute);
 
     /// <summary>Where vectors go: npy (+ paths file), JSON lines or CSV, to a file (atomically) or stdout.</summary>
     private abstract class Sink : IDisposable

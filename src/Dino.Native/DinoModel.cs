@@ -238,6 +238,102 @@ public sealed class DinoModel : IDisposable
         return EmbedBatch(tensors, options, cancellationToken);
     }
 
+    /// <summary>
+    /// Embeds every tensor it can: one result per tensor, in order, each an embedding or the error that kept that
+    /// tensor from having one (a size that cannot be computed, the compute memory limit, a result that is not
+    /// finite). The others are computed in batches as <see cref="EmbedBatch(IReadOnlyList{ImageTensor}, EmbedOptions?, CancellationToken)"/>
+    /// does. Cancellation still throws.
+    /// </summary>
+    public IReadOnlyList<DinoEmbeddingResult> EmbedEach(IReadOnlyList<ImageTensor> tensors, EmbedOptions? options = null,
+                                                       CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        return EachOf(tensors.Select((t, i) => (i, $"tensor {i}", (Func<ImageTensor>)(() => t))).ToList(), options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Decodes, preprocesses and embeds image files, each on its own: one result per path, in order, each an
+    /// embedding or the error of that file (it does not decode, is over the limits, cannot be computed), so that a
+    /// folder can be indexed without a try/catch per image. Cancellation still throws.
+    /// </summary>
+    public IReadOnlyList<DinoEmbeddingResult> EmbedEach(IEnumerable<string> paths, EmbedOptions? options = null,
+                                                       CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var results = new List<DinoEmbeddingResult>();
+        foreach (var chunk in Numbered(paths, options).Chunk(_options.MaxBatchSize)) results.AddRange(EachOf(chunk, options, cancellationToken));
+        return results;
+    }
+
+    /// <summary>
+    /// <see cref="EmbedEach(IEnumerable{string}, EmbedOptions?, CancellationToken)"/> as a stream, for collections too large
+    /// to hold: results come in input order, a batch at a time, computed off the caller's thread while it consumes them.
+    /// </summary>
+    public async IAsyncEnumerable<DinoEmbeddingResult> EmbedEachAsync(IEnumerable<string> paths, EmbedOptions? options = null,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        foreach (var chunk in Numbered(paths, options).Chunk(_options.MaxBatchSize))
+        {
+            var results = await Task.Run(() => EachOf(chunk, options, cancellationToken), cancellationToken).ConfigureAwait(false);
+            foreach (var r in results) yield return r;
+        }
+    }
+
+    private IEnumerable<(int index, string source, Func<ImageTensor> read)> Numbered(IEnumerable<string> paths, EmbedOptions? options)
+    {
+        int i = 0;
+        foreach (string p in paths)
+        {
+            if (string.IsNullOrEmpty(p)) throw new ArgumentException($"path {i} is null or empty", nameof(paths));
+            string path = p;
+            int index = i++;
+            yield return (index, path, () => Preprocess(path, options?.Preprocess));
+        }
+    }
+
+    // The one way a batch survives its bad members: read each input, compute the readable ones together, and
+    // when that batch cannot be computed, each alone, so that only the unusable ones fail.
+    private DinoEmbeddingResult[] EachOf(IReadOnlyList<(int index, string source, Func<ImageTensor> read)> items, EmbedOptions? options,
+                                         CancellationToken ct)
+    {
+        var results = new DinoEmbeddingResult[items.Count];
+        var tensors = new List<ImageTensor>();
+        var at = new List<int>();
+        for (int k = 0; k < items.Count; k++)
+        {
+            ct.ThrowIfCancellationRequested();
+            try
+            {
+                tensors.Add(items[k].read());
+                at.Add(k);
+            }
+            catch (DinoImageException e) { results[k] = new DinoEmbeddingResult(items[k].index, items[k].source, null, e); }
+        }
+        DinoEmbedding[]? all = null;
+        if (tensors.Count > 0)
+        {
+            try { all = EmbedBatch(tensors, options, ct).ToArray(); }
+            catch (Exception e) when (Unusable(e) && tensors.Count == 1) { results[at[0]] = Failure(items[at[0]], e); }
+            catch (Exception e) when (Unusable(e)) { }
+        }
+        for (int j = 0; j < tensors.Count; j++)
+        {
+            var item = items[at[j]];
+            if (all != null) { results[at[j]] = new DinoEmbeddingResult(item.index, item.source, all[j], null); continue; }
+            if (results[at[j]] != null) continue;
+            try { results[at[j]] = new DinoEmbeddingResult(item.index, item.source, EmbedBatch(new[] { tensors[j] }, options, ct)[0], null); }
+            catch (Exception e) when (Unusable(e)) { results[at[j]] = Failure(item, e); }
+        }
+        return results;
+    }
+
+    private static bool Unusable(Exception e) =>
+        e is ArgumentException || (e is DinoNativeException n && n.Status is DinoStatus.OutOfMemory or DinoStatus.InvalidArgument or DinoStatus.Compute);
+
+    private static DinoEmbeddingResult Failure((int index, string source, Func<ImageTensor> read) item, Exception e) =>
+        new(item.index, item.source, null, e as DinoException ?? new DinoImageException($"{item.source}: {e.Message}", DinoStatus.InvalidArgument, e));
+
     /// <summary>Embeds an image file without blocking; cancellation stops the native computation.</summary>
     public Task<DinoEmbedding> EmbedAsync(string path, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
         Task.Run(() => Embed(path, options, cancellationToken), cancellationToken);
@@ -245,6 +341,23 @@ public sealed class DinoModel : IDisposable
     /// <summary>Embeds an encoded image from a stream without blocking.</summary>
     public Task<DinoEmbedding> EmbedAsync(Stream stream, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
         Task.Run(() => Embed(stream, options, cancellationToken), cancellationToken);
+
+    /// <summary>Embeds encoded image bytes without blocking.</summary>
+    public Task<DinoEmbedding> EmbedAsync(ReadOnlyMemory<byte> encoded, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Embed(encoded, options, cancellationToken), cancellationToken);
+
+    /// <summary>Embeds an ImageSharp image without blocking.</summary>
+    public Task<DinoEmbedding> EmbedAsync(Image image, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Embed(image, options, cancellationToken), cancellationToken);
+
+    /// <summary>Embeds a preprocessed tensor without blocking.</summary>
+    public Task<DinoEmbedding> EmbedAsync(ImageTensor tensor, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Embed(tensor, options, cancellationToken), cancellationToken);
+
+    /// <summary>Decodes and embeds image files without blocking; a bad file throws, as <see cref="EmbedBatch(IEnumerable{string}, EmbedOptions?, CancellationToken)"/> does (<see cref="EmbedEachAsync"/> does not).</summary>
+    public Task<IReadOnlyList<DinoEmbedding>> EmbedBatchAsync(IEnumerable<string> paths, EmbedOptions? options = null,
+                                                              CancellationToken cancellationToken = default) =>
+        Task.Run(() => EmbedBatch(paths, options, cancellationToken), cancellationToken);
 
     /// <summary>Embeds many tensors without blocking; cancellation stops the batch in progress.</summary>
     public Task<IReadOnlyList<DinoEmbedding>> EmbedBatchAsync(IReadOnlyList<ImageTensor> tensors, EmbedOptions? options = null,

@@ -27,6 +27,53 @@ public class ApiUseTests(ModelFixture models)
     }
 
     [Fact]
+    public async Task EachInputSucceedsOrFailsAlone()
+    {
+        var m = models.Tiny;
+        string dir = Directory.CreateTempSubdirectory("dino-each-").FullName;
+        try
+        {
+            string bad = Path.Combine(dir, "bad.png"), missing = Path.Combine(dir, "missing.jpg");
+            File.WriteAllText(bad, "not a png");
+            string[] paths = { TestData.Image("rgb.png"), bad, TestData.Image("photo.jpg"), missing, TestData.Image("tiny.png") };
+            var each = m.EmbedEach(paths);
+            Assert.Equal(paths, each.Select(r => r.Source));
+            Assert.Equal(new[] { 0, 1, 2, 3, 4 }, each.Select(r => r.Index));
+            Assert.Equal(new[] { true, false, true, false, true }, each.Select(r => r.Succeeded));
+            Assert.IsType<DinoImageException>(each[1].Error);
+            Assert.Contains("bad.png", each[1].Error!.Message);
+            Assert.Contains("missing.jpg", each[3].ToString());
+            foreach (int i in new[] { 0, 2, 4 }) Assert.Equal(m.Embed(paths[i]).Embedding, each[i].Embedding!.Embedding);
+
+            // Streamed: the same results, in order; batch-mates of a bad one are computed.
+            var streamed = new List<DinoEmbeddingResult>();
+            await foreach (var r in m.EmbedEachAsync(paths)) streamed.Add(r);
+            Assert.Equal(each.Select(r => r.Embedding?.Embedding), streamed.Select(r => r.Embedding?.Embedding));
+            using var cts = new CancellationTokenSource();
+            cts.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => { await foreach (var _ in m.EmbedEachAsync(paths, cancellationToken: cts.Token)) { } });
+
+            // Tensors: one of a size the model cannot take fails alone; the others equal their single runs.
+            var good = new ImageTensor(Enumerable.Range(0, 3 * 32 * 32).Select(i => MathF.Sin(i * 0.01f)).ToArray(), 32, 32);
+            var odd = new ImageTensor(new float[3 * 30 * 30], 30, 30);
+            var tensors = m.EmbedEach(new[] { good, odd, good });
+            Assert.Equal(new[] { true, false, true }, tensors.Select(r => r.Succeeded));
+            Assert.Equal("tensor 1", tensors[1].Source);
+            Assert.Equal(m.Embed(good).Embedding, tensors[2].Embedding!.Embedding);
+
+            // The async forms equal the sync ones.
+            byte[] png = File.ReadAllBytes(TestData.Image("rgb.png"));
+            Assert.Equal(m.Embed(png).Embedding, (await m.EmbedAsync(png)).Embedding);
+            using (var img = SixLabors.ImageSharp.Image.Load(png))
+                Assert.Equal(m.Embed(img).Embedding, (await m.EmbedAsync(img)).Embedding);
+            Assert.Equal(m.Embed(good).Embedding, (await m.EmbedAsync(good)).Embedding);
+            var batch = await m.EmbedBatchAsync(new[] { TestData.Image("rgb.png"), TestData.Image("tiny.png") });
+            Assert.Equal(m.Embed(TestData.Image("tiny.png")).Embedding, batch[1].Embedding);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void ManyThreadsGiveTheSameResultsAsOne()
     {
         var inputs = Enumerable.Range(0, 4).Select(i =>
