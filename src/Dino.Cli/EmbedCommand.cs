@@ -23,6 +23,8 @@ internal static class EmbedCommand
         var cmd = new Command("embed", "Embed images: the CLS embedding of each (and, with --tokens, all tokens).")
         { model, output, format, batch, threads, size, normalize, tokens, paths };
         CliHelp.AddDetails(cmd, """
+            In folders, images are recognised by their extension (.jpg .jpeg .png .gif .webp .bmp, and .npy tensors); other files
+            are not read, and the summary line counts them. A file named on the command line is always read, whatever its name.
             A bad image is reported on stderr, skipped and counted; the run goes on (exit code 1 if any failed). The output is written to a temporary file and renamed when complete.
 
             Examples:
@@ -52,7 +54,8 @@ internal static class EmbedCommand
         if (format == "npy" && output == null) throw new UsageException("--format npy needs an output file (-o FILE.npy)");
         if (format == "csv" && tokens) throw new UsageException("--tokens needs --format npy or jsonl");
         var failed = new List<string>();
-        var files = Inputs.Expand(paths, allowNpy: true, failed);
+        var ignored = new List<string>();
+        var files = Inputs.Expand(paths, allowNpy: true, failed, ignored);
         if (files.Count == 0 && failed.Count == 0) throw new UsageException("no images found in the given paths");
 
         using var dino = Shared.Open(modelPath, threads, batch);
@@ -107,7 +110,8 @@ internal static class EmbedCommand
         sink.Commit();
         Console.Error.WriteLine($"dino: embedded {written} image(s) in {clock.Elapsed.TotalSeconds:F1} s" +
                                 (output != null ? $" into {output}" : "") +
-                                (failed.Count > 0 ? $"; {failed.Count} failed: {string.Join(", ", failed.Take(10))}{(failed.Count > 10 ? ", ..." : "")}" : ""));
+                                (failed.Count > 0 ? $"; {failed.Count} failed: {string.Join(", ", failed.Take(10))}{(failed.Count > 10 ? ", ..." : "")}" : "") +
+                                Inputs.IgnoredNote(ignored, allowNpy: true));
         return failed.Count > 0 ? ExitCode.SomeInputsFailed : ExitCode.Ok;
     }
 

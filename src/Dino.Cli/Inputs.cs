@@ -11,9 +11,11 @@ internal static class Inputs
     /// The files to read: files as given; folders searched recursively, sorted (ordinal). Links
     /// to folders inside a folder are not followed (as find(1) and os.walk do), so no folder is read twice and
     /// a link loop cannot recurse; each is noted on stderr. A folder that cannot be read and a name .NET cannot
-    /// represent are reported, and returned in <paramref name="failed"/> for the caller to count.
+    /// represent are reported, and returned in <paramref name="failed"/> for the caller to count. Images in folders
+    /// are recognised by their extension (<see cref="ImageExtensions"/>, and .npy where allowed); the other files
+    /// go to <paramref name="ignored"/>, for the caller's summary.
     /// </summary>
-    public static List<string> Expand(IEnumerable<string> paths, bool allowNpy, List<string> failed)
+    public static List<string> Expand(IEnumerable<string> paths, bool allowNpy, List<string> failed, List<string>? ignored = null)
     {
         var files = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -22,7 +24,7 @@ internal static class Inputs
             if (Directory.Exists(p))
             {
                 var found = new List<string>();
-                Walk(p, allowNpy, found, failed);
+                Walk(p, allowNpy, found, failed, ignored);
                 found.Sort(StringComparer.Ordinal);
                 foreach (string f in found) if (seen.Add(Path.GetFullPath(f))) files.Add(f);
             }
@@ -35,7 +37,7 @@ internal static class Inputs
         return files;
     }
 
-    private static void Walk(string dir, bool allowNpy, List<string> found, List<string> failed)
+    private static void Walk(string dir, bool allowNpy, List<string> found, List<string> failed, List<string>? ignored)
     {
         List<FileSystemInfo> entries;
         try
@@ -68,12 +70,18 @@ internal static class Inputs
                 }
                 else files.Add(path);
             }
+            else ignored?.Add(path);
         }
         found.AddRange(files);
-        foreach (string f in folders) Walk(f, allowNpy, found, failed);
+        foreach (string f in folders) Walk(f, allowNpy, found, failed, ignored);
     }
 
     private static void Report(string message) => Console.Error.WriteLine($"dino: {message}");
+
+    /// <summary>The summary's note on files a folder held that are not images by their extension ("" if none).</summary>
+    public static string IgnoredNote(List<string> ignored, bool allowNpy) => ignored.Count == 0 ? "" :
+        $"; {ignored.Count} other file(s) in the folders not read (not {string.Join(" ", ImageExtensions)}{(allowNpy ? " .npy" : "")}" +
+        $", e.g. {Path.GetFileName(ignored[0])})";
 
     /// <summary>An image file, or the tensors of a .npy file.</summary>
     public static IEnumerable<(string label, ImageTensor tensor)> Tensors(DinoModel dino, string path, PreprocessOptions recipe)

@@ -50,6 +50,7 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         File.Copy(TestData.Image("rgba.png"), Path.Combine(d, "more", "rgba.png"));
         File.WriteAllBytes(Path.Combine(d, "more", "broken.png"), File.ReadAllBytes(TestData.Image("rgb.png"))[..500]);
         File.WriteAllText(Path.Combine(d, "more", "notes.jpg"), "not an image");
+        File.WriteAllText(Path.Combine(d, "README.txt"), "not an image by its name: not read");
         return d;
     }
 
@@ -62,6 +63,7 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.Contains("broken.png", err);
         Assert.Contains("notes.jpg", err);
         Assert.Contains("2 failed", err);
+        Assert.Contains("1 other file(s) in the folders not read (not .jpg .jpeg .png .gif .webp .bmp .npy, e.g. README.txt)", err);
 
         var (shape, data) = TestData.ReadNpy(npy);
         Assert.Equal(new[] { 4, 384 }, shape);
