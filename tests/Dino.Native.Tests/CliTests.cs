@@ -133,8 +133,21 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
     {
         string png = Path.Combine(_dir, "att.png");
         Assert.Equal(0, Dino("attention", "-m", Model, TestData.Image("photo.jpg"), "-o", png, "--size", "160").code);
-        using var image = SixLabors.ImageSharp.Image.Load(png);
-        Assert.Equal((7 * 160, 2 * 160), (image.Width, image.Height));  // input + 6 heads, two rows
+        using (var image = SixLabors.ImageSharp.Image.Load(png))
+            Assert.Equal((7 * 160, 2 * 160), (image.Width, image.Height));  // input + 6 heads, two rows
+
+        // By default the model's own size (224), each panel captioned: white letters on a black box at its top left.
+        Assert.Equal(0, Dino("attention", "-m", Model, TestData.Image("photo.jpg"), "-o", png).code);
+        using var labelled = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(png);
+        Assert.Equal((7 * 224, 2 * 224), (labelled.Width, labelled.Height));
+        foreach (var (x0, y0) in new[] { (0, 0), (224, 0), (6 * 224, 0), (0, 224), (6 * 224, 224) })
+        {
+            Assert.Equal(new SixLabors.ImageSharp.PixelFormats.Rgb24(0, 0, 0), labelled[x0, y0]);
+            bool white = false;
+            for (int y = y0; y < y0 + 18; y++)
+                for (int x = x0; x < x0 + 40; x++) white |= labelled[x, y] == new SixLabors.ImageSharp.PixelFormats.Rgb24(255, 255, 255);
+            Assert.True(white, $"no caption at ({x0}, {y0})");
+        }
     }
 
     [Fact]
