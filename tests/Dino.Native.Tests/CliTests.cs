@@ -126,6 +126,22 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.Equal(3, lines.Length);
         Assert.StartsWith("1\t1.0000\t", lines[1]);
         Assert.EndsWith("photo.jpg", lines[1]);
+
+        // Every index 'embed' writes reads back the same: npy (above), JSON lines and CSV.
+        foreach (string ext in new[] { "jsonl", "csv" })
+        {
+            string index = Path.Combine(_dir, "index." + ext);
+            Dino("embed", "-m", Model, photos, "-o", index);
+            var other = Dino("similar", "-m", Model, Path.Combine(photos, "photo.jpg"), index, "-k", "2");
+            Assert.True(other.code == 0, $"{ext}: {other.stderr}");
+            Assert.Equal(stdout, other.stdout);
+        }
+        // An index without rows is an error, not an empty result.
+        string empty = Path.Combine(_dir, "empty.jsonl");
+        File.WriteAllText(empty, "\n");
+        var (ec, _, eerr) = Dino("similar", "-m", Model, Path.Combine(photos, "photo.jpg"), empty);
+        Assert.NotEqual(0, ec);
+        Assert.Contains("holds no embeddings", eerr);
     }
 
     [Fact]
@@ -245,6 +261,10 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         File.Copy(TestData.Image("rgb.png"), dashed, overwrite: true);
         Assert.Equal(0, Dino("embed", "-m", Model, "--", dashed).code);
         Assert.Contains("-k must be 1 or more", Dino("similar", "-m", Model, "-k", "-3", TestData.Image("rgb.png"), TestData.Image("rgb.png")).stderr);
+        // An output that is a folder is refused before anything is computed.
+        var (dc, _, derr) = Dino("embed", "-m", Model, TestData.Image("rgb.png"), "-o", _dir);
+        Assert.Equal(2, dc);
+        Assert.Contains("is a folder, not a file", derr);
         // An output whose extension names no format is asked about before anything is computed.
         var (xc, _, xerr) = Dino("embed", "-m", Model, TestData.Image("rgb.png"), "-o", Path.Combine(_dir, "x.npz"));
         Assert.Equal(2, xc);
