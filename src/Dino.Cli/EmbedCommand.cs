@@ -42,7 +42,10 @@ internal static class EmbedCommand
     private static int Run(string modelPath, string[] paths, string? output, string? format, int batch, int threads,
                            int? size, bool normalize, bool tokens, CancellationToken ct)
     {
-        format ??= output == null ? "jsonl" : Path.GetExtension(output).ToLowerInvariant() switch
+        // A device or FIFO (/dev/stdout, a pipe) takes JSON lines, as stdout does; a folder is no output at all.
+        string? special = output == null ? null : Dino.IO.RegularFile.NonRegularKind(Path.GetFullPath(output));
+        if (special == "a folder") throw new UsageException($"{output}: is a folder, not a file");
+        format ??= output == null || special != null ? "jsonl" : Path.GetExtension(output).ToLowerInvariant() switch
         {
             ".npy" => "npy",
             ".csv" => "csv",
