@@ -334,6 +334,20 @@ public sealed class DinoModel : IDisposable
     private static DinoEmbeddingResult Failure((int index, string source, Func<ImageTensor> read) item, Exception e) =>
         new(item.index, item.source, null, e as DinoException ?? new DinoImageException($"{item.source}: {e.Message}", DinoStatus.InvalidArgument, e));
 
+    /// <summary>Decodes, preprocesses and embeds encoded images from streams in batches. A bad one throws <see cref="DinoImageException"/>.</summary>
+    public IReadOnlyList<DinoEmbedding> EmbedBatch(IEnumerable<Stream> streams, EmbedOptions? options = null,
+                                                   CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(streams);
+        var tensors = streams.Select(s => { cancellationToken.ThrowIfCancellationRequested(); return Preprocess(s, options?.Preprocess); }).ToList();
+        return EmbedBatch(tensors, options, cancellationToken);
+    }
+
+    /// <summary>Embeds encoded images from streams without blocking.</summary>
+    public Task<IReadOnlyList<DinoEmbedding>> EmbedBatchAsync(IEnumerable<Stream> streams, EmbedOptions? options = null,
+                                                              CancellationToken cancellationToken = default) =>
+        Task.Run(() => EmbedBatch(streams, options, cancellationToken), cancellationToken);
+
     /// <summary>Embeds an image file without blocking; cancellation stops the native computation.</summary>
     public Task<DinoEmbedding> EmbedAsync(string path, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
         Task.Run(() => Embed(path, options, cancellationToken), cancellationToken);

@@ -69,6 +69,9 @@ public class ApiUseTests(ModelFixture models)
             Assert.Equal(m.Embed(good).Embedding, (await m.EmbedAsync(good)).Embedding);
             var batch = await m.EmbedBatchAsync(new[] { TestData.Image("rgb.png"), TestData.Image("tiny.png") });
             Assert.Equal(m.Embed(TestData.Image("tiny.png")).Embedding, batch[1].Embedding);
+            using (var s1 = File.OpenRead(TestData.Image("rgb.png")))
+            using (var s2 = File.OpenRead(TestData.Image("tiny.png")))
+                Assert.Equal(batch[1].Embedding, (await m.EmbedBatchAsync(new Stream[] { s1, s2 }))[1].Embedding);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
