@@ -50,9 +50,8 @@ internal static class QuantizeCommand
         using var after = Shared.Open(output, threads);
         // Probe images as 'embed' takes inputs: a bad one is skipped, said and counted; the model is written anyway.
         var failed = new List<string>();
-        var tensors = new List<ImageTensor>();
-        if (probePaths.Length == 0) tensors.AddRange(Probes.Make(4, before.Info.ImageSize));
-        foreach (string p in probePaths.Length > 0 ? Inputs.Expand(probePaths, allowNpy: false, failed) : new List<string>())
+        var tensors = probePaths.Length == 0 ? Probes.Make(4, before.Info.ImageSize).ToList() : new List<ImageTensor>();
+        foreach (string p in Inputs.Expand(probePaths, allowNpy: false, failed))
         {
             try { tensors.Add(before.Preprocess(p)); }
             catch (DinoImageException e) { failed.Add(p); Console.Error.WriteLine($"dino: skipped: {e.Message}"); }

@@ -311,18 +311,15 @@ public sealed class DinoModel : IDisposable
             catch (DinoImageException e) { results[k] = new DinoEmbeddingResult(items[k].index, items[k].source, null, e); }
         }
         DinoEmbedding[]? all = null;
-        if (tensors.Count > 0)
+        if (tensors.Count > 1)
         {
             try { all = EmbedBatch(tensors, options, ct).ToArray(); }
-            catch (Exception e) when (Unusable(e) && tensors.Count == 1) { results[at[0]] = Failure(items[at[0]], e); }
-            catch (Exception e) when (Unusable(e)) { }
+            catch (Exception e) when (Unusable(e)) { }  // then each alone, below
         }
         for (int j = 0; j < tensors.Count; j++)
         {
             var item = items[at[j]];
-            if (all != null) { results[at[j]] = new DinoEmbeddingResult(item.index, item.source, all[j], null); continue; }
-            if (results[at[j]] != null) continue;
-            try { results[at[j]] = new DinoEmbeddingResult(item.index, item.source, EmbedBatch(new[] { tensors[j] }, options, ct)[0], null); }
+            try { results[at[j]] = new DinoEmbeddingResult(item.index, item.source, all?[j] ?? EmbedBatch(new[] { tensors[j] }, options, ct)[0], null); }
             catch (Exception e) when (Unusable(e)) { results[at[j]] = Failure(item, e); }
         }
         return results;
