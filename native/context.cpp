@@ -54,7 +54,8 @@ void dino_context::set_abort_callback(dino_abort_callback callback, void * user_
     ggml_backend_cpu_set_abort_callback(backend_, callback, user_data);
 }
 
-void dino_context::compute(const float * pixels, int32_t n, int32_t height, int32_t width, const dino_outputs & out) {
+void dino_context::compute(const float * pixels, int32_t n, int32_t height, int32_t width, const dino_outputs & out,
+                           dino::input_stats * stats) {
     const dino::hparams & hp = model->hp;
     const int64_t T = 1 + int64_t(height / hp.patch) * (width / hp.patch), D = hp.dim, H = hp.heads;
     const int64_t Q = out.attention_full ? T : 1;
@@ -87,6 +88,7 @@ void dino_context::compute(const float * pixels, int32_t n, int32_t height, int3
     s.attention_full = s.attention && out.attention_full;
     s.pos_interp = dino_pos_interp(params.pos_interp);
     s.attention_kernel = dino_attention_kernel(params.attention_kernel);
+    s.input_stats = stats != nullptr;
     if (!(graph_ && graph_->shape == s)) {
         graph_.reset();
         graph_ = dino::build_graph(*model, s);
@@ -113,6 +115,17 @@ void dino_context::compute(const float * pixels, int32_t n, int32_t height, int3
         }
         if (out.attention) {
             ggml_backend_tensor_get(g.out_attention, out.attention + first * H * Q * T, 0, ggml_nbytes(g.out_attention));
+        }
+        if (stats) {
+            stats->sums.resize(g.out_input_stats.size());
+            std::vector<float> sum;
+            for (size_t l = 0; l < g.out_input_stats.size(); ++l) {
+                sum.resize(size_t(ggml_nelements(g.out_input_stats[l])));
+                ggml_backend_tensor_get(g.out_input_stats[l], sum.data(), 0, ggml_nbytes(g.out_input_stats[l]));
+                stats->sums[l].resize(sum.size());
+                for (size_t c = 0; c < sum.size(); ++c) stats->sums[l][c] += sum[c];
+            }
+            stats->rows += per_graph * T;
         }
         for (int64_t k = 0; k < K; ++k) {  // [D, T, N] per block -> [N, K, T, D]
             for (int64_t i = 0; i < per_graph; ++i) {

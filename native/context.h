@@ -9,6 +9,19 @@
 #include "ggml-backend.h"
 
 #include <memory>
+#include <vector>
+
+namespace dino {
+
+// Calibration statistics (dino_quantize): per linear layer (blocks in order,
+// block::linears() order), the sum over every token seen of the squared input
+// of the product, per input channel.  Needs a model without packed weights.
+struct input_stats {
+    std::vector<std::vector<double>> sums;
+    int64_t rows = 0;  // tokens summed over
+};
+
+}  // namespace dino
 
 struct dino_context {
     const dino_model * model = nullptr;
@@ -18,8 +31,10 @@ struct dino_context {
     static std::unique_ptr<dino_context> create(const dino_model * model, const dino_context_params & params);
 
     // Runs n images of height x width (valid sizes, outputs of the right
-    // capacity: the facade checks them) and fills what out asks for.
-    void compute(const float * pixels, int32_t n, int32_t height, int32_t width, const dino_outputs & out);
+    // capacity: the facade checks them) and fills what out asks for; adds to
+    // stats when given.
+    void compute(const float * pixels, int32_t n, int32_t height, int32_t width, const dino_outputs & out,
+                 dino::input_stats * stats = nullptr);
 
     void set_abort_callback(dino_abort_callback callback, void * user_data);
 

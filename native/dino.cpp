@@ -73,6 +73,7 @@ dino_status dino_model_get_info(const dino_model * model, dino_model_info * out)
         snprintf(i.name, sizeof i.name, "%s", model->name.c_str());
         snprintf(i.weight_type, sizeof i.weight_type, "%s", model->weight_types.c_str());
         snprintf(i.kernels, sizeof i.kernels, "%s", model->kernels().c_str());
+        snprintf(i.quantization, sizeof i.quantization, "%s", model->quantization.c_str());
         const dino::hparams & h = model->hp;
         i.embedding_length = h.dim;
         i.block_count = h.depth;
@@ -208,10 +209,47 @@ const char * dino_quantize_type_name(int32_t index) {
 }
 
 dino_status dino_quantize(const char * input_path, const char * output_path, const char * type) {
+    dino_quantize_params p = dino_quantize_default_params();
+    p.type = type;
+    return dino_quantize_model(input_path, output_path, &p);
+}
+
+dino_quantize_params dino_quantize_default_params(void) {
+    dino_quantize_params p{};
+    return p;
+}
+
+dino_status dino_quantize_model(const char * input_path, const char * output_path, const dino_quantize_params * params) {
     return guarded([&] {
         require(input_path && input_path[0] && output_path && output_path[0], "input or output path is NULL or empty");
-        require(type != nullptr, "type is NULL");
+        const dino_quantize_params p = params ? *params : dino_quantize_default_params();
+        require(p.type != nullptr || p.target_cos > 0 || p.max_mb > 0, "type is NULL");
+        require(p.n_calibration >= 0 && p.n_calibration <= 100000, "n_calibration is out of range (0 to 100000)");
+        require(p.n_calibration == 0 || p.calibration != nullptr, "calibration is NULL but n_calibration is not 0");
+        if (!(p.target_cos == 0 || (p.target_cos > 0 && p.target_cos < 1))) {
+            fail(DINO_ERR_INVALID_ARGUMENT, "target_cos %g is not in (0, 1) (0 = none)", double(p.target_cos));
+        }
+        if (!(p.max_mb == 0 || (p.max_mb > 0 && p.max_mb < 1e9f))) {
+            fail(DINO_ERR_INVALID_ARGUMENT, "max_mb %g is not a positive size (0 = none)", double(p.max_mb));
+        }
+        if (p.n_threads < 0 || p.n_threads > DINO_MAX_THREADS) {
+            fail(DINO_ERR_INVALID_ARGUMENT, "the thread count %d is out of range (0 = all cores, or 1 to %d)", p.n_threads,
+                 DINO_MAX_THREADS);
+        }
         dino::install_ggml_logger();
-        dino::quantize(input_path, output_path, type);
+        dino::quantize_request r;
+        r.type = p.type ? p.type : "q4_0";
+        r.images = p.calibration;
+        r.n_images = p.n_calibration;
+        r.image_size = p.calibration_size;
+        r.target_cos = p.target_cos;
+        r.max_mb = p.max_mb;
+        r.n_threads = p.n_threads > 0 ? p.n_threads : int32_t(std::max(1u, std::thread::hardware_concurrency()));
+        if (p.progress) {
+            r.progress = [&p](const char * stage, int32_t done, int32_t total) {
+                return p.progress(stage, done, total, p.progress_user_data);
+            };
+        }
+        dino::quantize(input_path, output_path, r);
     });
 }

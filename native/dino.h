@@ -126,6 +126,9 @@ typedef struct dino_model_info {
      * read once per process, forces a path: ggml, avx2, avx2-novnni,
      * avx512-novnni. */
     char    kernels[64];
+    /* How dino_quantize_model made the file: the layer types, the importance
+     * matrix and the target it met ("" for other files; truncated). */
+    char    quantization[256];
 } dino_model_info;
 
 typedef struct dino_model_params {
@@ -267,8 +270,51 @@ DINO_API const char * dino_quantize_type_name(int32_t index);
  * K-quants need rows that are multiples of 256: a tensor whose rows are not
  * (in ViT-S: every one but ffn_down) falls back to q4_0 (for q2_k/q3_k),
  * q5_0 (q4_k), q5_1 (q5_k) or q8_0 (q6_k).  Norms, biases and embeddings stay
- * F32.  The output is written to output_path.tmp and renamed when complete. */
+ * F32.  The output is written to output_path.tmp and renamed when complete.
+ * The same as dino_quantize_model with only params.type set. */
 DINO_API dino_status dino_quantize(const char * input_path, const char * output_path, const char * type);
+
+/* Called between the steps of long work with what it is doing ("calibrating",
+ * "measuring each layer", "measuring the mix") and how far it is; returning
+ * false stops the work, which then returns DINO_ERR_ABORTED. */
+typedef bool (*dino_progress_callback)(const char * stage, int32_t done, int32_t total, void * user_data);
+
+typedef struct dino_quantize_params {
+    /* The linear weights' type, as for dino_quantize.  With a target: the
+     * lowest type a layer may take, q4_0 (the default then) or q8_0. */
+    const char *  type;
+    /* Calibration: n_calibration images, each 3 x S x S float32 preprocessed
+     * as for dino_compute at the model's image size S.  With them, the
+     * quantizers that take an importance matrix (q4_0, q4_1, q5_0, q5_1 and
+     * the K-quants) choose their scales by it: the per-input-channel mean
+     * of the squared input of each linear layer over the images' tokens.
+     * A few dozen images are enough; the file records how many and a
+     * digest of the statistics. */
+    const float * calibration;
+    int32_t       n_calibration;
+    int32_t       calibration_size;  /* S, which must be the model's image size */
+    /* Targets (they need calibration images): each layer's type is chosen
+     * among q4_0, q8_0 and f16 by measuring, on up to 16 of the images, how
+     * much each layer alone moves the CLS embedding at each type; the
+     * smallest mix whose measured drift meets target_cos with a margin for
+     * unseen images (half the drift allowed) and whose file fits in
+     * max_mb.  0 = no such target.  With max_mb alone: the closest mix
+     * that fits. */
+    float         target_cos;    /* the lowest CLS cosine to f32, in (0, 1) */
+    float         max_mb;        /* the largest file, in MB of 10^6 bytes   */
+    int32_t       n_threads;     /* compute threads; 0 = all cores          */
+    dino_progress_callback progress;  /* may be NULL                        */
+    void *        progress_user_data;
+} dino_quantize_params;
+
+DINO_API dino_quantize_params dino_quantize_default_params(void);
+
+/* Writes a quantized copy of the F32/F16/BF16 model at input_path, as params
+ * says (NULL = the defaults, which lack a type: DINO_ERR_INVALID_ARGUMENT).
+ * The file's metadata says how it was made (dino_model_info.quantization).
+ * Calibration is deterministic: the same images give the same file. */
+DINO_API dino_status dino_quantize_model(const char * input_path, const char * output_path,
+                                         const dino_quantize_params * params);
 
 #ifdef __cplusplus
 }

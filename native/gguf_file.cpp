@@ -331,6 +331,17 @@ gguf_kv make_kv_u32(const std::string & key, uint32_t value) {
     return kv;
 }
 
+gguf_kv make_kv_str(const std::string & key, const std::string & value) {
+    gguf_kv kv;
+    kv.key = key;
+    kv.type = GGUF_VT_STRING;
+    const uint64_t n = value.size();
+    append(kv.raw, &n, 8);
+    append(kv.raw, value.data(), value.size());
+    kv.str = value;
+    return kv;
+}
+
 void write_gguf(const std::string & path, const std::vector<gguf_kv> & kvs,
                 const std::vector<gguf_out_tensor> & tensors) {
     constexpr uint64_t align = 32;

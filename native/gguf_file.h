@@ -93,7 +93,8 @@ struct gguf_out_tensor {
 void write_gguf(const std::string & path, const std::vector<gguf_kv> & kvs,
                 const std::vector<gguf_out_tensor> & tensors);
 
-// A KV holding one scalar of the given type (for the writer).
+// A KV holding one value of the given type (for the writer).
 gguf_kv make_kv_u32(const std::string & key, uint32_t value);
+gguf_kv make_kv_str(const std::string & key, const std::string & value);
 
 }  // namespace dino

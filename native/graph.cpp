@@ -6,6 +6,8 @@
 // [N, T, D].
 #include "graph.h"
 
+#include "errors.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -22,12 +24,26 @@ ggml_tensor * linear(ggml_context * ctx, ggml_tensor * x, ggml_tensor * w, ggml_
     return ggml_add(ctx, ggml_mul_mat(ctx, w, x), b);
 }
 
+// Per input channel, the sum over all rows of x^2: [1, K] from x [K, rows...].
+// ref: llama.cpp's imatrix collects the same (then divides by the row count).
+ggml_tensor * sum_of_squares(ggml_context * ctx, ggml_tensor * x) {
+    ggml_tensor * sq = ggml_sqr(ctx, ggml_reshape_2d(ctx, ggml_is_contiguous(x) ? x : ggml_cont(ctx, x), x->ne[0], ggml_nelements(x) / x->ne[0]));
+    return ggml_sum_rows(ctx, ggml_cont(ctx, ggml_transpose(ctx, sq)));
+}
+
 // A block's linear layer: residual + act(Linear(LayerNorm?(x))), one fused op
 // of ours when the layer's weights are packed for this CPU (kernels.h),
-// ggml's ops otherwise.
-ggml_tensor * block_linear(ggml_context * ctx, const dino::linear_layer & l, ggml_tensor * x, ggml_tensor * residual) {
+// ggml's ops otherwise.  stats: where the input statistics go, when wanted.
+ggml_tensor * block_linear(ggml_context * ctx, const dino::linear_layer & l, ggml_tensor * x, ggml_tensor * residual,
+                           dino::vit_graph & g) {
     if (l.op.w) return dino::kernels::linear(ctx, l.op, x, l.b, l.norm_w, l.norm_b, residual);
     if (l.norm_w) x = layer_norm(ctx, x, l.norm_w, l.norm_b, l.op.norm_eps);
+    if (g.shape.input_stats) {
+        ggml_tensor * s = sum_of_squares(ctx, x);
+        ggml_set_output(s);
+        ggml_build_forward_expand(g.graph, s);
+        g.out_input_stats.push_back(s);
+    }
     x = linear(ctx, x, l.w, l.b);
     if (l.op.gelu) x = ggml_gelu_erf(ctx, x);
     return residual ? ggml_add(ctx, residual, x) : x;
@@ -109,12 +125,13 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
     // Sized from the model: a block on ggml's ops makes about 35 tensors (LayerNorms, views, the
     // exact attention, the intermediate output), our kernels fewer.  A fixed budget would abort the
     // process (GGML_ASSERT) on a deep model the loader accepts; 64 per block leaves room.
-    const size_t max_nodes = 256 + size_t(hp.depth) * 64;
+    const size_t max_nodes = 256 + size_t(hp.depth) * (s.input_stats ? 96 : 64);  // statistics: 6 more per linear
     ggml_init_params ip = {ggml_tensor_overhead() * max_nodes + ggml_graph_overhead_custom(max_nodes, false), nullptr, true};
     g->ctx = ggml_init(ip);
     if (!g->ctx) fail(DINO_ERR_OUT_OF_MEMORY, "cannot allocate the graph");
     ggml_context * ctx = g->ctx;
     ggml_cgraph * graph = g->graph = ggml_new_graph_custom(ctx, max_nodes, false);
+    if (s.input_stats && !m.packed.empty()) fail(DINO_ERR_INTERNAL, "input statistics need a model loaded without packed weights");
 
     // ref: VisionTransformer.prepare_tokens
     g->in_pixels = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, s.width, s.height, 3, N);  // NCHW
@@ -155,7 +172,7 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
         {
             // ref: Attention.forward
             //   qkv = self.qkv(x).reshape(B, N, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
-            ggml_tensor * qkv = block_linear(ctx, b.qkv, x, nullptr);  // [3D, T, N]
+            ggml_tensor * qkv = block_linear(ctx, b.qkv, x, nullptr, *g);  // [3D, T, N]
             auto head_view = [&](int part) {  // [hd, H, T, N] -> [hd, T, H, N]
                 ggml_tensor * v = ggml_view_4d(ctx, qkv, hd, H, T, N, size_t(hd) * sizeof(float), qkv->nb[1],
                                                qkv->nb[2], size_t(part) * size_t(D) * sizeof(float));
@@ -193,12 +210,12 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
                 o = ggml_cont(ctx, ggml_permute(ctx, o, 0, 2, 1, 3));
             }
             //   x = self.proj(x), added to the residual stream
-            x = block_linear(ctx, b.out, ggml_reshape_3d(ctx, o, D, T, N), x);
+            x = block_linear(ctx, b.out, ggml_reshape_3d(ctx, o, D, T, N), x, *g);
         }
 
         // ref: x = x + self.mlp(self.norm2(x)); Mlp: fc1, GELU (exact, erf), fc2
-        ggml_tensor * h = block_linear(ctx, b.up, x, nullptr);
-        x = block_linear(ctx, b.down, h, x);
+        ggml_tensor * h = block_linear(ctx, b.up, x, nullptr, *g);
+        x = block_linear(ctx, b.down, h, x, *g);
 
         // ref: get_intermediate_layers: output.append(self.norm(x)) for the last n blocks
         if (il >= first_kept && !last) {

@@ -12,12 +12,13 @@ namespace dino {
 struct graph_shape {
     int32_t n = 0, height = 0, width = 0, n_intermediate = 0;
     bool attention = false, attention_full = false;
+    bool input_stats = false;  // out_input_stats: for calibration (dino_quantize), on ggml's ops only
     dino_pos_interp pos_interp = DINO_POS_INTERP_DINO;
     dino_attention_kernel attention_kernel = DINO_ATTENTION_FLASH;
     bool operator==(const graph_shape & o) const {
         return n == o.n && height == o.height && width == o.width && n_intermediate == o.n_intermediate &&
                attention == o.attention && attention_full == o.attention_full && pos_interp == o.pos_interp &&
-               attention_kernel == o.attention_kernel;
+               attention_kernel == o.attention_kernel && input_stats == o.input_stats;
     }
 };
 
@@ -33,6 +34,9 @@ struct vit_graph {
     ggml_tensor * out_tokens = nullptr;           // [D, T, N] after the final LayerNorm
     ggml_tensor * out_attention = nullptr;        // [T, Q, H, N] (Q = T or 1), when requested
     std::vector<ggml_tensor *> out_intermediate;  // n_intermediate x [D, T, N]
+    // With shape.input_stats: per linear layer (blocks in order, block::linears() order), the sum
+    // over this graph's tokens of the squared input of the product, per input channel: [1, K].
+    std::vector<ggml_tensor *> out_input_stats;
 
     vit_graph() = default;
     vit_graph(const vit_graph &) = delete;

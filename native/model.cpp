@@ -235,6 +235,7 @@ std::unique_ptr<dino_model> dino_model::load(const std::string & path, const din
         fail(DINO_ERR_BAD_MODEL, "%s: architecture '%.64s' is not 'dino'", path.c_str(), arch->str.c_str());
     }
     if (const dino::gguf_kv * n = kv.get("general.name", dino::GGUF_VT_STRING, false)) m->name = n->str;
+    if (const dino::gguf_kv * q = kv.get("dino.quantize.recipe", dino::GGUF_VT_STRING, false)) m->quantization = q->str;
 
     dino::hparams & h = m->hp;
     h.dim = kv.u32("dino.embedding_length", 1, 8192);

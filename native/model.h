@@ -59,6 +59,7 @@ struct block {
     linear_layer up;    // norm2 -> mlp.fc1 -> GELU
     linear_layer down;  // mlp.fc2
     std::array<const linear_layer *, 4> linears() const { return {&qkv, &out, &up, &down}; }
+    std::array<linear_layer *, 4> linears() { return {&qkv, &out, &up, &down}; }
 };
 
 }  // namespace dino
@@ -68,6 +69,7 @@ struct dino_model {
     dino::preprocess pp;
     std::string name;
     std::string weight_types;  // type(s) of the linear weights: "q8_0", or "q5_0/q4_K" for a mix
+    std::string quantization;  // how dino_quantize made the file (dino.quantize.recipe), or empty
     int64_t n_params = 0;
 
     ggml_tensor * patch_w = nullptr, * patch_b = nullptr;  // ref: patch_embed.proj

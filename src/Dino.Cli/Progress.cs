@@ -6,11 +6,12 @@ internal sealed class Progress(string what, int total)
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private int _lastDecile = -1;
 
-    public void Report(int done, int failed)
+    /// <param name="failed">Inputs that failed so far, or -1 where nothing can fail.</param>
+    public void Report(int done, int failed = -1)
     {
         if (total == 0) return;
         double rate = done / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9);
-        string line = $"{what}: {done}/{total} ({100 * done / total}%), {failed} failed, {rate:F1}/s";
+        string line = $"{what}: {done}/{total} ({100 * done / total}%),{(failed >= 0 ? $" {failed} failed," : "")} {rate:F1}/s";
         if (!Console.IsErrorRedirected)
         {
             int width = 24, filled = width * done / total;

@@ -37,7 +37,7 @@ public sealed class DinoModel : IDisposable
             Info = new DinoModelInfo(
                 NativeMethods.Utf8(i.Name) ?? "", NativeMethods.Utf8(i.WeightType) ?? "", i.EmbeddingLength, i.BlockCount,
                 i.HeadCount, i.FeedForwardLength, i.PatchSize, i.ImageSize, i.LayerNormEps, i.ParameterCount, i.WeightBytes,
-                NativeMethods.Utf8(i.Kernels) ?? "");
+                NativeMethods.Utf8(i.Kernels) ?? "", NativeMethods.Utf8(i.Quantization) ?? "");
             DefaultPreprocessing = new PreprocessOptions
             {
                 Resize = i.PreprocessResize,
@@ -485,7 +485,7 @@ public sealed class DinoModel : IDisposable
 
     // ---- quantization -----------------------------------------------------------------
 
-    /// <summary>The types <see cref="Quantize"/> writes, by ggml's name ("f16", "q8_0", "q4_0", "q4_k", ...), from the native library.</summary>
+    /// <summary>The types <see cref="Quantize(string, string, QuantizeOptions, CancellationToken)"/> writes, by ggml's name ("f16", "q8_0", "q4_0", "q4_k", ...), from the native library.</summary>
     public static IReadOnlyList<string> QuantizationTypes
     {
         get
@@ -506,12 +506,63 @@ public sealed class DinoModel : IDisposable
     /// </summary>
     public static void Quantize(string inputPath, string outputPath, string type)
     {
+        ArgumentException.ThrowIfNullOrEmpty(type);
+        Quantize(inputPath, outputPath, new QuantizeOptions { Type = type });
+    }
+
+    /// <summary>
+    /// Writes a quantized copy of an f32/f16/bf16 model: every linear weight in <see cref="QuantizeOptions.Type"/>,
+    /// with an importance matrix from <see cref="QuantizeOptions.Calibration"/> when given, or each layer's type
+    /// chosen by measurement for <see cref="QuantizeOptions.TargetCosine"/> and <see cref="QuantizeOptions.MaxMegabytes"/>.
+    /// The file says how it was made (<see cref="DinoModelInfo.Quantization"/>); the same inputs give the same bytes.
+    /// </summary>
+    /// <exception cref="ArgumentException">A bad option: an unknown type, a target without images, images of another size.</exception>
+    /// <exception cref="DinoModelException">The input is not a model this can quantize, or cannot be read or written.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled (checked between images and layers).</exception>
+    public static void Quantize(string inputPath, string outputPath, QuantizeOptions options, CancellationToken cancellationToken = default)
+    {
         ArgumentException.ThrowIfNullOrEmpty(inputPath);
         ArgumentException.ThrowIfNullOrEmpty(outputPath);
-        ArgumentException.ThrowIfNullOrEmpty(type);
+        ArgumentNullException.ThrowIfNull(options);
+        var images = options.Calibration ?? Array.Empty<ImageTensor>();
+        bool target = options.TargetCosine != 0 || options.MaxMegabytes != 0;
+        if (options.Type is null && !target) throw new ArgumentException("a type, or a target (TargetCosine, MaxMegabytes), is needed", nameof(options));
+        if (target && images.Count == 0) throw new ArgumentException("a target needs calibration images to measure on", nameof(options));
+        int size = images.Count > 0 ? images[0].Height : 0;
+        var pixels = new float[(long)images.Count * 3 * size * size];
+        for (int i = 0; i < images.Count; i++)
+        {
+            var t = images[i] ?? throw new ArgumentException($"calibration image {i} is null", nameof(options));
+            if (t.Height != size || t.Width != size)
+                throw new ArgumentException($"calibration image {i} is {t.Width}x{t.Height}; every one must be the model's square size ({size}x{size} like the first)", nameof(options));
+            t.Data.CopyTo(pixels, (long)i * t.Data.Length);
+        }
         NativeLibraryLoader.EnsureLoaded();
-        var status = NativeMethods.dino_quantize(inputPath, outputPath, type);
-        if (status == DinoStatus.InvalidArgument) throw new ArgumentException(NativeMethods.LastError(), nameof(type));
-        Errors.ThrowIfFailed(status, ErrorSource.Model);
+        var state = new QuantizeCallbackState(options.Progress, cancellationToken);
+        var handle = System.Runtime.InteropServices.GCHandle.Alloc(state);
+        try
+        {
+            unsafe
+            {
+                var typeBytes = options.Type is null ? null : System.Text.Encoding.UTF8.GetBytes(options.Type + "\0");
+                fixed (byte* type = typeBytes)
+                fixed (float* p = pixels)
+                {
+                    var n = new NativeQuantizeParams
+                    {
+                        Type = type, Calibration = images.Count > 0 ? p : null, NCalibration = images.Count, CalibrationSize = size,
+                        TargetCos = (float)options.TargetCosine, MaxMb = (float)options.MaxMegabytes, NThreads = options.Threads,
+                        Progress = &NativeMethods.QuantizeProgress, ProgressUserData = (void*)System.Runtime.InteropServices.GCHandle.ToIntPtr(handle),
+                    };
+                    var status = NativeMethods.dino_quantize_model(inputPath, outputPath, &n);
+                    if (status == DinoStatus.InvalidArgument) throw new ArgumentException(NativeMethods.LastError(), nameof(options));
+                    Errors.ThrowIfFailed(status, ErrorSource.Model, cancellationToken);
+                }
+            }
+        }
+        finally
+        {
+            handle.Free();
+        }
     }
 }

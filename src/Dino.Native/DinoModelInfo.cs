@@ -15,6 +15,9 @@ namespace Dino;
 /// <param name="Kernels">What computes on this CPU, e.g. "linear avx512-vnni, attention avx512" or
 /// "linear avx2-int8, attention avx2" (the library's own kernels) or "linear ggml, attention ggml"
 /// (ggml's stock ops: no AVX2 here, a weight type without a kernel, or DINO_KERNELS=ggml).</param>
+/// <param name="Quantization">How <c>dino quantize</c> made the file: the layers' types, the importance matrix and
+/// the target it met; "" for files made otherwise.</param>
 public sealed record DinoModelInfo(
     string Name, string WeightType, int EmbeddingLength, int BlockCount, int HeadCount, int FeedForwardLength,
-    int PatchSize, int ImageSize, float LayerNormEps, long ParameterCount, long WeightBytes, string Kernels);
+    int PatchSize, int ImageSize, float LayerNormEps, long ParameterCount, long WeightBytes, string Kernels,
+    string Quantization);

@@ -36,11 +36,12 @@ ggml_tensor * filled(ggml_context * ctx, std::mt19937 & rng, int64_t ne0, int64_
     return t;
 }
 
-// The weight as ggml stores type: f32 values converted (quantized) by ggml itself.
-ggml_tensor * weight(ggml_context * ctx, ggml_tensor * w32, ggml_type type) {
+// The weight as ggml stores type: f32 values converted (quantized) by ggml itself, with an importance
+// matrix (per input channel) when given, as dino_quantize_model's calibration does.
+ggml_tensor * weight(ggml_context * ctx, ggml_tensor * w32, ggml_type type, const float * importance = nullptr) {
     if (type == GGML_TYPE_F32) return w32;
     ggml_tensor * w = ggml_new_tensor_2d(ctx, type, w32->ne[0], w32->ne[1]);
-    ggml_quantize_chunk(type, static_cast<const float *>(w32->data), w->data, 0, w32->ne[1], w32->ne[0], nullptr);
+    ggml_quantize_chunk(type, static_cast<const float *>(w32->data), w->data, 0, w32->ne[1], w32->ne[0], importance);
     return w;
 }
 
@@ -59,17 +60,21 @@ struct linear_case {
     ggml_type type;
     int64_t K, N, rows;
     bool norm, gelu, residual;
+    bool importance = false;  // quantized with an importance matrix
 };
 
 void check_linear(const linear_case & c) {
     SCOPED_TRACE(std::string(ggml_type_name(c.type)) + " K=" + std::to_string(c.K) + " N=" + std::to_string(c.N) +
                  " rows=" + std::to_string(c.rows) + (c.norm ? " +norm" : "") + (c.gelu ? " +gelu" : "") +
-                 (c.residual ? " +residual" : ""));
+                 (c.residual ? " +residual" : "") + (c.importance ? " +importance" : ""));
     ggml_ctx g;
     ggml_context * ctx = g.ctx;
     std::mt19937 rng(unsigned(c.K * 131 + c.N * 7 + c.rows));
     ggml_tensor * x = filled(ctx, rng, c.K, c.rows, 1.0f);
-    ggml_tensor * w = weight(ctx, filled(ctx, rng, c.K, c.N, 1.0f / std::sqrt(float(c.K))), c.type);
+    std::vector<float> importance(size_t(c.K));
+    for (float & v : importance) v = std::exp(3.0f * std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng));
+    ggml_tensor * w = weight(ctx, filled(ctx, rng, c.K, c.N, 1.0f / std::sqrt(float(c.K))), c.type,
+                             c.importance ? importance.data() : nullptr);
     ggml_tensor * b = filled(ctx, rng, c.N, 1, 0.1f);
     ggml_tensor * nw = filled(ctx, rng, c.K, 1, 1.0f);
     ggml_tensor * nb = filled(ctx, rng, c.K, 1, 0.1f);
@@ -124,6 +129,14 @@ TEST(Kernels, LinearMatchesGgmlForEveryTypeAndFusion) {
         for (const auto & [K, N, rows] : {std::tuple<int64_t, int64_t, int64_t>{96, 48, 13}, {384, 64, 7}, {1536, 32, 5}}) {
             for (int f = 0; f < 8; ++f) check_linear({type, K, N, rows, bool(f & 1), bool(f & 2), bool(f & 4)});
         }
+    }
+}
+
+// Weights quantized with an importance matrix (other scales, the same format) compute exactly as well.
+TEST(Kernels, LinearMatchesGgmlForImportanceWeightedQuantization) {
+    if (!have()) return;
+    for (ggml_type type : {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0}) {
+        for (int f = 0; f < 8; f += 3) check_linear({type, 384, 64, 7, bool(f & 1), bool(f & 2), bool(f & 4), true});
     }
 }
 

@@ -1,10 +1,13 @@
 // Quantized types: drift from F32, and the converter's bytes against ggml's.
 #include "helpers.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <random>
 
 namespace {
 
@@ -137,6 +140,161 @@ TEST(Quantized, RefusesBadRequests) {
     EXPECT_EQ(dino_quantize(data_path("missing.gguf").c_str(), out.c_str(), "q8_0"), DINO_ERR_IO);
     EXPECT_EQ(dino_quantize(in.c_str(), "/nonexistent-dir/x.gguf", "q8_0"), DINO_ERR_IO);
     EXPECT_EQ(dino_quantize(nullptr, out.c_str(), "q8_0"), DINO_ERR_INVALID_ARGUMENT);
+    FILE * f = fopen(out.c_str(), "rb");
+    EXPECT_EQ(f, nullptr) << "a failed quantization left a file behind";
+    if (f) fclose(f);
+}
+
+// ---- calibration and recipes (dino_quantize_model), on the tiny model: 8 linear layers, 32 x 32 images.
+
+namespace {
+
+// Photo-like inputs for the tiny model: per channel a few smooth waves of random frequency and phase,
+// at the scale of normalized ImageNet pixels.  seed picks the set: calibration and held-out sets differ.
+std::vector<float> wave_images(int n, int size, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    std::vector<float> px(size_t(n) * 3 * size * size, 0.0f);
+    for (int i = 0; i < n; ++i) {
+        for (int c = 0; c < 3; ++c) {
+            float * plane = px.data() + (size_t(i) * 3 + c) * size * size;
+            for (int w = 0; w < 4; ++w) {
+                const float fx = 6 * u(rng), fy = 6 * u(rng), ph = 6.28f * u(rng), a = 0.3f + u(rng);
+                for (int y = 0; y < size; ++y) {
+                    for (int x = 0; x < size; ++x) plane[y * size + x] += a * std::sin(6.28f * (fx * x + fy * y) / size + ph);
+                }
+            }
+        }
+    }
+    return px;
+}
+
+std::string tiny_quantized(const std::string & name, const dino_quantize_params & p) {
+    const std::string out = data_path(name);
+    const dino_status s = dino_quantize_model(data_path("tiny-dino-f32.gguf").c_str(), out.c_str(), &p);
+    EXPECT_EQ(s, DINO_OK) << dino_last_error();
+    return out;
+}
+
+dino_quantize_params calibrated(const char * type, const std::vector<float> & images) {
+    dino_quantize_params p = dino_quantize_default_params();
+    p.type = type;
+    p.calibration = images.data();
+    p.n_calibration = int32_t(images.size() / (3 * 32 * 32));
+    p.calibration_size = 32;
+    p.n_threads = 2;
+    return p;
+}
+
+// Per image, the CLS cosine of file against the tiny f32 model.
+std::vector<double> tiny_cosines(const std::string & file, const std::vector<float> & images) {
+    const int n = int(images.size() / (3 * 32 * 32));
+    auto cls = [&](const dino_model * m) {
+        auto ctx = make_context(m);
+        return run(ctx.get(), m, images.data(), n, 32, 32).cls;
+    };
+    dino_model * m = nullptr;
+    EXPECT_EQ(dino_model_load(file.c_str(), nullptr, &m), DINO_OK) << dino_last_error();
+    if (!m) return {};
+    const std::vector<float> a = cls(shared_model("tiny-dino-f32.gguf")), b = cls(m);
+    dino_model_free(m);
+    std::vector<double> c;
+    for (int i = 0; i < n; ++i) c.push_back(cosine(a.data() + i * 64, b.data() + i * 64, 64));
+    return c;
+}
+
+double min_of(const std::vector<double> & v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); }
+
+}  // namespace
+
+// The same images give the same file, whatever the thread count; the importance matrix changes the
+// quantized weights (so it was used) and the file says how it was made.
+TEST(Quantized, CalibrationIsDeterministic) {
+    const std::vector<float> images = wave_images(12, 32, 1);
+    dino_quantize_params p = calibrated("q4_0", images);
+    const std::string a = tiny_quantized("calibrated-a.gguf", p);
+    p.n_threads = 1;
+    const std::string b = tiny_quantized("calibrated-b.gguf", p);
+    dino_quantize_params plain = dino_quantize_default_params();
+    plain.type = "q4_0";
+    const std::string c = tiny_quantized("calibrated-none.gguf", plain);
+    EXPECT_EQ(file_bytes(a), file_bytes(b)) << "calibration is not deterministic";
+    EXPECT_NE(file_bytes(a), file_bytes(c)) << "the importance matrix changed nothing";
+
+    dino_model * m = nullptr;
+    ASSERT_EQ(dino_model_load(a.c_str(), nullptr, &m), DINO_OK) << dino_last_error();
+    const dino_model_info i = info_of(m);
+    EXPECT_STREQ(i.weight_type, "q4_0");
+    EXPECT_NE(std::string(i.quantization).find("importance matrix from 12 image(s)"), std::string::npos) << i.quantization;
+    // The same kernels as any q4_0 file (the importance matrix changes the scales, not the format).
+    EXPECT_EQ(std::string(i.kernels), std::string(info_of(shared_model("tiny-dino-q4_0.gguf")).kernels));
+    dino_model_free(m);
+    report("tiny q4_0 with importance matrix: worst CLS cosine, held-out images", min_of(tiny_cosines(a, wave_images(12, 32, 2))));
+    report("tiny q4_0 without: worst CLS cosine, held-out images", min_of(tiny_cosines(c, wave_images(12, 32, 2))));
+    for (const std::string & f : {a, b, c}) remove(f.c_str());
+}
+
+// A recipe meets its target on images it was not calibrated on, where q4_0 alone does not, in a file
+// smaller than q8_0's; a size alone gives a file within it.
+TEST(Quantized, RecipeMeetsItsTargetOnImagesItDidNotSee) {
+    const std::vector<float> calibration = wave_images(16, 32, 1), held_out = wave_images(16, 32, 2);
+    const double target = 0.99995;
+    dino_quantize_params p = calibrated(nullptr, calibration);
+    const std::string q4 = tiny_quantized("recipe-q4_0.gguf", calibrated("q4_0", calibration));
+    p.target_cos = float(target);
+    const std::string mix = tiny_quantized("recipe-mix.gguf", p);
+    const double q4_cos = min_of(tiny_cosines(q4, held_out)), mix_cos = min_of(tiny_cosines(mix, held_out));
+    report("tiny q4_0 (importance matrix): worst CLS cosine, held-out images", q4_cos);
+    report("tiny recipe for 0.99995: worst CLS cosine, held-out images", mix_cos);
+    EXPECT_LT(q4_cos, target) << "q4_0 alone meets the target: the test cannot tell whether the recipe chose anything";
+    EXPECT_GE(mix_cos, target);
+    const auto size = [](const std::string & f) { return double(file_bytes(f).size()); };
+    EXPECT_LT(size(mix), size(data_path("tiny-dino-q8_0.gguf")));
+
+    dino_model * m = nullptr;
+    ASSERT_EQ(dino_model_load(mix.c_str(), nullptr, &m), DINO_OK) << dino_last_error();
+    const std::string how = info_of(m).quantization;
+    dino_model_free(m);
+    EXPECT_NE(how.find("chosen for CLS cosine >= 0.99995"), std::string::npos) << how;
+
+    dino_quantize_params sized = calibrated(nullptr, calibration);
+    sized.max_mb = float((size(q4) + size(data_path("tiny-dino-q8_0.gguf"))) / 2e6);
+    const std::string fit = tiny_quantized("recipe-sized.gguf", sized);
+    EXPECT_LE(size(fit), sized.max_mb * 1e6);
+    EXPECT_GT(min_of(tiny_cosines(fit, held_out)), q4_cos) << "the room was not used";
+    for (const std::string & f : {q4, mix, fit}) remove(f.c_str());
+}
+
+TEST(Quantized, RecipeRefusesBadRequests) {
+    const std::string in = data_path("tiny-dino-f32.gguf"), out = data_path("never-written.gguf");
+    const std::vector<float> images = wave_images(4, 32, 1);
+    dino_quantize_params p = dino_quantize_default_params();
+    p.target_cos = 0.99f;
+    EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_INVALID_ARGUMENT);  // no images
+    EXPECT_NE(std::string(dino_last_error()).find("calibration images"), std::string::npos) << dino_last_error();
+    p = calibrated("q5_0", images);
+    p.target_cos = 0.99f;
+    EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_INVALID_ARGUMENT);  // no kernel for q5_0
+    p = calibrated("q4_0", images);
+    p.calibration_size = 64;
+    EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(dino_last_error()).find("takes 32x32"), std::string::npos) << dino_last_error();
+    p = calibrated("q4_0", images);
+    p.target_cos = 1.5f;
+    EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_INVALID_ARGUMENT);
+    p = calibrated("q4_0", images);
+    p.calibration = nullptr;
+    EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), nullptr), DINO_ERR_INVALID_ARGUMENT);  // no type
+
+    // A progress callback that says stop: DINO_ERR_ABORTED, after it was asked, and no file.
+    p = calibrated(nullptr, images);
+    p.target_cos = 0.999f;
+    int calls = 0;
+    p.progress = [](const char *, int32_t, int32_t, void * user) { return ++*static_cast<int *>(user) < 3; };
+    p.progress_user_data = &calls;
+    EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_ABORTED);
+    EXPECT_EQ(calls, 3);
     FILE * f = fopen(out.c_str(), "rb");
     EXPECT_EQ(f, nullptr) << "a failed quantization left a file behind";
     if (f) fclose(f);

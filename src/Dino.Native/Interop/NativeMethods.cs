@@ -28,6 +28,7 @@ internal unsafe struct NativeModelInfo
     public fixed float PreprocessStd[3];
     public byte PreprocessResizeShortestEdge;
     public fixed byte Kernels[64];
+    public fixed byte Quantization[256];
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -38,6 +39,20 @@ internal unsafe struct NativeTensorInfo
     public int NDims;
     public fixed long Ne[4];
     public long NBytes;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeQuantizeParams
+{
+    public byte* Type;
+    public float* Calibration;
+    public int NCalibration;
+    public int CalibrationSize;
+    public float TargetCos;
+    public float MaxMb;
+    public int NThreads;
+    public delegate* unmanaged[Cdecl]<byte*, int, int, void*, byte> Progress;
+    public void* ProgressUserData;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -126,15 +141,24 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library, EntryPoint = "dino_quantize_type_name")]
     internal static partial byte* dino_quantize_type_name(int index);
 
-    [LibraryImport(Library, EntryPoint = "dino_quantize", StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial DinoStatus dino_quantize(string inputPath, string outputPath, string type);
+    [LibraryImport(Library, EntryPoint = "dino_quantize_model", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial DinoStatus dino_quantize_model(string inputPath, string outputPath, NativeQuantizeParams* parameters);
 
     /// <summary>The calling thread's last native error message.</summary>
     internal static string LastError() => Utf8(dino_last_error()) ?? "";
 
     internal static string? Utf8(byte* s) => s == null ? null : Marshal.PtrToStringUTF8((IntPtr)s);
 
+    /// <summary>Reports dino_quantize_model's progress to a <see cref="QuantizeCallbackState"/>; false stops it.</summary>
+    [UnmanagedCallersOnly(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static byte QuantizeProgress(byte* stage, int done, int total, void* userData)
+    {
+        var state = (QuantizeCallbackState)GCHandle.FromIntPtr((IntPtr)userData).Target!;
+        return state.Report(Utf8(stage) ?? "", done, total) ? (byte)1 : (byte)0;
+    }
+
     /// <summary>Aborts the native computation when the int at userData is non-zero.</summary>
     [UnmanagedCallersOnly(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static byte AbortWhenFlagged(void* userData) => Volatile.Read(ref *(int*)userData) != 0 ? (byte)1 : (byte)0;
 }
+

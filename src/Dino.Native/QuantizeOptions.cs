@@ -1,0 +1,37 @@
+namespace Dino;
+
+/// <summary>
+/// Options of <see cref="DinoModel.Quantize(string, string, QuantizeOptions, CancellationToken)"/>: a type
+/// for every linear weight, or calibration images and a target from which each layer's type is chosen.
+/// </summary>
+public sealed record QuantizeOptions
+{
+    /// <summary>
+    /// The linear weights' type, one of <see cref="DinoModel.QuantizationTypes"/>. With a target, the lowest type a
+    /// layer may take: "q4_0" (the default then) or "q8_0".
+    /// </summary>
+    public string? Type { get; init; }
+
+    /// <summary>
+    /// Calibration images, preprocessed with the model's defaults (so at its image size). With them the quantizers
+    /// that take an importance matrix (q4_0, q4_1, q5_*, the K-quants) choose their scales by the layers' measured
+    /// inputs. A few dozen photos like the ones the model will see are enough.
+    /// </summary>
+    public IReadOnlyList<ImageTensor> Calibration { get; init; } = Array.Empty<ImageTensor>();
+
+    /// <summary>
+    /// The lowest CLS cosine to the f32 model wanted, in (0, 1); 0 = none. Needs <see cref="Calibration"/>:
+    /// each layer's sensitivity is measured on the images and the smallest mix of q4_0, q8_0 and f16 that meets
+    /// the target with a margin (half the drift allowed, kept for images it did not see) is written.
+    /// </summary>
+    public double TargetCosine { get; init; }
+
+    /// <summary>The largest file, in MB of 10^6 bytes; 0 = none. Alone, the closest mix that fits. Needs <see cref="Calibration"/>.</summary>
+    public double MaxMegabytes { get; init; }
+
+    /// <summary>Compute threads for calibration and measurement; 0 = all cores.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Told what the work is doing as it goes (calibration and measurement take minutes on a full-size model).</summary>
+    public IProgress<QuantizeProgress>? Progress { get; init; }
+}
