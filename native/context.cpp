@@ -54,8 +54,9 @@ void dino_context::set_abort_callback(dino_abort_callback callback, void * user_
     ggml_backend_cpu_set_abort_callback(backend_, callback, user_data);
 }
 
-void dino_context::compute(const float * pixels, int32_t n, int32_t height, int32_t width, const dino_outputs & out,
-                           dino::input_stats * stats) {
+void dino_context::compute(const float * input, int32_t n, int32_t height, int32_t width, const dino_outputs & out,
+                           const dino::compute_extras & extras) {
+    dino::input_stats * stats = extras.stats;
     const dino::hparams & hp = model->hp;
     const int64_t T = 1 + int64_t(height / hp.patch) * (width / hp.patch), D = hp.dim, H = hp.heads;
     const int64_t Q = out.attention_full ? T : 1;
@@ -89,6 +90,8 @@ void dino_context::compute(const float * pixels, int32_t n, int32_t height, int3
     s.pos_interp = dino_pos_interp(params.pos_interp);
     s.attention_kernel = dino_attention_kernel(params.attention_kernel);
     s.input_stats = stats != nullptr;
+    s.block_inputs = extras.block_inputs != nullptr;
+    s.first_block = extras.first_block;
     if (!(graph_ && graph_->shape == s)) {
         graph_.reset();
         graph_ = dino::build_graph(*model, s);
@@ -103,7 +106,8 @@ void dino_context::compute(const float * pixels, int32_t n, int32_t height, int3
     const int64_t K = out.n_intermediate;
     for (int64_t first = 0; first < n; first += per_graph) {
         // Both inputs every time: the allocator reuses their memory once they are consumed.
-        ggml_backend_tensor_set(g.in_pixels, pixels + first * 3 * height * width, 0, ggml_nbytes(g.in_pixels));
+        if (g.in_tokens) ggml_backend_tensor_set(g.in_tokens, input + first * T * D, 0, ggml_nbytes(g.in_tokens));
+        else ggml_backend_tensor_set(g.in_pixels, input + first * 3 * height * width, 0, ggml_nbytes(g.in_pixels));
         if (g.in_pos) ggml_backend_tensor_set(g.in_pos, g.pos_values.data(), 0, ggml_nbytes(g.in_pos));
         const ggml_status st = ggml_backend_graph_compute(backend_, g.graph);
         if (st == GGML_STATUS_ABORTED) fail(DINO_ERR_ABORTED, "computation aborted by the abort callback");
@@ -115,6 +119,15 @@ void dino_context::compute(const float * pixels, int32_t n, int32_t height, int3
         }
         if (out.attention) {
             ggml_backend_tensor_get(g.out_attention, out.attention + first * H * Q * T, 0, ggml_nbytes(g.out_attention));
+        }
+        if (extras.block_inputs) {  // [D, T, per_graph] per block -> [block][n, T, D]
+            extras.block_inputs->resize(g.out_block_inputs.size());
+            for (size_t b = 0; b < g.out_block_inputs.size(); ++b) {
+                std::vector<float> & to = (*extras.block_inputs)[b];
+                to.resize(size_t(n * T * D));
+                ggml_backend_tensor_get(g.out_block_inputs[b], to.data() + first * T * D, 0,
+                                        ggml_nbytes(g.out_block_inputs[b]));
+            }
         }
         if (stats) {
             stats->sums.resize(g.out_input_stats.size());

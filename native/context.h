@@ -21,6 +21,14 @@ struct input_stats {
     int64_t rows = 0;  // tokens summed over
 };
 
+// What dino_quantize asks of the compute loop beyond dino_outputs.
+struct compute_extras {
+    input_stats * stats = nullptr;                // add the linear layers' input statistics
+    // The stream entering each block from first_block on: [depth - first_block][n, T, D].
+    std::vector<std::vector<float>> * block_inputs = nullptr;
+    int32_t first_block = 0;                      // > 0: start at this block; the input is then the stream entering it, [n, T, D]
+};
+
 }  // namespace dino
 
 struct dino_context {
@@ -31,10 +39,10 @@ struct dino_context {
     static std::unique_ptr<dino_context> create(const dino_model * model, const dino_context_params & params);
 
     // Runs n images of height x width (valid sizes, outputs of the right
-    // capacity: the facade checks them) and fills what out asks for; adds to
-    // stats when given.
-    void compute(const float * pixels, int32_t n, int32_t height, int32_t width, const dino_outputs & out,
-                 dino::input_stats * stats = nullptr);
+    // capacity: the facade checks them) and fills what out asks for.  input:
+    // their pixels, [n, 3, height, width] (or see compute_extras).
+    void compute(const float * input, int32_t n, int32_t height, int32_t width, const dino_outputs & out,
+                 const dino::compute_extras & extras = {});
 
     void set_abort_callback(dino_abort_callback callback, void * user_data);
 

@@ -281,7 +281,7 @@ typedef bool (*dino_progress_callback)(const char * stage, int32_t done, int32_t
 
 typedef struct dino_quantize_params {
     /* The linear weights' type, as for dino_quantize.  With a target: the
-     * lowest type a layer may take, q4_0 (the default then) or q8_0. */
+     * lowest type a layer may take, q4_0 (the default then), q5_0 or q8_0. */
     const char *  type;
     /* Calibration: n_calibration images, each 3 x S x S float32 preprocessed
      * as for dino_compute at the model's image size S.  With them, the
@@ -294,7 +294,7 @@ typedef struct dino_quantize_params {
     int32_t       n_calibration;
     int32_t       calibration_size;  /* S, which must be the model's image size */
     /* Targets (they need calibration images): each layer's type is chosen
-     * among q4_0, q8_0 and f16 by measuring, on up to 16 of the images, how
+     * among q4_0, q5_0, q8_0 and f16 by measuring, on up to 16 of the images, how
      * much each layer alone moves the CLS embedding at each type; the
      * smallest mix whose measured drift meets target_cos with a margin for
      * unseen images (half the drift allowed) and whose file fits in

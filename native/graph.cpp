@@ -133,40 +133,52 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
     ggml_cgraph * graph = g->graph = ggml_new_graph_custom(ctx, max_nodes, false);
     if (s.input_stats && !m.packed.empty()) fail(DINO_ERR_INTERNAL, "input statistics need a model loaded without packed weights");
 
-    // ref: VisionTransformer.prepare_tokens
-    g->in_pixels = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, s.width, s.height, 3, N);  // NCHW
-    ggml_set_name(g->in_pixels, "pixels");
-    ggml_set_input(g->in_pixels);
-
-    // ref: PatchEmbed: Conv2d(3, D, kernel=P, stride=P), flatten(2).transpose(1, 2)
-    // As im2col + matmul: each patch becomes a row of 3*P*P values in the
-    // kernel's (c, y, x) order, patches in raster order.
-    ggml_tensor * x = ggml_im2col(ctx, m.patch_w, g->in_pixels, int(P), int(P), 0, 0, 1, 1, true, GGML_TYPE_F32);
-    x = ggml_reshape_2d(ctx, x, 3 * P * P, gw * gh * N);
-    x = ggml_mul_mat(ctx, ggml_reshape_2d(ctx, m.patch_w, 3 * P * P, D), x);
-    x = ggml_add(ctx, ggml_reshape_3d(ctx, x, D, gw * gh, N), m.patch_b);
-
-    // ref: x = torch.cat((cls_tokens, x), dim=1)
-    ggml_tensor * cls = ggml_repeat(ctx, ggml_reshape_3d(ctx, m.cls, D, 1, 1), ggml_new_tensor_3d(ctx, GGML_TYPE_F32, D, 1, N));
-    x = ggml_concat(ctx, cls, x, 1);
-
-    // ref: x = x + self.interpolate_pos_encoding(x, w, h)
-    if (gh == hp.grid() && gw == hp.grid()) {
-        x = ggml_add(ctx, x, m.pos);  // the native grid: the table as is
+    ggml_tensor * x;
+    if (s.first_block > 0) {
+        // Part of a model (dino_quantize's measurements): the residual stream entering first_block.
+        x = g->in_tokens = ggml_new_tensor_3d(ctx, GGML_TYPE_F32, D, T, N);
+        ggml_set_name(g->in_tokens, "tokens_in");
+        ggml_set_input(g->in_tokens);
     } else {
-        g->in_pos = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, D, T);
-        ggml_set_name(g->in_pos, "pos_interpolated");
-        ggml_set_input(g->in_pos);
-        g->pos_values.resize(size_t(D * T));
-        interpolate_pos_embed(static_cast<const float *>(m.pos->data), hp.grid(), int(D), int(gh), int(gw),
-                              s.pos_interp, g->pos_values.data());
-        x = ggml_add(ctx, x, g->in_pos);
+        // ref: VisionTransformer.prepare_tokens
+        g->in_pixels = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, s.width, s.height, 3, N);  // NCHW
+        ggml_set_name(g->in_pixels, "pixels");
+        ggml_set_input(g->in_pixels);
+
+        // ref: PatchEmbed: Conv2d(3, D, kernel=P, stride=P), flatten(2).transpose(1, 2)
+        // As im2col + matmul: each patch becomes a row of 3*P*P values in the
+        // kernel's (c, y, x) order, patches in raster order.
+        x = ggml_im2col(ctx, m.patch_w, g->in_pixels, int(P), int(P), 0, 0, 1, 1, true, GGML_TYPE_F32);
+        x = ggml_reshape_2d(ctx, x, 3 * P * P, gw * gh * N);
+        x = ggml_mul_mat(ctx, ggml_reshape_2d(ctx, m.patch_w, 3 * P * P, D), x);
+        x = ggml_add(ctx, ggml_reshape_3d(ctx, x, D, gw * gh, N), m.patch_b);
+
+        // ref: x = torch.cat((cls_tokens, x), dim=1)
+        ggml_tensor * cls = ggml_repeat(ctx, ggml_reshape_3d(ctx, m.cls, D, 1, 1), ggml_new_tensor_3d(ctx, GGML_TYPE_F32, D, 1, N));
+        x = ggml_concat(ctx, cls, x, 1);
+
+        // ref: x = x + self.interpolate_pos_encoding(x, w, h)
+        if (gh == hp.grid() && gw == hp.grid()) {
+            x = ggml_add(ctx, x, m.pos);  // the native grid: the table as is
+        } else {
+            g->in_pos = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, D, T);
+            ggml_set_name(g->in_pos, "pos_interpolated");
+            ggml_set_input(g->in_pos);
+            g->pos_values.resize(size_t(D * T));
+            interpolate_pos_embed(static_cast<const float *>(m.pos->data), hp.grid(), int(D), int(gh), int(gw),
+                                  s.pos_interp, g->pos_values.data());
+            x = ggml_add(ctx, x, g->in_pos);
+        }
     }
 
     const int first_kept = hp.depth - s.n_intermediate;
-    for (int il = 0; il < hp.depth; ++il) {
+    for (int il = s.first_block; il < hp.depth; ++il) {
         const block & b = m.blocks[size_t(il)];
         const bool last = il == hp.depth - 1;
+        if (s.block_inputs) {
+            ggml_set_output(x);
+            g->out_block_inputs.push_back(x);
+        }
 
         // ref: Block.forward: x = x + self.attn(self.norm1(x))
         {

@@ -12,13 +12,17 @@ namespace dino {
 struct graph_shape {
     int32_t n = 0, height = 0, width = 0, n_intermediate = 0;
     bool attention = false, attention_full = false;
-    bool input_stats = false;  // out_input_stats: for calibration (dino_quantize), on ggml's ops only
+    // For dino_quantize's measurements:
+    bool input_stats = false;   // out_input_stats (on ggml's ops only)
+    bool block_inputs = false;  // out_block_inputs
+    int32_t first_block = 0;    // > 0: start there, from in_tokens
     dino_pos_interp pos_interp = DINO_POS_INTERP_DINO;
     dino_attention_kernel attention_kernel = DINO_ATTENTION_FLASH;
     bool operator==(const graph_shape & o) const {
         return n == o.n && height == o.height && width == o.width && n_intermediate == o.n_intermediate &&
                attention == o.attention && attention_full == o.attention_full && pos_interp == o.pos_interp &&
-               attention_kernel == o.attention_kernel && input_stats == o.input_stats;
+               attention_kernel == o.attention_kernel && input_stats == o.input_stats &&
+               block_inputs == o.block_inputs && first_block == o.first_block;
     }
 };
 
@@ -30,6 +34,7 @@ struct vit_graph {
     ggml_cgraph * graph = nullptr;
     ggml_tensor * in_pixels = nullptr;            // [W, H, 3, N]
     ggml_tensor * in_pos = nullptr;               // interpolated position embeddings, or null at the native grid
+    ggml_tensor * in_tokens = nullptr;            // [D, T, N] entering block shape.first_block, when > 0 (no pixels then)
     std::vector<float> pos_values;                // their values
     ggml_tensor * out_tokens = nullptr;           // [D, T, N] after the final LayerNorm
     ggml_tensor * out_attention = nullptr;        // [T, Q, H, N] (Q = T or 1), when requested
@@ -37,6 +42,8 @@ struct vit_graph {
     // With shape.input_stats: per linear layer (blocks in order, block::linears() order), the sum
     // over this graph's tokens of the squared input of the product, per input channel: [1, K].
     std::vector<ggml_tensor *> out_input_stats;
+    // With shape.block_inputs: the residual stream entering each block from first_block on, [D, T, N].
+    std::vector<ggml_tensor *> out_block_inputs;
 
     vit_graph() = default;
     vit_graph(const vit_graph &) = delete;

@@ -50,11 +50,9 @@ const target kTargets[] = {
 };
 
 // The types a recipe chooses among, smallest first: the ones our kernels run
-// (kernels.h), so a mixed file computes as fast as its parts.  q5_0, q4_1 and
-// the K-quants were measured against these (README, "Quantization"): none
-// gave a better cosine per MB than q4_0 mixed with q8_0, and each would need
-// a kernel of its own.
-const ggml_type kRecipeTypes[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q8_0, GGML_TYPE_F16};
+// (kernels.h), so a mixed file computes as fast as its parts.  Why these and
+// not q4_1, q5_1 or the K-quants: README, "Quantization".
+const ggml_type kRecipeTypes[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q5_0, GGML_TYPE_Q8_0, GGML_TYPE_F16};
 
 // Of the drift a target allows, half is kept for images calibration did not see.
 constexpr double kUnseenMargin = 0.5;
@@ -93,6 +91,7 @@ const target & find_target(const std::string & name) {
 // One linear weight of the model, as the quantizer sees it.
 struct layer {
     std::string name;
+    int block = 0;
     dino::linear_layer * in_model = nullptr;  // in the model the trials run
     int64_t k = 0, n = 0;                     // inputs (row length), outputs (rows)
     std::vector<float> f32;                   // the weights
@@ -143,13 +142,13 @@ struct run {
 
     size_t image_floats() const { return size_t(3) * size_t(size) * size_t(size); }
 
-    // The CLS embeddings of n images at images (already laid out one after the other).
-    std::vector<float> cls(const dino_model & m, const float * images, int32_t n) const {
+    // The CLS embeddings of n images from input (their pixels, or see compute_extras).
+    std::vector<float> cls(const dino_model & m, const float * input, int32_t n, const dino::compute_extras & extras = {}) const {
         std::vector<float> out(size_t(n) * size_t(m.hp.dim));
         dino_outputs o{};
         o.cls = out.data();
         o.cls_capacity = out.size();
-        context(m)->compute(images, n, size, size, o);
+        context(m)->compute(input, n, size, size, o, extras);
         return out;
     }
 };
@@ -178,7 +177,9 @@ void collect_importance(const dino_model & src, const run & run, std::vector<lay
     const int32_t n = run.r.n_images, step = 4;
     for (int32_t i = 0; i < n; i += step) {
         run.step("calibrating", i, n);
-        ctx->compute(run.r.images + size_t(i) * run.image_floats(), std::min(step, n - i), run.size, run.size, {}, &stats);
+        dino::compute_extras extras;
+        extras.stats = &stats;
+        ctx->compute(run.r.images + size_t(i) * run.image_floats(), std::min(step, n - i), run.size, run.size, {}, extras);
     }
     run.step("calibrating", n, n);
     if (stats.sums.size() != layers.size()) fail(DINO_ERR_INTERNAL, "calibration saw %zu layers of %zu", stats.sums.size(), layers.size());
@@ -311,7 +312,12 @@ recipe_result choose_types(const char * input_path, const run & run, std::vector
         std::copy_n(src, run.image_floats(), sens.data() + size_t(i) * run.image_floats());
     }
     const std::vector<float> ref_all = run.cls(*m, r.images, r.n_images);
-    const std::vector<float> ref = run.cls(*m, sens.data(), n_sens);
+    // A layer changes nothing before its block: each measurement starts there, from the stream the
+    // f32 model sends into it (about half the work of whole passes).
+    std::vector<std::vector<float>> stream;
+    dino::compute_extras keep;
+    keep.block_inputs = &stream;
+    const std::vector<float> ref = run.cls(*m, sens.data(), n_sens, keep);
 
     const ggml_type lowest = find_target(r.type).type;
     std::vector<ggml_type> types;
@@ -332,7 +338,10 @@ recipe_result choose_types(const char * input_path, const run & run, std::vector
                 std::vector<uint8_t> data = layers[l].quantized(t);
                 trial tr(*m);
                 tr.set(layers[l], t, data);
-                o.drop = drops(ref, run.cls(*m, sens.data(), n_sens), dim);
+                dino::compute_extras from;
+                from.first_block = layers[l].block;
+                const float * input = from.first_block > 0 ? stream[size_t(from.first_block)].data() : sens.data();
+                o.drop = drops(ref, run.cls(*m, input, n_sens, from), dim);
             }
             options[l].push_back(std::move(o));
         }
@@ -407,8 +416,8 @@ void dino::quantize(const char * input_path, const char * output_path, const qua
     const target & tgt = find_target(r.type);
     if (r.recipe()) {
         if (r.n_images < 1) fail(DINO_ERR_INVALID_ARGUMENT, "a target (cosine or size) needs calibration images to measure on");
-        if (std::find(std::begin(kRecipeTypes), std::end(kRecipeTypes), tgt.type) == std::end(kRecipeTypes)) {
-            fail(DINO_ERR_INVALID_ARGUMENT, "with a target, the type is the lowest a layer may take: q4_0, q8_0 or f16 "
+        if (std::find(std::begin(kRecipeTypes), std::end(kRecipeTypes) - 1, tgt.type) == std::end(kRecipeTypes) - 1) {
+            fail(DINO_ERR_INVALID_ARGUMENT, "with a target, the type is the lowest a layer may take: q4_0, q5_0 or q8_0 "
                  "(the types the library's kernels run), not %s", type_name(tgt.type).c_str());
         }
     }
@@ -425,6 +434,7 @@ void dino::quantize(const char * input_path, const char * output_path, const qua
         for (const dino::linear_layer * l : b.linears()) {
             layer x;
             x.name = ggml_get_name(l->w);
+            x.block = int(&b - m->blocks.data());
             x.k = l->w->ne[0];
             x.n = l->w->ne[1];
             x.f32 = to_f32(l->w, input_path, x.name);

@@ -9,8 +9,10 @@
 //     y = act(LayerNorm?(x) W^T + b) + residual?
 //
 // in one pass, with W repacked once at load for the microkernels:
-//   - q8_0 / q4_0 weights: int8 dot products (vpdpbusd, or maddubs before
-//     VNNI) against activations quantized to q8_0 exactly as ggml does;
+//   - q8_0 / q5_0 / q4_0 weights: int8 dot products (vpdpbusd, or maddubs
+//     before VNNI) against activations quantized to q8_0 exactly as ggml does
+//     (q5_0 runs as int8 values in the q8 layout: its 5 bits save file size,
+//     not memory or time);
 //   - f32 / f16 weights: FMA.
 // And the attention from the qkv output (attention_op).
 //
@@ -39,7 +41,7 @@ struct packed_linear {
     enum class format { q8, q4, f32, f16 };
     format fmt = format::f32;
     int64_t n = 0, k = 0;
-    // q8: per tile, per 32-wide K block: 8 groups of [16 columns x 4 int8]
+    // q8 (from q8_0 or q5_0): per tile, per 32-wide K block: 8 groups of [16 columns x 4 int8]
     //     (or, for smmla, 4 runs of [16 columns x 8]: isa.h), the 16 weight
     //     scales (f32) and the 16 corrections -128 * sum(w) of the
     //     unsigned-activation trick (int32).
@@ -69,7 +71,7 @@ bool cpu_supported();
 bool int8_vnni();
 
 // Whether this CPU has a kernel for a linear weight of this type and shape
-// (ggml [K, N]: q8_0, q4_0, f32 or f16, N a multiple of 16); if not, the
+// (ggml [K, N]: q8_0, q5_0, q4_0, f32 or f16, N a multiple of 16); if not, the
 // caller keeps the tensor and ggml's op.
 bool can_pack(ggml_type type, int64_t K, int64_t N);
 

@@ -34,8 +34,37 @@ void free_aligned(void * p) {
 
 packed_linear::~packed_linear() { free_aligned(data); }
 
+namespace {
+
+// The block types that run as int8 weights: q8_0 and q5_0 in the q8 layout, q4_0 in the q4 one.
+bool int8_type(ggml_type type) { return type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q5_0 || type == GGML_TYPE_Q4_0; }
+
+// One 32-value block's f16 scale and its values as int8, from any int8_type.
+// ref: ggml's dequantize_row_q8_0, _q5_0 (5-bit: the low nibbles plus one high bit each from qh,
+// offset 16) and _q4_0 (low nibbles are values 0..15, high nibbles 16..31, offset 8).
+void block_values(ggml_type type, const uint8_t * blk, ggml_fp16_t & d16, int8_t q[kBlock]) {
+    std::memcpy(&d16, blk, 2);
+    if (type == GGML_TYPE_Q8_0) {
+        std::memcpy(q, blk + 2, kBlock);
+    } else if (type == GGML_TYPE_Q5_0) {
+        uint32_t qh;
+        std::memcpy(&qh, blk + 2, 4);
+        for (int j = 0; j < kBlock / 2; ++j) {
+            q[j] = int8_t(((blk[6 + j] & 0x0F) | (((qh >> j) << 4) & 0x10)) - 16);
+            q[j + kBlock / 2] = int8_t(((blk[6 + j] >> 4) | ((qh >> (j + 12)) & 0x10)) - 16);
+        }
+    } else {
+        for (int j = 0; j < kBlock / 2; ++j) {
+            q[j] = int8_t((blk[2 + j] & 0x0F) - 8);
+            q[j + kBlock / 2] = int8_t((blk[2 + j] >> 4) - 8);
+        }
+    }
+}
+
+}  // namespace
+
 bool can_pack(ggml_type type, int64_t K, int64_t N) {
-    const bool int8 = type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0;
+    const bool int8 = int8_type(type);
     if (!int8 && type != GGML_TYPE_F32 && type != GGML_TYPE_F16) return false;
     if (K <= 0 || N <= 0 || N % kTile != 0 || (int8 && K % kBlock != 0)) return false;
     return cpu_supported();
@@ -44,7 +73,7 @@ bool can_pack(ggml_type type, int64_t K, int64_t N) {
 std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
     const int64_t K = w->ne[0], N = w->ne[1];
     if (ggml_n_dims(w) != 2 || !ggml_is_contiguous(w) || !can_pack(w->type, K, N)) return nullptr;
-    const bool int8 = w->type == GGML_TYPE_Q8_0 || w->type == GGML_TYPE_Q4_0;
+    const bool int8 = int8_type(w->type);
 
     auto p = std::make_unique<packed_linear>();
     p->n = N;
@@ -62,26 +91,14 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
         p->corrections = reinterpret_cast<int32_t *>(static_cast<uint8_t *>(p->data) + values + per_block);
         uint8_t * qs = static_cast<uint8_t *>(p->data);
         const bool pairs8 = active().k->int8_pairs8;
-        const size_t row_bytes = ggml_row_size(w->type, K);
+        const size_t row_bytes = ggml_row_size(w->type, K), block_bytes = ggml_type_size(w->type);
         for (int64_t n = 0; n < N; ++n) {
             const uint8_t * row = static_cast<const uint8_t *>(w->data) + size_t(n) * row_bytes;
             const int64_t t = n / kTile, c = n % kTile;
             for (int64_t b = 0; b < KB; ++b) {
-                // Both formats: an f16 scale, then the block's values.
                 int8_t q[kBlock];
                 ggml_fp16_t d16;
-                if (!q4) {
-                    const uint8_t * blk = row + b * (2 + kBlock);
-                    std::memcpy(&d16, blk, 2);
-                    std::memcpy(q, blk + 2, kBlock);
-                } else {  // q4_0: low nibbles are values 0..15, high nibbles 16..31, offset 8
-                    const uint8_t * blk = row + b * (2 + kBlock / 2);
-                    std::memcpy(&d16, blk, 2);
-                    for (int j = 0; j < kBlock / 2; ++j) {
-                        q[j] = int8_t((blk[2 + j] & 0x0F) - 8);
-                        q[j + kBlock / 2] = int8_t((blk[2 + j] >> 4) - 8);
-                    }
-                }
+                block_values(w->type, row + size_t(b) * block_bytes, d16, q);
                 const int64_t base = t * KB + b;
                 uint8_t * blk = qs + base * (q4 ? kBlock * kTile / 2 : kBlock * kTile);
                 int32_t sum = 0;

@@ -48,6 +48,7 @@ internal static class InfoCommand
         Console.WriteLine($"parameters   {i.ParameterCount:N0} ({i.WeightBytes / 1e6:F1} MB in memory)");
         Console.WriteLine($"weights      {i.WeightType} (linear layers); LayerNorm eps {i.LayerNormEps.ToString("G", inv)}");
         Console.WriteLine($"kernels      {i.Kernels}");
+        if (i.Quantization.Length > 0) Console.WriteLine($"quantization {i.Quantization}");
         string resize = p.Resize == 0 ? "no resize" : p.ResizeShortestEdge ? $"shorter side to {p.Resize}" : $"resize to {p.Resize}x{p.Resize}";
         Console.WriteLine($"preprocess   {resize} {p.Resample.ToString().ToLowerInvariant()}{(p.Crop > 0 ? $", center crop {p.Crop}" : "")}, " +
                           $"x{p.RescaleFactor.ToString("G6", inv)}, mean ({string.Join(", ", p.Mean.Select(x => x.ToString("G4", inv)))}), std ({string.Join(", ", p.Std.Select(x => x.ToString("G4", inv)))})");

@@ -8,7 +8,7 @@ public sealed record QuantizeOptions
 {
     /// <summary>
     /// The linear weights' type, one of <see cref="DinoModel.QuantizationTypes"/>. With a target, the lowest type a
-    /// layer may take: "q4_0" (the default then) or "q8_0".
+    /// layer may take: "q4_0" (the default then), "q5_0" or "q8_0".
     /// </summary>
     public string? Type { get; init; }
 
@@ -21,7 +21,7 @@ public sealed record QuantizeOptions
 
     /// <summary>
     /// The lowest CLS cosine to the f32 model wanted, in (0, 1); 0 = none. Needs <see cref="Calibration"/>:
-    /// each layer's sensitivity is measured on the images and the smallest mix of q4_0, q8_0 and f16 that meets
+    /// each layer's sensitivity is measured on the images and the smallest mix of q4_0, q5_0, q8_0 and f16 that meets
     /// the target with a margin (half the drift allowed, kept for images it did not see) is written.
     /// </summary>
     public double TargetCosine { get; init; }

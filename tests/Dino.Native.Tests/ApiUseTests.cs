@@ -119,4 +119,53 @@ public class ApiUseTests(ModelFixture models)
         }
         finally { File.Delete(output); }
     }
+
+    [Fact]
+    public void QuantizeCalibratesReportsProgressAndCancels()
+    {
+        string input = TestData.Data("tiny-hf-f32.gguf");
+        string output = Path.Combine(Path.GetTempPath(), $"dino-q-{Guid.NewGuid()}.gguf");
+        using var f32 = DinoModel.Load(input);
+        var images = Directory.GetFiles(TestData.Image("")).Where(p => p.EndsWith(".png") || p.EndsWith(".jpg"))
+                              .Select(p => f32.Preprocess(p)).ToList();
+        try
+        {
+            var stages = new List<QuantizeProgress>();
+            DinoModel.Quantize(input, output, new QuantizeOptions
+            {
+                Calibration = images, TargetCosine = 0.9999, Threads = 2, Progress = new Recorder(stages.Add),
+            });
+            Assert.Equal(new[] { "calibrating", "measuring each layer", "measuring the mix" }, stages.Select(s => s.Stage).Distinct());
+            Assert.All(stages, s => Assert.InRange(s.Done, 0, s.Total));
+            using (var m = DinoModel.Load(output))
+            {
+                Assert.Contains($"importance matrix from {images.Count} image(s)", m.Info.Quantization);
+                Assert.Contains("chosen for CLS cosine >= 0.9999", m.Info.Quantization);
+            }
+            File.Delete(output);
+
+            // Cancelled from the first progress report: OperationCanceledException, and no file.
+            using var cts = new CancellationTokenSource();
+            Assert.ThrowsAny<OperationCanceledException>(() => DinoModel.Quantize(input, output, new QuantizeOptions
+            {
+                Type = "q4_0", Calibration = images, Progress = new Recorder(_ => cts.Cancel()),
+            }, cts.Token));
+            Assert.False(File.Exists(output));
+
+            // Bad options are ArgumentExceptions that say what is wrong.
+            var e = Assert.Throws<ArgumentException>(() => DinoModel.Quantize(input, output, new QuantizeOptions { TargetCosine = 0.99 }));
+            Assert.Contains("calibration images", e.Message);
+            var big = new ImageTensor(new float[3 * 40 * 40], 40, 40);
+            e = Assert.Throws<ArgumentException>(() => DinoModel.Quantize(input, output, new QuantizeOptions { Type = "q4_0", Calibration = new[] { big } }));
+            Assert.Contains("takes 32x32", e.Message);
+            Assert.Throws<ArgumentException>(() => DinoModel.Quantize(input, output, new QuantizeOptions()));
+            Assert.False(File.Exists(output));
+        }
+        finally { File.Delete(output); }
+    }
+
+    private sealed class Recorder(Action<QuantizeProgress> action) : IProgress<QuantizeProgress>
+    {
+        public void Report(QuantizeProgress value) => action(value);
+    }
 }

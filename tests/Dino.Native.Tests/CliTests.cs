@@ -188,7 +188,7 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         var (pc, pout, perr) = Dino("quantize", TestData.Data("tiny-hf-f32.gguf"), q2, "--type", "q8_0", "--probe", probes);
         Assert.Equal(1, pc);
         Assert.True(File.Exists(q2));
-        Assert.Contains("over 1 probe image(s); 1 probe(s) failed", pout);
+        Assert.Contains("over 1 probe image(s); 1 image(s) failed", pout);
         Assert.Contains("skipped:", perr);
         var info = Dino("info", q, "--json");
         Assert.Equal(0, info.code);
@@ -204,6 +204,30 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.True(b.RootElement.GetProperty("min_ms_per_image").GetDouble() > 0);
         AssertSnakeCase(b.RootElement);
         Assert.True(b.RootElement.GetProperty("peak_rss_mb").GetDouble() > 0);
+    }
+
+    [Fact]
+    public void QuantizeCalibratesForATarget()
+    {
+        string f32 = TestData.Data("tiny-hf-f32.gguf"), mix = Path.Combine(_dir, "mix.gguf");
+        // A target needs images to measure on: a usage error, before anything is read.
+        var (uc, _, uerr) = Dino("quantize", f32, mix, "--target-cos", "0.99");
+        Assert.Equal(2, uc);
+        Assert.Contains("need --calibrate", uerr);
+        Assert.Equal(2, Dino("quantize", f32, mix, "--calibrate", TestData.Image(""), "--target-cos", "1.5").code);
+        Assert.Equal(2, Dino("quantize", f32, mix, "--calibrate", TestData.Image(""), "--type", "q4_1", "--target-cos", "0.99").code);
+        Assert.False(File.Exists(mix));
+
+        var (code, stdout, stderr) = Dino("quantize", f32, mix, "--calibrate", TestData.Image(""), "--target-cos", "0.9999", "--max-mb", "1");
+        Assert.Equal(0, code);
+        Assert.Contains("calibrating on", stderr);
+        Assert.Contains("measuring each layer", stderr);
+        Assert.Contains("quantization: linear layers", stdout);
+        Assert.Contains("chosen for CLS cosine >= 0.9999, at most 1 MB", stdout);
+        Assert.Matches(@"q\d_0 +\d+ layer\(s\)", stdout);
+        Assert.Contains("calibration image(s)", stdout);
+        var info = Dino("info", mix);
+        Assert.Contains("importance matrix from", info.stdout);
     }
 
     private static void AssertSnakeCase(JsonElement e)

@@ -123,7 +123,7 @@ bool have() {
 }  // namespace
 
 TEST(Kernels, LinearMatchesGgmlForEveryTypeAndFusion) {
-    for (ggml_type type : {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0}) {
+    for (ggml_type type : {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q5_0, GGML_TYPE_Q4_0}) {
         if (!have()) return;
         // 13 rows: remainders for both microkernel heights (4 and 6); 48 columns: a single last tile.
         for (const auto & [K, N, rows] : {std::tuple<int64_t, int64_t, int64_t>{96, 48, 13}, {384, 64, 7}, {1536, 32, 5}}) {
@@ -135,7 +135,7 @@ TEST(Kernels, LinearMatchesGgmlForEveryTypeAndFusion) {
 // Weights quantized with an importance matrix (other scales, the same format) compute exactly as well.
 TEST(Kernels, LinearMatchesGgmlForImportanceWeightedQuantization) {
     if (!have()) return;
-    for (ggml_type type : {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0}) {
+    for (ggml_type type : {GGML_TYPE_Q8_0, GGML_TYPE_Q5_0, GGML_TYPE_Q4_0}) {
         for (int f = 0; f < 8; f += 3) check_linear({type, 384, 64, 7, bool(f & 1), bool(f & 2), bool(f & 4), true});
     }
 }
