@@ -195,8 +195,8 @@ void collect_importance(const dino_model & src, const run & run, std::vector<lay
 // on ggml's ops where the layer has none); put back when it goes.
 class trial {
 public:
-    explicit trial(dino_model & m) : m_(m) {
-        ggml_init_params ip = {ggml_tensor_overhead() * 512, nullptr, /*no_alloc=*/true};
+    trial(dino_model & m, size_t max_layers) : m_(m) {
+        ggml_init_params ip = {ggml_tensor_overhead() * (max_layers + 1), nullptr, /*no_alloc=*/true};
         meta_ = ggml_init(ip);
         if (!meta_) fail(DINO_ERR_OUT_OF_MEMORY, "cannot allocate a tensor table");
     }
@@ -298,6 +298,14 @@ struct recipe_result {
 // Chooses each layer's type (layer::type) for the request's target and size.
 recipe_result choose_types(const char * input_path, const run & run, std::vector<layer> & layers, uint64_t fixed) {
     const quantize_request & r = run.r;
+    const ggml_type lowest = find_target(r.type).type;
+    const uint64_t max_bytes = r.max_mb > 0 ? uint64_t(r.max_mb * 1e6) : std::numeric_limits<uint64_t>::max();
+    uint64_t smallest = fixed;
+    for (const layer & l : layers) smallest += l.bytes(lowest);
+    if (smallest > max_bytes) {
+        fail(DINO_ERR_INVALID_ARGUMENT, "the smallest file, every linear layer %s, is %.2f MB: more than the %.6g MB asked for",
+             type_name(lowest).c_str(), double(smallest) / 1e6, r.max_mb);
+    }
     const std::unique_ptr<dino_model> m = dino_model::load(input_path, dino_model_params{false}, /*use_kernels=*/true);
     for (size_t b = 0, l = 0; b < m->blocks.size(); ++b) {
         for (dino::linear_layer * x : m->blocks[b].linears()) layers[l++].in_model = x;
@@ -319,7 +327,6 @@ recipe_result choose_types(const char * input_path, const run & run, std::vector
     keep.block_inputs = &stream;
     const std::vector<float> ref = run.cls(*m, sens.data(), n_sens, keep);
 
-    const ggml_type lowest = find_target(r.type).type;
     std::vector<ggml_type> types;
     for (ggml_type t : kRecipeTypes) {
         if (types.empty() && t != lowest) continue;
@@ -336,7 +343,7 @@ recipe_result choose_types(const char * input_path, const run & run, std::vector
             if (t != top) {  // the highest type's drop is taken as none: f16 moves the CLS by ~1e-6
                 run.step("measuring each layer", done++, passes);
                 std::vector<uint8_t> data = layers[l].quantized(t);
-                trial tr(*m);
+                trial tr(*m, 1);
                 tr.set(layers[l], t, data);
                 dino::compute_extras from;
                 from.first_block = layers[l].block;
@@ -348,7 +355,6 @@ recipe_result choose_types(const char * input_path, const run & run, std::vector
     }
     run.step("measuring each layer", passes, passes);
 
-    const uint64_t max_bytes = r.max_mb > 0 ? uint64_t(r.max_mb * 1e6) : std::numeric_limits<uint64_t>::max();
     const double goal = r.target_cos > 0 ? (1.0 - r.target_cos) * kUnseenMargin : 0.0;
     double budget = goal;
     recipe_result res;
@@ -359,7 +365,7 @@ recipe_result choose_types(const char * input_path, const run & run, std::vector
         // The mix as a whole, on every calibration image.
         run.step("measuring the mix", round, 4);
         std::vector<std::vector<uint8_t>> data(layers.size());
-        trial tr(*m);
+        trial tr(*m, layers.size());
         for (size_t l = 0; l < layers.size(); ++l) {
             data[l] = layers[l].quantized(layers[l].type);
             tr.set(layers[l], layers[l].type, data[l]);

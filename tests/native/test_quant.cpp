@@ -286,6 +286,10 @@ TEST(Quantized, RecipeRefusesBadRequests) {
     p.calibration = nullptr;
     EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), nullptr), DINO_ERR_INVALID_ARGUMENT);  // no type
+    p = calibrated(nullptr, images);
+    p.max_mb = 0.01f;  // below the all-q4_0 file: said before minutes of measuring
+    EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(dino_last_error()).find("the smallest file, every linear layer q4_0"), std::string::npos) << dino_last_error();
 
     // A progress callback that says stop: DINO_ERR_ABORTED, after it was asked, and no file.
     p = calibrated(nullptr, images);
