@@ -227,10 +227,10 @@ dino_status dino_quantize_model(const char * input_path, const char * output_pat
         require(p.n_calibration >= 0 && p.n_calibration <= 100000, "n_calibration is out of range (0 to 100000)");
         require(p.n_calibration == 0 || p.calibration != nullptr, "calibration is NULL but n_calibration is not 0");
         if (!(p.target_cos == 0 || (p.target_cos > 0 && p.target_cos < 1))) {
-            fail(DINO_ERR_INVALID_ARGUMENT, "target_cos %g is not in (0, 1) (0 = none)", double(p.target_cos));
+            fail(DINO_ERR_INVALID_ARGUMENT, "target_cos %g is not in (0, 1) (0 = none)", p.target_cos);
         }
-        if (!(p.max_mb == 0 || (p.max_mb > 0 && p.max_mb < 1e9f))) {
-            fail(DINO_ERR_INVALID_ARGUMENT, "max_mb %g is not a positive size (0 = none)", double(p.max_mb));
+        if (!(p.max_mb == 0 || (p.max_mb > 0 && p.max_mb < 1e9))) {
+            fail(DINO_ERR_INVALID_ARGUMENT, "max_mb %g is not a positive size (0 = none)", p.max_mb);
         }
         if (p.n_threads < 0 || p.n_threads > DINO_MAX_THREADS) {
             fail(DINO_ERR_INVALID_ARGUMENT, "the thread count %d is out of range (0 = all cores, or 1 to %d)", p.n_threads,

@@ -300,8 +300,8 @@ typedef struct dino_quantize_params {
      * unseen images (half the drift allowed) and whose file fits in
      * max_mb.  0 = no such target.  With max_mb alone: the closest mix
      * that fits. */
-    float         target_cos;    /* the lowest CLS cosine to f32, in (0, 1) */
-    float         max_mb;        /* the largest file, in MB of 10^6 bytes   */
+    double        target_cos;    /* the lowest CLS cosine to f32, in (0, 1) */
+    double        max_mb;        /* the largest file, in MB of 10^6 bytes   */
     int32_t       n_threads;     /* compute threads; 0 = all cores          */
     dino_progress_callback progress;  /* may be NULL                        */
     void *        progress_user_data;

@@ -395,7 +395,7 @@ std::string describe(const std::vector<layer> & layers, const quantize_request &
     if (r.n_images > 0) s += dino::format("; importance matrix from %d image(s)", r.n_images);
     if (r.recipe()) {
         std::string want;
-        if (r.target_cos > 0) want = dino::format("CLS cosine >= %.6g", r.target_cos);
+        if (r.target_cos > 0) want = dino::format("CLS cosine >= %.8g", r.target_cos);
         if (r.max_mb > 0) want += dino::format("%sat most %.6g MB", want.empty() ? "" : ", ", r.max_mb);
         s += dino::format("; chosen for %s; calibration images: cosine min %.6f, mean %.6f", want.c_str(), res.cos_min, res.cos_mean);
     }
@@ -454,8 +454,8 @@ void dino::quantize(const char * input_path, const char * output_path, const qua
     if (r.recipe()) {
         res = choose_types(input_path, run, layers, fixed);
         if (r.target_cos > 0 && !res.met) {
-            dino::log(DINO_LOG_WARN, "quantize: the target CLS cosine %.6g (with margin: %.6g on calibration images) was not "
-                      "reached within %.6g MB; the best mix measures %.6f", r.target_cos, 1 - (1 - r.target_cos) * kUnseenMargin,
+            dino::log(DINO_LOG_WARN, "quantize: the target CLS cosine %.8g (with the margin for unseen images: %.8g on the calibration "
+                      "images) was not reached within %.6g MB; the best mix measures %.7f", r.target_cos, 1 - (1 - r.target_cos) * kUnseenMargin,
                       r.max_mb, res.cos_min);
         }
     }

@@ -551,7 +551,7 @@ public sealed class DinoModel : IDisposable
                     var n = new NativeQuantizeParams
                     {
                         Type = type, Calibration = images.Count > 0 ? p : null, NCalibration = images.Count, CalibrationSize = size,
-                        TargetCos = (float)options.TargetCosine, MaxMb = (float)options.MaxMegabytes, NThreads = options.Threads,
+                        TargetCos = options.TargetCosine, MaxMb = options.MaxMegabytes, NThreads = options.Threads,
                         Progress = &NativeMethods.QuantizeProgress, ProgressUserData = (void*)System.Runtime.InteropServices.GCHandle.ToIntPtr(handle),
                     };
                     var status = NativeMethods.dino_quantize_model(inputPath, outputPath, &n);

@@ -241,7 +241,7 @@ TEST(Quantized, RecipeMeetsItsTargetOnImagesItDidNotSee) {
     const double target = 0.99995;
     dino_quantize_params p = calibrated(nullptr, calibration);
     const std::string q4 = tiny_quantized("recipe-q4_0.gguf", calibrated("q4_0", calibration));
-    p.target_cos = float(target);
+    p.target_cos = target;
     const std::string mix = tiny_quantized("recipe-mix.gguf", p);
     const double q4_cos = min_of(tiny_cosines(q4, held_out)), mix_cos = min_of(tiny_cosines(mix, held_out));
     report("tiny q4_0 (importance matrix): worst CLS cosine, held-out images", q4_cos);
@@ -258,7 +258,7 @@ TEST(Quantized, RecipeMeetsItsTargetOnImagesItDidNotSee) {
     EXPECT_NE(how.find("chosen for CLS cosine >= 0.99995"), std::string::npos) << how;
 
     dino_quantize_params sized = calibrated(nullptr, calibration);
-    sized.max_mb = float((size(q4) + size(data_path("tiny-dino-q8_0.gguf"))) / 2e6);
+    sized.max_mb = (size(q4) + size(data_path("tiny-dino-q8_0.gguf"))) / 2e6;
     const std::string fit = tiny_quantized("recipe-sized.gguf", sized);
     EXPECT_LE(size(fit), sized.max_mb * 1e6);
     EXPECT_GT(min_of(tiny_cosines(fit, held_out)), q4_cos) << "the room was not used";
@@ -269,31 +269,31 @@ TEST(Quantized, RecipeRefusesBadRequests) {
     const std::string in = data_path("tiny-dino-f32.gguf"), out = data_path("never-written.gguf");
     const std::vector<float> images = wave_images(4, 32, 1);
     dino_quantize_params p = dino_quantize_default_params();
-    p.target_cos = 0.99f;
+    p.target_cos = 0.99;
     EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_INVALID_ARGUMENT);  // no images
     EXPECT_NE(std::string(dino_last_error()).find("calibration images"), std::string::npos) << dino_last_error();
     p = calibrated("q4_1", images);
-    p.target_cos = 0.99f;
+    p.target_cos = 0.99;
     EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_INVALID_ARGUMENT);  // no kernel for q4_1
     p = calibrated("q4_0", images);
     p.calibration_size = 64;
     EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_INVALID_ARGUMENT);
     EXPECT_NE(std::string(dino_last_error()).find("takes 32x32"), std::string::npos) << dino_last_error();
     p = calibrated("q4_0", images);
-    p.target_cos = 1.5f;
+    p.target_cos = 1.5;
     EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_INVALID_ARGUMENT);
     p = calibrated("q4_0", images);
     p.calibration = nullptr;
     EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), nullptr), DINO_ERR_INVALID_ARGUMENT);  // no type
     p = calibrated(nullptr, images);
-    p.max_mb = 0.01f;  // below the all-q4_0 file: said before minutes of measuring
+    p.max_mb = 0.01;  // below the all-q4_0 file: said before minutes of measuring
     EXPECT_EQ(dino_quantize_model(in.c_str(), out.c_str(), &p), DINO_ERR_INVALID_ARGUMENT);
     EXPECT_NE(std::string(dino_last_error()).find("the smallest file, every linear layer q4_0"), std::string::npos) << dino_last_error();
 
     // A progress callback that says stop: DINO_ERR_ABORTED, after it was asked, and no file.
     p = calibrated(nullptr, images);
-    p.target_cos = 0.999f;
+    p.target_cos = 0.999;
     int calls = 0;
     p.progress = [](const char *, int32_t, int32_t, void * user) { return ++*static_cast<int *>(user) < 3; };
     p.progress_user_data = &calls;

@@ -48,8 +48,8 @@ internal unsafe struct NativeQuantizeParams
     public float* Calibration;
     public int NCalibration;
     public int CalibrationSize;
-    public float TargetCos;
-    public float MaxMb;
+    public double TargetCos;
+    public double MaxMb;
     public int NThreads;
     public delegate* unmanaged[Cdecl]<byte*, int, int, void*, byte> Progress;
     public void* ProgressUserData;
