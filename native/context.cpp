@@ -7,7 +7,9 @@
 #include "ggml-cpu.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstring>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -54,6 +56,12 @@ void dino_context::set_abort_callback(dino_abort_callback callback, void * user_
     ggml_backend_cpu_set_abort_callback(backend_, callback, user_data);
 }
 
+void dino_context::set_profiling(bool on) {
+    profiling_ = on;
+    profile_.clear();
+    profile_seconds_ = 0;
+}
+
 void dino_context::compute(const float * input, int32_t n, int32_t height, int32_t width, const dino_outputs & out,
                            const dino::compute_extras & extras) {
     dino::input_stats * stats = extras.stats;
@@ -92,6 +100,7 @@ void dino_context::compute(const float * input, int32_t n, int32_t height, int32
     s.input_stats = stats != nullptr;
     s.block_inputs = extras.block_inputs != nullptr;
     s.first_block = extras.first_block;
+    s.profile = profiling_;
     if (!(graph_ && graph_->shape == s)) {
         graph_.reset();
         graph_ = dino::build_graph(*model, s);
@@ -109,7 +118,23 @@ void dino_context::compute(const float * input, int32_t n, int32_t height, int32
         if (g.in_tokens) ggml_backend_tensor_set(g.in_tokens, input + first * T * D, 0, ggml_nbytes(g.in_tokens));
         else ggml_backend_tensor_set(g.in_pixels, input + first * 3 * height * width, 0, ggml_nbytes(g.in_pixels));
         if (g.in_pos) ggml_backend_tensor_set(g.in_pos, g.pos_values.data(), 0, ggml_nbytes(g.in_pos));
+        const auto t0 = std::chrono::steady_clock::now();
         const ggml_status st = ggml_backend_graph_compute(backend_, g.graph);
+        if (profiling_) {
+            profile_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            for (dino::kernels::op_timing & t : graph_->timings) {
+                auto it = std::find_if(profile_.begin(), profile_.end(), [&](const dino_profile_entry & e) { return t.name == e.name; });
+                if (it == profile_.end()) {
+                    dino_profile_entry e{};
+                    snprintf(e.name, sizeof e.name, "%s", t.name.c_str());
+                    e.kind = t.kind;
+                    e.block = t.block;
+                    it = profile_.insert(profile_.end(), e);
+                }
+                it->seconds += t.take();
+                it->ops += t.ops;
+            }
+        }
         if (st == GGML_STATUS_ABORTED) fail(DINO_ERR_ABORTED, "computation aborted by the abort callback");
         if (st != GGML_STATUS_SUCCESS) fail(DINO_ERR_COMPUTE, "ggml graph compute failed (status %d)", int(st));
 

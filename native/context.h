@@ -46,6 +46,11 @@ struct dino_context {
 
     void set_abort_callback(dino_abort_callback callback, void * user_data);
 
+    // Profiling (dino.h: dino_context_set_profiling): on starts a fresh profile.
+    void set_profiling(bool on);
+    const std::vector<dino_profile_entry> & profile() const { return profile_; }
+    double profile_seconds() const { return profile_seconds_; }
+
     dino_context() = default;
     dino_context(const dino_context &) = delete;
     dino_context & operator=(const dino_context &) = delete;
@@ -55,4 +60,7 @@ private:
     ggml_backend_t backend_ = nullptr;
     ggml_gallocr_t galloc_ = nullptr;
     std::unique_ptr<dino::vit_graph> graph_;  // rebuilt when the shape or the outputs change
+    bool profiling_ = false;
+    std::vector<dino_profile_entry> profile_;  // summed over computes, by op name
+    double profile_seconds_ = 0;               // wall time of the profiled computes
 };

@@ -166,6 +166,26 @@ void dino_context_set_abort_callback(dino_context * context, dino_abort_callback
     if (context) context->set_abort_callback(callback, user_data);
 }
 
+// ---- profiling -----------------------------------------------------------------
+
+void dino_context_set_profiling(dino_context * context, bool on) {
+    if (context) context->set_profiling(on);
+}
+
+int32_t dino_context_get_profile(const dino_context * context, dino_profile_entry * entries, int32_t capacity,
+                                 double * total_seconds) {
+    if (total_seconds) *total_seconds = context ? context->profile_seconds() : 0.0;
+    if (!context) return 0;
+    const std::vector<dino_profile_entry> & p = context->profile();
+    for (int32_t i = 0; entries && i < capacity && size_t(i) < p.size(); ++i) entries[i] = p[size_t(i)];
+    return int32_t(p.size());
+}
+
+double dino_peak_ops(int32_t kind, int32_t n_threads, double seconds) {
+    if ((kind != 0 && kind != 1) || n_threads < 1 || n_threads > DINO_MAX_THREADS || !(seconds > 0 && seconds <= 60)) return 0;
+    return dino::kernels::peak_ops(kind, n_threads, seconds);
+}
+
 // ---- compute -------------------------------------------------------------------
 
 dino_outputs dino_outputs_default(void) {

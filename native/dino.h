@@ -256,6 +256,44 @@ DINO_API dino_outputs dino_outputs_default(void);
 DINO_API dino_status dino_compute(dino_context * context, const float * pixels, int32_t n_images,
                                   int32_t height, int32_t width, dino_outputs * outputs);
 
+/* ---- profiling ------------------------------------------------------------- */
+
+/* What a profile entry times: one op of one block. */
+typedef enum dino_profile_kind {
+    DINO_PROFILE_QKV       = 0, /* norm1 + attn.qkv (one fused op)            */
+    DINO_PROFILE_ATTENTION = 1, /* softmax(q k^T / sqrt(d)) v over the heads  */
+    DINO_PROFILE_PROJ      = 2, /* attn.proj + the residual                   */
+    DINO_PROFILE_FC1       = 3, /* norm2 + mlp.fc1 + GELU                     */
+    DINO_PROFILE_FC2       = 4, /* mlp.fc2 + the residual                     */
+} dino_profile_kind;
+
+typedef struct dino_profile_entry {
+    char    name[32];  /* "blk.3.attn_qkv", "blk.3.attention"                       */
+    int32_t kind;      /* dino_profile_kind                                         */
+    int32_t block;
+    double  seconds;   /* wall time, from its first thread's start to its last
+                          thread's end, summed over the profiled computes           */
+    double  ops;       /* multiply-adds x 2 done in that time (f32, or int8 for
+                          int8 weights)                                             */
+} dino_profile_entry;
+
+/* Turns timing of the library's own ops on (a fresh profile) or off.  Ops
+ * that run on ggml's (another CPU, a type without a kernel) are not timed:
+ * they are in the total but no entry.  Costs two clock reads per op and thread. */
+DINO_API void dino_context_set_profiling(dino_context * context, bool on);
+
+/* The profile since profiling was turned on: writes up to capacity entries
+ * and returns how many there are (call with capacity 0 to size); total_seconds
+ * (may be NULL) gets the wall time of the computes. */
+DINO_API int32_t dino_context_get_profile(const dino_context * context, dino_profile_entry * entries,
+                                          int32_t capacity, double * total_seconds);
+
+/* This CPU's peak, in operations per second on n_threads threads, measured for
+ * about `seconds` by a probe of the instructions the kernels use: kind 0, f32
+ * FMA; kind 1, int8 dot products (VNNI, or maddubs before it).  0 where no
+ * probe exists (no kernels here; int8 on arm64). */
+DINO_API double dino_peak_ops(int32_t kind, int32_t n_threads, double seconds);
+
 /* ---- quantization ----------------------------------------------------------- */
 
 /* The types dino_quantize writes, by ggml's name in lower case ("f32", "f16",

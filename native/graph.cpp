@@ -7,6 +7,7 @@
 #include "graph.h"
 
 #include "errors.h"
+#include "tensor_names.h"
 
 #include <algorithm>
 #include <cmath>
@@ -31,12 +32,27 @@ ggml_tensor * sum_of_squares(ggml_context * ctx, ggml_tensor * x) {
     return ggml_sum_rows(ctx, ggml_cont(ctx, ggml_transpose(ctx, sq)));
 }
 
+// When profiling, the timing of one op of block il (kernels.h: op_timing).
+dino::kernels::op_timing * timer(dino::vit_graph & g, int il, const char * what, int kind, double ops) {
+    if (!g.shape.profile) return nullptr;
+    dino::kernels::op_timing & t = g.timings.emplace_back();
+    t.name = dino::tn::block(il, what);
+    t.kind = kind;
+    t.block = il;
+    t.ops = ops;
+    return &t;
+}
+
 // A block's linear layer: residual + act(Linear(LayerNorm?(x))), one fused op
 // of ours when the layer's weights are packed for this CPU (kernels.h),
-// ggml's ops otherwise.  stats: where the input statistics go, when wanted.
+// ggml's ops otherwise.  The graph's shape says whether to collect input
+// statistics or time the op (what, kind: its name and dino_profile_kind).
 ggml_tensor * block_linear(ggml_context * ctx, const dino::linear_layer & l, ggml_tensor * x, ggml_tensor * residual,
-                           dino::vit_graph & g) {
-    if (l.op.w) return dino::kernels::linear(ctx, l.op, x, l.b, l.norm_w, l.norm_b, residual);
+                           dino::vit_graph & g, int il, const char * what, int kind) {
+    if (l.op.w) {
+        const double ops = 2.0 * double(l.op.w->k) * double(l.op.w->n) * double(ggml_nrows(x));
+        return dino::kernels::linear(ctx, l.op, x, l.b, l.norm_w, l.norm_b, residual, timer(g, il, what, kind, ops));
+    }
     if (l.norm_w) x = layer_norm(ctx, x, l.norm_w, l.norm_b, l.op.norm_eps);
     if (g.shape.input_stats) {
         ggml_tensor * s = sum_of_squares(ctx, x);
@@ -184,7 +200,7 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
         {
             // ref: Attention.forward
             //   qkv = self.qkv(x).reshape(B, N, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
-            ggml_tensor * qkv = block_linear(ctx, b.qkv, x, nullptr, *g);  // [3D, T, N]
+            ggml_tensor * qkv = block_linear(ctx, b.qkv, x, nullptr, *g, il, tn::kAttnQkv, DINO_PROFILE_QKV);  // [3D, T, N]
             auto head_view = [&](int part) {  // [hd, H, T, N] -> [hd, T, H, N]
                 ggml_tensor * v = ggml_view_4d(ctx, qkv, hd, H, T, N, size_t(hd) * sizeof(float), qkv->nb[1],
                                                qkv->nb[2], size_t(part) * size_t(D) * sizeof(float));
@@ -203,7 +219,9 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
             const bool fused = s.attention_kernel == DINO_ATTENTION_FLASH && !(last && s.attention);
             if (fused && m.attention.heads > 0) {
                 // Ours (kernels.h): straight from qkv to the heads side by side, [D, T, N].
-                o = dino::kernels::attention(ctx, m.attention, qkv);
+                // q k^T and p v: 2 x T x T x D multiply-adds per image.
+                o = dino::kernels::attention(ctx, m.attention, qkv,
+                                             timer(*g, il, "attention", DINO_PROFILE_ATTENTION, 4.0 * double(T * T * D * N)));
             } else if (fused) {
                 // f32 keys and values: f16 ones measured slower here (the CPU kernel converts them back
                 // row by row) and less precise.
@@ -222,12 +240,12 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
                 o = ggml_cont(ctx, ggml_permute(ctx, o, 0, 2, 1, 3));
             }
             //   x = self.proj(x), added to the residual stream
-            x = block_linear(ctx, b.out, ggml_reshape_3d(ctx, o, D, T, N), x, *g);
+            x = block_linear(ctx, b.out, ggml_reshape_3d(ctx, o, D, T, N), x, *g, il, tn::kAttnOut, DINO_PROFILE_PROJ);
         }
 
         // ref: x = x + self.mlp(self.norm2(x)); Mlp: fc1, GELU (exact, erf), fc2
-        ggml_tensor * h = block_linear(ctx, b.up, x, nullptr, *g);
-        x = block_linear(ctx, b.down, h, x, *g);
+        ggml_tensor * h = block_linear(ctx, b.up, x, nullptr, *g, il, tn::kFfnUp, DINO_PROFILE_FC1);
+        x = block_linear(ctx, b.down, h, x, *g, il, tn::kFfnDown, DINO_PROFILE_FC2);
 
         // ref: get_intermediate_layers: output.append(self.norm(x)) for the last n blocks
         if (il >= first_kept && !last) {

@@ -4,6 +4,7 @@
 
 #include "model.h"
 
+#include <deque>
 #include <vector>
 
 namespace dino {
@@ -16,13 +17,14 @@ struct graph_shape {
     bool input_stats = false;   // out_input_stats (on ggml's ops only)
     bool block_inputs = false;  // out_block_inputs
     int32_t first_block = 0;    // > 0: start there, from in_tokens
+    bool profile = false;       // time the kernels' ops (timings)
     dino_pos_interp pos_interp = DINO_POS_INTERP_DINO;
     dino_attention_kernel attention_kernel = DINO_ATTENTION_FLASH;
     bool operator==(const graph_shape & o) const {
         return n == o.n && height == o.height && width == o.width && n_intermediate == o.n_intermediate &&
                attention == o.attention && attention_full == o.attention_full && pos_interp == o.pos_interp &&
                attention_kernel == o.attention_kernel && input_stats == o.input_stats &&
-               block_inputs == o.block_inputs && first_block == o.first_block;
+               block_inputs == o.block_inputs && first_block == o.first_block && profile == o.profile;
     }
 };
 
@@ -44,6 +46,7 @@ struct vit_graph {
     std::vector<ggml_tensor *> out_input_stats;
     // With shape.block_inputs: the residual stream entering each block from first_block on, [D, T, N].
     std::vector<ggml_tensor *> out_block_inputs;
+    std::deque<kernels::op_timing> timings;  // with shape.profile: one per timed op, in graph order
 
     vit_graph() = default;
     vit_graph(const vit_graph &) = delete;

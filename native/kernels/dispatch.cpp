@@ -4,8 +4,11 @@
 // family and picks at run time.
 #include "isa.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <thread>
+#include <vector>
 
 namespace dino::kernels {
 
@@ -45,6 +48,27 @@ attention_op attention_kernel(int64_t dim, int heads) {
 void attention_rows(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens, int64_t sequences,
                     float * out, int64_t q_begin, int64_t q_end) {
     active().k->attention_rows(op, qkv, dim, tokens, sequences, out, q_begin, q_end);  // attention_kernel() said yes
+}
+
+double peak_ops(int kind, int n_threads, double seconds) {
+    const selection & s = active();
+    if (!s.k || n_threads < 1) return 0;
+    if (s.k->peak_probe(kind, s.vnni, 1) == 0) return 0;  // no probe for this kind here
+    // Every thread runs rounds of the probe until the time is up; the total over the wall time.
+    using clock = std::chrono::steady_clock;
+    const auto t0 = clock::now();
+    const auto stop = t0 + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+    std::vector<double> ops(size_t(n_threads), 0.0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < n_threads; ++t) {
+        threads.emplace_back([&, t] {
+            while (clock::now() < stop) ops[size_t(t)] += s.k->peak_probe(kind, s.vnni, 1 << 16);
+        });
+    }
+    for (std::thread & t : threads) t.join();
+    double total = 0;
+    for (double o : ops) total += o;
+    return total / std::chrono::duration<double>(clock::now() - t0).count();
 }
 
 void gelu(const float * x, float * y, int64_t n) {

@@ -4,6 +4,7 @@
 #include "isa.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace dino::kernels {
 
@@ -39,17 +40,34 @@ void attention_forward(ggml_tensor * dst, int ith, int nth, void * userdata) {
     if (q0 < q1) attention_rows(op, static_cast<const float *>(qkv->data), D, T, N, static_cast<float *>(dst->data), q0, q1);
 }
 
+int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// F, timed: userdata is an op_timing whose op is F's userdata.
+template <void (*F)(ggml_tensor *, int, int, void *)>
+void timed(ggml_tensor * dst, int ith, int nth, void * userdata) {
+    op_timing & t = *static_cast<op_timing *>(userdata);
+    const int64_t t0 = now_ns();
+    F(dst, ith, nth, const_cast<void *>(t.op));
+    const int64_t t1 = now_ns();
+    for (int64_t v = t.start.load(); t0 < v && !t.start.compare_exchange_weak(v, t0);) {}
+    for (int64_t v = t.end.load(); t1 > v && !t.end.compare_exchange_weak(v, t1);) {}
+}
+
 }  // namespace
 
-ggml_tensor * attention(ggml_context * ctx, const attention_op & op, ggml_tensor * qkv) {
+ggml_tensor * attention(ggml_context * ctx, const attention_op & op, ggml_tensor * qkv, op_timing * timing) {
     if (!ggml_is_contiguous(qkv)) qkv = ggml_cont(ctx, qkv);
     ggml_tensor * args[1] = {qkv};
-    return ggml_custom_4d(ctx, GGML_TYPE_F32, qkv->ne[0] / 3, qkv->ne[1], qkv->ne[2], 1, args, 1, attention_forward,
-                          GGML_N_TASKS_MAX, const_cast<attention_op *>(&op));
+    if (timing) timing->op = &op;
+    return ggml_custom_4d(ctx, GGML_TYPE_F32, qkv->ne[0] / 3, qkv->ne[1], qkv->ne[2], 1, args, 1,
+                          timing ? timed<attention_forward> : attention_forward, GGML_N_TASKS_MAX,
+                          timing ? static_cast<void *>(timing) : const_cast<attention_op *>(&op));
 }
 
 ggml_tensor * linear(ggml_context * ctx, const linear_op & op, ggml_tensor * x, ggml_tensor * bias,
-                     ggml_tensor * norm_w, ggml_tensor * norm_b, ggml_tensor * residual) {
+                     ggml_tensor * norm_w, ggml_tensor * norm_b, ggml_tensor * residual, op_timing * timing) {
     if (!ggml_is_contiguous(x)) x = ggml_cont(ctx, x);
     ggml_tensor * args[5];
     int n = 0;
@@ -60,8 +78,10 @@ ggml_tensor * linear(ggml_context * ctx, const linear_op & op, ggml_tensor * x, 
         args[n++] = norm_b;
     }
     if (residual) args[n++] = residual;
-    return ggml_custom_4d(ctx, GGML_TYPE_F32, op.w->n, x->ne[1], x->ne[2], x->ne[3], args, n, linear_forward,
-                          GGML_N_TASKS_MAX, const_cast<linear_op *>(&op));
+    if (timing) timing->op = &op;
+    return ggml_custom_4d(ctx, GGML_TYPE_F32, op.w->n, x->ne[1], x->ne[2], x->ne[3], args, n,
+                          timing ? timed<linear_forward> : linear_forward, GGML_N_TASKS_MAX,
+                          timing ? static_cast<void *>(timing) : const_cast<linear_op *>(&op));
 }
 
 }  // namespace dino::kernels

@@ -31,6 +31,7 @@ struct isa_kernels {
     void (*attention_rows)(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens,
                            int64_t sequences, float * out, int64_t q_begin, int64_t q_end);
     void (*gelu)(const float * x, float * y, int64_t n);
+    double (*peak_probe)(int kind, bool vnni, int64_t n);  // kernels.h: peak_ops
 };
 
 // The build that runs here and how its int8 path runs.

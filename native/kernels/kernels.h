@@ -30,8 +30,10 @@
 
 #include "ggml.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace dino::kernels {
 
@@ -86,10 +88,30 @@ struct linear_op {
     bool gelu = false;        // exact GELU, 0.5 x erfc(-x / sqrt 2)
 };
 
+// One op of a profiled graph (dino_context_set_profiling): its wall time in a
+// compute, from the first thread's start to the last thread's end.
+struct op_timing {
+    std::string name;  // "blk.3.attn_qkv", "blk.3.attention"
+    int kind = 0;      // dino_profile_kind
+    int block = 0;
+    double ops = 0;    // floating-point (or int8) operations per compute
+    const void * op = nullptr;  // the op's parameters (what the untimed op gets as userdata)
+    std::atomic<int64_t> start{INT64_MAX}, end{0};  // ns, this compute
+
+    // This compute's wall time in seconds, and reset for the next.
+    double take() {
+        const double s = end.load() > start.load() ? double(end.load() - start.load()) * 1e-9 : 0.0;
+        start = INT64_MAX;
+        end = 0;
+        return s;
+    }
+};
+
 // y [N, rows...] = act(LN(x) W^T + bias) + residual.  x [K, rows...] f32,
 // contiguous; norm_w/norm_b used when op.norm; residual null or like y.
+// timing: when profiling, where the op's time goes (timing->op is set here).
 ggml_tensor * linear(ggml_context * ctx, const linear_op & op, ggml_tensor * x, ggml_tensor * bias,
-                     ggml_tensor * norm_w, ggml_tensor * norm_b, ggml_tensor * residual);
+                     ggml_tensor * norm_w, ggml_tensor * norm_b, ggml_tensor * residual, op_timing * timing = nullptr);
 
 // The same computation on plain arrays, for tests: rows [row_begin, row_end) of
 // x (K floats per row).  norm_w/norm_b/bias/residual may be null.
@@ -105,11 +127,17 @@ struct attention_op {
     float scale = 0;
 };
 attention_op attention_kernel(int64_t dim, int heads);
-ggml_tensor * attention(ggml_context * ctx, const attention_op & op, ggml_tensor * qkv);
+ggml_tensor * attention(ggml_context * ctx, const attention_op & op, ggml_tensor * qkv, op_timing * timing = nullptr);
 
 // The same on plain arrays, for tests: queries [q_begin, q_end) of every sequence.
 void attention_rows(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens, int64_t sequences,
                     float * out, int64_t q_begin, int64_t q_end);
+
+// This CPU's peak throughput on n_threads threads, in operations per second,
+// measured for about `seconds`: kind 0, f32 FMA (2 per lane); kind 1, int8
+// dot products (2 per multiply-add; VNNI or maddubs as the int8 kernels run);
+// 0 where this build has no probe for it.
+double peak_ops(int kind, int n_threads, double seconds);
 
 // Exact GELU on n floats (the kernel the fused op uses), for tests.
 void gelu(const float * x, float * y, int64_t n);

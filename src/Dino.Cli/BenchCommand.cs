@@ -14,21 +14,23 @@ internal static class BenchCommand
         var batch = new Option<int>("--batch", "-b") { Description = "Images per call", DefaultValueFactory = _ => 1 };
         var runs = new Option<int>("--runs", "-r") { Description = "Timed runs after one warm-up", DefaultValueFactory = _ => 10 };
         var json = new Option<bool>("--json") { Description = "Print JSON" };
+        var profile = new Option<bool>("--profile") { Description = "Then where the time goes: each kind of op per block and in total, its GOP/s and its share of this CPU's peak (measured by a probe in the same run)" };
         var cmd = new Command("bench", "Time the model: one warm-up call, then --runs calls on built-in images; prints the median and spread of milliseconds per image, and the peak memory of the process.")
-        { model, batch, threads, runs, size, json };
+        { model, batch, threads, runs, size, json, profile };
         CliHelp.AddDetails(cmd, """
             Compare variants side by side in one session: the machine's load changes the absolute numbers.
 
             Examples:
               dino bench -m dino-vits8-q8_0.gguf --threads 2 --runs 20
               dino bench -m model.gguf --batch 8 --json
+              dino bench -m dino-vits8-q8_0.gguf --threads 2 --profile
             """);
         cmd.SetAction((r, ct) => Task.FromResult(Run(r.GetValue(model)!, r.GetValue(batch), r.GetValue(threads), r.GetValue(runs),
-                                                     r.GetValue(size), r.GetValue(json), ct)));
+                                                     r.GetValue(size), r.GetValue(json), r.GetValue(profile), ct)));
         return cmd;
     }
 
-    private static int Run(string modelPath, int batch, int threads, int runs, int? size, bool json, CancellationToken ct)
+    private static int Run(string modelPath, int batch, int threads, int runs, int? size, bool json, bool profile, CancellationToken ct)
     {
         if (runs < 1) throw new UsageException("--runs must be 1 or more");
         var load = Stopwatch.StartNew();
@@ -51,11 +53,13 @@ internal static class BenchCommand
         perImage.Sort();
         double median = perImage.Count % 2 == 1 ? perImage[perImage.Count / 2] : (perImage[perImage.Count / 2 - 1] + perImage[perImage.Count / 2]) / 2;
         long peakRss = PeakRss.Bytes();
+        int nThreads = threads == 0 ? Environment.ProcessorCount : threads;
+        var parts = profile ? Profile(dino, inputs, runs, nThreads, ct) : null;
         var result = new
         {
             model = dino.Info.Name, weights = dino.Info.WeightType, kernels = dino.Info.Kernels, size = s, batch, threads = threads == 0 ? Environment.ProcessorCount : threads,
             runs, median_ms_per_image = median, min_ms_per_image = perImage[0], max_ms_per_image = perImage[^1], images_per_second = 1000 / median,
-            load_ms = loadMs, model_mb = dino.Info.WeightBytes / 1e6, peak_rss_mb = peakRss / 1e6,
+            load_ms = loadMs, model_mb = dino.Info.WeightBytes / 1e6, peak_rss_mb = peakRss / 1e6, profile = parts,
         };
         if (json) Console.WriteLine(JsonSerializer.Serialize(result, Shared.Json));
         else
@@ -64,7 +68,54 @@ internal static class BenchCommand
             Console.WriteLine($"  kernels: {result.kernels}");
             Console.WriteLine($"  {median:F1} ms/image median (min {perImage[0]:F1}, max {perImage[^1]:F1}), {result.images_per_second:F2} images/s");
             Console.WriteLine($"  model {result.model_mb:F1} MB, peak RSS {result.peak_rss_mb:F0} MB, load {loadMs:F0} ms");
+            if (parts is not null) PrintProfile(parts);
         }
         return ExitCode.Ok;
+    }
+
+    // One row of the profile: a kind of op (or a block), per image.
+    private sealed record Part(string Name, double MsPerImage, double Share, double GopsPerSecond, double PeakShare, string Peak);
+
+    private sealed record ProfileResult(IReadOnlyList<Part> Kinds, IReadOnlyList<Part> Blocks, double PeakF32Gops, double PeakInt8Gops);
+
+    private static ProfileResult Profile(DinoModel dino, IReadOnlyList<ImageTensor> inputs, int runs, int threads, CancellationToken ct)
+    {
+        var p = dino.Profile(inputs, runs, ct);
+        // The same threads as the runs, right after them: what this CPU can do now.
+        double peakF32 = DinoProfile.MeasurePeak(false, threads), peakInt8 = DinoProfile.MeasurePeak(true, threads);
+        var types = dino.Tensors.ToDictionary(t => t.Name, t => t.Type);
+        bool Int8(DinoProfileEntry e) => e.Kind != DinoProfileKind.Attention && types.TryGetValue(e.Name + ".weight", out var t) && t.StartsWith('q');
+        double perImage = 1000.0 / p.Images, total = p.TotalSeconds;
+        Part Row(string name, IEnumerable<DinoProfileEntry> es, double seconds)
+        {
+            var list = es.ToList();
+            double ops = list.Sum(e => e.Operations);
+            bool int8 = list.Count > 0 && list.All(Int8), f32 = list.Count > 0 && !list.Any(Int8);
+            double peak = int8 ? peakInt8 : f32 ? peakF32 : 0;
+            return new Part(name, seconds * perImage, seconds / total, seconds > 0 ? ops / seconds / 1e9 : 0,
+                            peak > 0 && seconds > 0 ? ops / seconds / peak : 0, int8 ? "int8" : f32 ? "f32" : list.Count > 0 ? "mixed" : "");
+        }
+        var kinds = Enum.GetValues<DinoProfileKind>()
+            .Select(k => Row(k.ToString().ToLowerInvariant(), p.Entries.Where(e => e.Kind == k), p.Entries.Where(e => e.Kind == k).Sum(e => e.Seconds)))
+            .ToList();
+        double timed = p.Entries.Sum(e => e.Seconds);
+        kinds.Add(new Part("rest", (total - timed) * perImage, (total - timed) / total, 0, 0, ""));
+        kinds.Add(Row("total", p.Entries, total) with { Peak = "" , PeakShare = 0 });
+        var blocks = p.Entries.GroupBy(e => e.Block)
+            .Select(g => Row($"block {g.Key}", g, g.Sum(e => e.Seconds)) with { PeakShare = 0, Peak = "" }).ToList();
+        return new ProfileResult(kinds, blocks, peakF32 / 1e9, peakInt8 / 1e9);
+    }
+
+    private static void PrintProfile(ProfileResult p)
+    {
+        Console.WriteLine($"  peak of this CPU on these threads: f32 FMA {p.PeakF32Gops:F0} GFLOP/s, int8 dot {(p.PeakInt8Gops > 0 ? $"{p.PeakInt8Gops:F0} GOP/s" : "not probed")}");
+        Console.WriteLine("  part        ms/image  share   GOP/s  of peak");
+        foreach (var k in p.Kinds)
+        {
+            string rate = k.GopsPerSecond > 0 ? $"{k.GopsPerSecond,7:F1}" : "       ";
+            string peak = k.PeakShare > 0 ? $"{k.PeakShare,6:P0} {k.Peak}" : "";
+            Console.WriteLine($"  {k.Name,-10} {k.MsPerImage,8:F2} {k.Share,6:P0} {rate}  {peak}");
+        }
+        Console.WriteLine("  per block: " + string.Join(", ", p.Blocks.Select(b => $"{b.Name.Replace("block ", "")}: {b.MsPerImage:F1}")) + " ms/image");
     }
 }

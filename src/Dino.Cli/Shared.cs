@@ -32,6 +32,7 @@ internal static class Shared
     public static readonly System.Text.Json.JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,  // absent, not null
         WriteIndented = true,
     };
 

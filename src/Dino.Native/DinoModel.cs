@@ -375,7 +375,42 @@ public sealed class DinoModel : IDisposable
                                                               CancellationToken cancellationToken = default) =>
         Task.Run(() => EmbedBatch(tensors, options, cancellationToken), cancellationToken);
 
-    private unsafe DinoEmbedding[] Compute(ImageTensor[] batch, int height, int width, EmbedOptions o, CancellationToken ct)
+    /// <summary>
+    /// Where the time goes: computes <paramref name="images"/> (one batch, all of one size) once to warm up, then
+    /// <paramref name="runs"/> times with the library's own ops timed, each block's qkv, attention, proj, fc1 and fc2.
+    /// Ops that run on ggml's (no kernels for this CPU or type) are in <see cref="DinoProfile.TotalSeconds"/> only.
+    /// </summary>
+    public unsafe DinoProfile Profile(IReadOnlyList<ImageTensor> images, int runs = 5, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Count == 0) throw new ArgumentException("no images to profile", nameof(images));
+        ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
+        var batch = images.ToArray();
+        int height = batch[0].Height, width = batch[0].Width;
+        if (batch.Any(t => t.Height != height || t.Width != width)) throw new ArgumentException("the images must have one size", nameof(images));
+        var options = new EmbedOptions();
+        ContextHandle ctx = Rent();
+        try
+        {
+            Compute(batch, height, width, options, cancellationToken, ctx);  // warm-up: builds and allocates the graph
+            NativeMethods.dino_context_set_profiling(ctx, 1);
+            for (int i = 0; i < runs; i++) Compute(batch, height, width, options, cancellationToken, ctx);
+            double total;
+            int n = NativeMethods.dino_context_get_profile(ctx, null, 0, &total);
+            var entries = new NativeProfileEntry[n];
+            fixed (NativeProfileEntry* e = entries) NativeMethods.dino_context_get_profile(ctx, e, n, null);
+            NativeMethods.dino_context_set_profiling(ctx, 0);
+            return new DinoProfile(entries.Select(e => new DinoProfileEntry(NativeMethods.Utf8(e.Name) ?? "", (DinoProfileKind)e.Kind, e.Block, e.Seconds, e.Ops)).ToList(),
+                                   total, runs * batch.Length);
+        }
+        finally
+        {
+            Return(ctx);
+        }
+    }
+
+    private unsafe DinoEmbedding[] Compute(ImageTensor[] batch, int height, int width, EmbedOptions o, CancellationToken ct,
+                                           ContextHandle? context = null)
     {
         ct.ThrowIfCancellationRequested();
         int n = batch.Length, D = Info.EmbeddingLength, H = Info.HeadCount, K = o.IntermediateLayers;
@@ -390,7 +425,7 @@ public sealed class DinoModel : IDisposable
         var attention = o.Attention != AttentionOutput.None ? new float[checked((long)n * H * Q * T)] : null;
         var intermediate = K > 0 ? new float[checked((long)n * K * T * D)] : null;
 
-        ContextHandle ctx = Rent();
+        ContextHandle ctx = context ?? Rent();
         try
         {
             using var reg = ct.CanBeCanceled ? ct.Register(ctx.RequestAbort) : default;
@@ -415,7 +450,7 @@ public sealed class DinoModel : IDisposable
         }
         finally
         {
-            Return(ctx);
+            if (context is null) Return(ctx);
         }
 
         var results = new DinoEmbedding[n];
@@ -506,8 +541,13 @@ public sealed class DinoModel : IDisposable
     /// </summary>
     public static void Quantize(string inputPath, string outputPath, string type)
     {
+        ArgumentException.ThrowIfNullOrEmpty(inputPath);
+        ArgumentException.ThrowIfNullOrEmpty(outputPath);
         ArgumentException.ThrowIfNullOrEmpty(type);
-        Quantize(inputPath, outputPath, new QuantizeOptions { Type = type });
+        NativeLibraryLoader.EnsureLoaded();
+        var status = NativeMethods.dino_quantize(inputPath, outputPath, type);
+        if (status == DinoStatus.InvalidArgument) throw new ArgumentException(NativeMethods.LastError(), nameof(type));
+        Errors.ThrowIfFailed(status, ErrorSource.Model);
     }
 
     /// <summary>
@@ -548,12 +588,16 @@ public sealed class DinoModel : IDisposable
                 fixed (byte* type = typeBytes)
                 fixed (float* p = pixels)
                 {
-                    var n = new NativeQuantizeParams
-                    {
-                        Type = type, Calibration = images.Count > 0 ? p : null, NCalibration = images.Count, CalibrationSize = size,
-                        TargetCos = options.TargetCosine, MaxMb = options.MaxMegabytes, NThreads = options.Threads,
-                        Progress = &NativeMethods.QuantizeProgress, ProgressUserData = (void*)System.Runtime.InteropServices.GCHandle.ToIntPtr(handle),
-                    };
+                    var n = NativeMethods.dino_quantize_default_params();
+                    n.Type = type;
+                    n.Calibration = images.Count > 0 ? p : null;
+                    n.NCalibration = images.Count;
+                    n.CalibrationSize = size;
+                    n.TargetCos = options.TargetCosine;
+                    n.MaxMb = options.MaxMegabytes;
+                    n.NThreads = options.Threads;
+                    n.Progress = &NativeMethods.QuantizeProgress;
+                    n.ProgressUserData = (void*)System.Runtime.InteropServices.GCHandle.ToIntPtr(handle);
                     var status = NativeMethods.dino_quantize_model(inputPath, outputPath, &n);
                     if (status == DinoStatus.InvalidArgument) throw new ArgumentException(NativeMethods.LastError(), nameof(options));
                     Errors.ThrowIfFailed(status, ErrorSource.Model, cancellationToken);

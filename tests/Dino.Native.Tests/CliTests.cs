@@ -204,6 +204,19 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.True(b.RootElement.GetProperty("min_ms_per_image").GetDouble() > 0);
         AssertSnakeCase(b.RootElement);
         Assert.True(b.RootElement.GetProperty("peak_rss_mb").GetDouble() > 0);
+
+        // --profile: each kind of op, the rest and the total, with the CPU's peak measured in the same run.
+        var prof = Dino("bench", "-m", q, "--runs", "2", "--json", "--profile");
+        Assert.Equal(0, prof.code);
+        using var pj = JsonDocument.Parse(prof.stdout);
+        var profile = pj.RootElement.GetProperty("profile");
+        var kinds = profile.GetProperty("kinds").EnumerateArray().Select(k => k.GetProperty("name").GetString()).ToList();
+        Assert.Equal(new[] { "qkv", "attention", "proj", "fc1", "fc2", "rest", "total" }, kinds);
+        Assert.True(profile.GetProperty("peak_f32_gops").GetDouble() > 0);
+        Assert.Equal(2, profile.GetProperty("blocks").GetArrayLength());
+        var text = Dino("bench", "-m", q, "--runs", "2", "--profile");
+        Assert.Contains("of peak", text.stdout);
+        Assert.Contains("per block: 0:", text.stdout);
     }
 
     [Fact]

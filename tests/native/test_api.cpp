@@ -318,3 +318,40 @@ TEST(Api, MetadataIsCompactAndCapped) {
     EXPECT_LT(ok_growth, 48 * 1.5);
     EXPECT_LT(big_growth, 64 * 1.5);
 }
+
+// Profiling times each of the library's ops (5 per block where our kernels run), within the computes'
+// wall time; the peak probes measure something on a CPU with kernels.
+TEST(Api, ProfileTimesEveryKernelOp) {
+    const dino_model * m = shared_model("tiny-dino-f32.gguf");
+    ASSERT_NE(m, nullptr);
+    const npy_array in = read_npy(data_path("inputs/tiny-48x24.npy"));
+    auto ctx = make_context(m);
+    dino_context_set_profiling(ctx.get(), true);
+    for (int i = 0; i < 3; ++i) run(ctx.get(), m, in.data.data(), 1, 48, 24);
+    double total = 0;
+    const int32_t n = dino_context_get_profile(ctx.get(), nullptr, 0, &total);
+    const bool ours = std::string(info_of(m).kernels).find("ggml") == std::string::npos;
+    if (!ours) {
+        EXPECT_EQ(n, 0);
+        return;
+    }
+    ASSERT_EQ(n, 2 * 5);  // 2 blocks: qkv, attention, proj, fc1, fc2
+    std::vector<dino_profile_entry> e(static_cast<size_t>(n));
+    ASSERT_EQ(dino_context_get_profile(ctx.get(), e.data(), n, nullptr), n);
+    double sum = 0;
+    for (const dino_profile_entry & x : e) {
+        EXPECT_GT(x.seconds, 0) << x.name;
+        EXPECT_GT(x.ops, 0) << x.name;
+        sum += x.seconds;
+    }
+    EXPECT_STREQ(e[0].name, "blk.0.attn_qkv");
+    EXPECT_EQ(e[1].kind, DINO_PROFILE_ATTENTION);
+    EXPECT_EQ(e[9].block, 1);
+    EXPECT_LE(sum, total);
+    // 64 x 192 weights over 19 tokens, three times
+    EXPECT_DOUBLE_EQ(e[0].ops, 3 * 2.0 * 64 * 192 * 19);
+    dino_context_set_profiling(ctx.get(), false);
+    EXPECT_EQ(dino_context_get_profile(ctx.get(), nullptr, 0, nullptr), 0);
+    EXPECT_GT(dino_peak_ops(0, 1, 0.05), 1e8);
+    EXPECT_EQ(dino_peak_ops(2, 1, 0.05), 0);  // no such probe
+}

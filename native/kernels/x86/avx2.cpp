@@ -113,5 +113,6 @@ bool vnni_supported() {
 
 namespace dino::kernels {
 extern const isa_kernels avx2_kernels = {"avx2", avx2::vec::kRowsQ8, avx2::vec::kRowsF, false, avx2::vnni_supported,
-                                         avx2::linear_rows, avx2::attention_rows, avx2::gelu};
+                                         avx2::linear_rows, avx2::attention_rows, avx2::gelu,
+                                         avx2::peak_probe};
 }  // namespace dino::kernels

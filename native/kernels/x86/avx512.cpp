@@ -101,5 +101,6 @@ bool vnni_supported() {
 
 namespace dino::kernels {
 extern const isa_kernels avx512_kernels = {"avx512", avx512::vec::kRowsQ8, avx512::vec::kRowsF, false, avx512::vnni_supported,
-                                           avx512::linear_rows, avx512::attention_rows, avx512::gelu};
+                                           avx512::linear_rows, avx512::attention_rows, avx512::gelu,
+                                           avx512::peak_probe};
 }  // namespace dino::kernels

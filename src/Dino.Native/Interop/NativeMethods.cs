@@ -42,6 +42,16 @@ internal unsafe struct NativeTensorInfo
 }
 
 [StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeProfileEntry
+{
+    public fixed byte Name[32];
+    public int Kind;
+    public int Block;
+    public double Seconds;
+    public double Ops;
+}
+
+[StructLayout(LayoutKind.Sequential)]
 internal unsafe struct NativeQuantizeParams
 {
     public byte* Type;
@@ -138,8 +148,23 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library, EntryPoint = "dino_compute")]
     internal static partial DinoStatus dino_compute(ContextHandle context, float* pixels, int nImages, int height, int width, NativeOutputs* outputs);
 
+    [LibraryImport(Library, EntryPoint = "dino_context_set_profiling")]
+    internal static partial void dino_context_set_profiling(ContextHandle context, byte on);
+
+    [LibraryImport(Library, EntryPoint = "dino_context_get_profile")]
+    internal static partial int dino_context_get_profile(ContextHandle context, NativeProfileEntry* entries, int capacity, double* totalSeconds);
+
+    [LibraryImport(Library, EntryPoint = "dino_peak_ops")]
+    internal static partial double dino_peak_ops(int kind, int nThreads, double seconds);
+
     [LibraryImport(Library, EntryPoint = "dino_quantize_type_name")]
     internal static partial byte* dino_quantize_type_name(int index);
+
+    [LibraryImport(Library, EntryPoint = "dino_quantize", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial DinoStatus dino_quantize(string inputPath, string outputPath, string type);
+
+    [LibraryImport(Library, EntryPoint = "dino_quantize_default_params")]
+    internal static partial NativeQuantizeParams dino_quantize_default_params();
 
     [LibraryImport(Library, EntryPoint = "dino_quantize_model", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial DinoStatus dino_quantize_model(string inputPath, string outputPath, NativeQuantizeParams* parameters);
