@@ -56,7 +56,11 @@ internal static class QuantizeCommand
         using var before = Shared.Open(input, threads);
         // Calibration and probe images as 'embed' takes inputs: a bad one is skipped, said and counted.
         var failed = new List<string>();
-        var calibration = Read(before, calibratePaths, failed);
+        // Calibration runs at the model's own square size: its preprocessing, squared if it would not be.
+        var pp = before.DefaultPreprocessing;
+        int size = before.Info.ImageSize;
+        bool square = pp.Crop == size || (pp.Crop == 0 && pp.Resize == size && !pp.ResizeShortestEdge);
+        var calibration = Read(before, calibratePaths, failed, square ? pp : pp with { Resize = size, ResizeShortestEdge = false, Crop = 0 });
         if (calibratePaths.Length > 0 && calibration.Count == 0)
         {
             Console.Error.WriteLine($"dino: no calibration image could be read ({failed.Count} failed): nothing written");
@@ -82,7 +86,7 @@ internal static class QuantizeCommand
         if (after.Info.Quantization.Length > 0) Console.WriteLine($"quantization: {after.Info.Quantization}");
         if (target) PrintChoice(after);
 
-        var probeImages = Read(before, probePaths, failed);
+        var probeImages = Read(before, probePaths, failed, pp);
         string probeNote = probePaths.Length > 0 ? "probe image(s)" : calibration.Count > 0 ? "calibration image(s)" : "built-in pattern(s)";
         if (probePaths.Length == 0) probeImages = calibration.Count > 0 ? calibration : Probes.Make(4, before.Info.ImageSize).ToList();
         if (probeImages.Count == 0)
@@ -98,12 +102,12 @@ internal static class QuantizeCommand
         return failed.Count > 0 ? ExitCode.SomeInputsFailed : ExitCode.Ok;
     }
 
-    private static List<ImageTensor> Read(DinoModel model, string[] paths, List<string> failed)
+    private static List<ImageTensor> Read(DinoModel model, string[] paths, List<string> failed, PreprocessOptions options)
     {
         var tensors = new List<ImageTensor>();
         foreach (string p in Inputs.Expand(paths, allowNpy: false, failed))
         {
-            try { tensors.Add(model.Preprocess(p)); }
+            try { tensors.Add(model.Preprocess(p, options)); }
             catch (DinoImageException e) { failed.Add(p); Console.Error.WriteLine($"dino: skipped: {e.Message}"); }
         }
         return tensors;
