@@ -9,11 +9,11 @@ internal static class QuantizeCommand
     {
         var input = new Argument<string>("IN") { Description = "An f32, f16 or bf16 GGUF model" };
         var output = new Argument<string>("OUT") { Description = "The GGUF file to write" };
-        var type = new Option<string>("--type") { Description = $"The type of the linear weights: {TypeList()}. With a target, the lowest a layer may take (q4_0, the default then, q5_0 or q8_0)" };
-        var calibrate = new Option<string[]>("--calibrate") { Description = "Calibration images (files or folders; a few dozen photos like yours): an importance matrix for the quantizers, and what targets are measured on", AllowMultipleArgumentsPerToken = true };
-        var targetCos = new Option<double>("--target-cos") { Description = "Choose each layer's type (q4_0, q5_0, q8_0, f16) for the smallest file whose CLS cosine to IN is at least this, with a margin for unseen images (needs --calibrate)" };
-        var maxMb = new Option<double>("--max-mb") { Description = "The largest file, in MB; alone, the closest mix that fits (needs --calibrate)" };
-        var probes = new Option<string[]>("--probe") { Description = "Images for the drift report, best ones calibration did not see (default: the calibration images, else 4 built-in patterns)", AllowMultipleArgumentsPerToken = true };
+        var type = new Option<string>("--type") { HelpName = "TYPE", Description = $"The type of the linear weights: {TypeList()}. With a target, the lowest a layer may take (q4_0, the default then, q5_0 or q8_0)" };
+        var calibrate = new Option<string[]>("--calibrate") { HelpName = "PATH", Description = "Calibration images (files or folders; a few dozen photos like yours): an importance matrix for the quantizers, and what targets are measured on", AllowMultipleArgumentsPerToken = true };
+        var targetCos = new Option<double>("--target-cos") { HelpName = "C", Description = "Choose each layer's type (q4_0, q5_0, q8_0, f16) for the smallest file whose CLS cosine to IN is at least this, with a margin for unseen images (needs --calibrate)" };
+        var maxMb = new Option<double>("--max-mb") { HelpName = "MB", Description = "The largest file, in MB; alone, the closest mix that fits (needs --calibrate)" };
+        var probes = new Option<string[]>("--probe") { HelpName = "PATH", Description = "Images for the drift report, best ones calibration did not see (default: the calibration images, else 4 built-in patterns)", AllowMultipleArgumentsPerToken = true };
         var threads = Shared.Threads();
         var cmd = new Command("quantize", "Convert a model's linear weights with ggml's quantizers, optionally calibrated on your images and mixed per layer to meet a target, then report the drift: the CLS cosine of OUT against IN on probe images.")
         { input, output, type, calibrate, targetCos, maxMb, probes, threads };
