@@ -1,5 +1,9 @@
 // bench: our engine against ONNX Runtime (and PyTorch), timed side by side in one run.
 // Run it with bench/run.sh, which makes the models first.
+//
+// Every timing is a fresh process of this program holding one model (--probe): one engine's
+// threads (ONNX Runtime's spinning pool, ggml's) never take the cores the next one needs, and each
+// runs as a standalone program of its own would.  The variants alternate, round after round.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -8,8 +12,9 @@ using Dino;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
+const int ProbeRuns = 3;  // timed runs per probe process, after its warm-up
 var opts = Options.Parse(args);
-if (opts.RssProbe != null) return RssProbe(opts);
+if (opts.Probe != null) return Probe(opts);
 
 var variants = new List<Variant>();
 foreach (string t in opts.Types) variants.Add(new Variant($"dino {t}", Path.Combine(opts.Data, $"dino-{t}.gguf"), false));
@@ -25,7 +30,7 @@ report.AppendLine("Kernels: " + string.Join("; ", variants.Where(v => !v.Onnx).S
     using var m = DinoModel.Load(v.Path);
     return $"{v.Name} {m.Info.Kernels}";
 })));
-report.AppendLine($"Medians of {opts.Rounds} rounds, variants alternating within each round; ms per image; ratio = ORT fp32 ms / variant ms (> 1 is faster than ORT fp32).");
+report.AppendLine($"Medians of {opts.Rounds} rounds, variants alternating within each round, each variant in a process of its own (load, one warm-up, then the median of {ProbeRuns} runs); ms per image; ratio = ORT fp32 ms / variant ms (> 1 is faster than ORT fp32).");
 report.AppendLine();
 report.AppendLine("| variant | batch | threads | ms/image | spread | vs ORT fp32 | vs ORT int8 | CLS cosine vs ORT fp32 | peak RSS MB |");
 report.AppendLine("|---|---|---|---|---|---|---|---|---|");
@@ -34,32 +39,30 @@ foreach (int threads in opts.Threads)
 {
     foreach (int batch in opts.Batches)
     {
-        float[] pixels = Pixels(batch);
-        var runners = variants.Select(v => v.Open(threads)).ToList();
-        var cls = runners.Select(r => r.Run(pixels, batch)).ToList();  // warm-up, and the outputs to compare
         var times = variants.Select(_ => new List<double>()).ToList();
+        var cls = new float[variants.Count][];
+        var rss = new long[variants.Count];
         for (int round = 0; round < opts.Rounds; round++)
         {
-            for (int k = 0; k < runners.Count; k++)
+            for (int k = 0; k < variants.Count; k++)
             {
-                int i = (k + round) % runners.Count;  // rotate who goes first
-                var sw = Stopwatch.StartNew();
-                runners[i].Run(pixels, batch);
-                times[i].Add(sw.Elapsed.TotalMilliseconds / batch);
+                int i = (k + round) % variants.Count;  // rotate who goes first
+                var r = RunProbe(variants[i], batch, threads);
+                times[i].Add(r.Median);
+                cls[i] ??= r.Cls;
+                rss[i] = Math.Max(rss[i], r.Rss);
             }
             Console.Error.Write($"\rbatch {batch}, {threads} thread(s): round {round + 1}/{opts.Rounds}   ");
         }
         Console.Error.WriteLine();
-        foreach (var r in runners) r.Dispose();
         int ortFp32 = variants.FindIndex(v => v.Name == "ort fp32"), ortInt8 = variants.FindIndex(v => v.Name == "ort int8");
         double Median(List<double> x) { var s = x.Order().ToList(); return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2; }
         for (int i = 0; i < variants.Count; i++)
         {
             double m = Median(times[i]);
             double cos = Enumerable.Range(0, batch).Min(b => DinoEmbedding.CosineSimilarity(cls[i].AsSpan(b * 384, 384), cls[ortFp32].AsSpan(b * 384, 384)));
-            long rss = RssOf(variants[i], batch, threads);
             report.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {variants[i].Name} | {batch} | {threads} | {m:F0} | {times[i].Min():F0}-{times[i].Max():F0} | {Median(times[ortFp32]) / m:F2} | {Median(times[ortInt8]) / m:F2} | {cos:F6} | {rss / 1e6:F0} |"));
+                $"| {variants[i].Name} | {batch} | {threads} | {m:F0} | {times[i].Min():F0}-{times[i].Max():F0} | {Median(times[ortFp32]) / m:F2} | {Median(times[ortInt8]) / m:F2} | {cos:F6} | {rss[i] / 1e6:F0} |"));
         }
     }
 }
@@ -89,24 +92,36 @@ static float[] Pixels(int batch)
     return p;
 }
 
-// Peak RSS of one variant alone: this program again, in a child process.
-long RssOf(Variant v, int batch, int threads)
+// One variant alone: this program again, in a child process (--probe), which loads it, runs it once
+// to warm up (the CLS it returns), then ProbeRuns timed runs, and reports their median and its peak RSS.
+ProbeResult RunProbe(Variant v, int batch, int threads)
 {
     var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
     if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(typeof(Options).Assembly.Location);
-    foreach (string a in new[] { "--rss-probe", v.Path, "--batch", batch.ToString(), "--threads", threads.ToString() }) psi.ArgumentList.Add(a);
+    foreach (string a in new[] { "--probe", v.Path, "--batch", batch.ToString(), "--threads", threads.ToString() }) psi.ArgumentList.Add(a);
     using var p = Process.Start(psi)!;
     string o = p.StandardOutput.ReadToEnd();
     p.WaitForExit();
-    return long.TryParse(o.Trim(), out long x) ? x : -1;
+    if (p.ExitCode != 0) throw new InvalidOperationException($"bench: the probe of {v.Name} failed (exit {p.ExitCode})");
+    return JsonSerializer.Deserialize<ProbeResult>(o)!;
 }
 
-static int RssProbe(Options o)
+static int Probe(Options o)
 {
-    var v = new Variant("probe", o.RssProbe!, o.RssProbe!.EndsWith(".onnx"));
-    using var r = v.Open(o.Threads[0]);
-    r.Run(Pixels(o.Batches[0]), o.Batches[0]);
-    Console.WriteLine(Dino.Cli.PeakRss.Bytes());
+    var v = new Variant("probe", o.Probe!, o.Probe!.EndsWith(".onnx"));
+    int batch = o.Batches[0];
+    float[] pixels = Pixels(batch);
+    using var r = v.Open(o.Threads[0], batch);
+    float[] cls = r.Run(pixels).ToArray();
+    var ms = new List<double>();
+    for (int i = 0; i < ProbeRuns; i++)
+    {
+        var sw = Stopwatch.StartNew();
+        r.Run(pixels);
+        ms.Add(sw.Elapsed.TotalMilliseconds / batch);
+    }
+    ms.Sort();
+    Console.WriteLine(JsonSerializer.Serialize(new ProbeResult(ms[ms.Count / 2], cls, Dino.Cli.PeakRss.Bytes())));
     return 0;
 }
 
@@ -126,48 +141,70 @@ static IEnumerable<string> RunTorch(Options o)
     return lines;
 }
 
+sealed record ProbeResult(double Median, float[] Cls, long Rss);
+
 sealed record Variant(string Name, string Path, bool Onnx)
 {
-    public IRunner Open(int threads) => Onnx ? new OrtRunner(Path, threads) : new DinoRunner(Path, threads);
+    public IRunner Open(int threads, int batch) => Onnx ? new OrtRunner(Path, threads, batch) : new DinoRunner(Path, threads);
 }
 
 interface IRunner : IDisposable
 {
-    float[] Run(float[] pixels, int batch);
+    // The CLS embeddings of the batch in pixels, [batch, 384].
+    ReadOnlySpan<float> Run(float[] pixels);
 }
 
 sealed class DinoRunner(string path, int threads) : IRunner
 {
     private readonly DinoModel _m = DinoModel.Load(path, new DinoModelOptions { ThreadsPerCall = threads, MaxBatchSize = 64 });
 
-    public float[] Run(float[] pixels, int batch)
+    public ReadOnlySpan<float> Run(float[] pixels)
     {
         int n = 3 * 224 * 224;
-        var tensors = Enumerable.Range(0, batch).Select(i => new ImageTensor(pixels.AsSpan(i * n, n).ToArray(), 224, 224)).ToArray();
+        var tensors = Enumerable.Range(0, pixels.Length / n).Select(i => new ImageTensor(pixels.AsSpan(i * n, n).ToArray(), 224, 224)).ToArray();
         return _m.EmbedBatch(tensors).SelectMany(e => e.Embedding).ToArray();
     }
 
     public void Dispose() => _m.Dispose();
 }
 
+// ONNX Runtime at its best: all graph optimizations, its own intra-op pool (spinning allowed: alone in
+// its process it takes no one's cores), and input and output OrtValues made once over pinned arrays.
 sealed class OrtRunner : IRunner
 {
     private readonly InferenceSession _s;
+    private readonly RunOptions _run = new();
+    private readonly float[] _input, _output;
+    private readonly OrtValue _in, _out;
+    private readonly string[] _inNames, _outNames;
 
-    public OrtRunner(string path, int threads)
+    public OrtRunner(string path, int threads, int batch)
     {
-        var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads, InterOpNumThreads = 1 };
+        var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads, InterOpNumThreads = 1,
+                                      ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
         _s = new InferenceSession(path, so);
+        _inNames = _s.InputMetadata.Keys.ToArray();
+        _outNames = _s.OutputMetadata.Keys.Take(1).ToArray();
+        _input = new float[batch * 3 * 224 * 224];
+        _output = new float[batch * 384];
+        _in = OrtValue.CreateTensorValueFromMemory(_input, new long[] { batch, 3, 224, 224 });
+        _out = OrtValue.CreateTensorValueFromMemory(_output, new long[] { batch, 384 });
     }
 
-    public float[] Run(float[] pixels, int batch)
+    public ReadOnlySpan<float> Run(float[] pixels)
     {
-        var input = new DenseTensor<float>(pixels, new[] { batch, 3, 224, 224 });
-        using var results = _s.Run(new[] { NamedOnnxValue.CreateFromTensor("pixels", input) });
-        return results.First().AsEnumerable<float>().ToArray();
+        pixels.CopyTo(_input, 0);
+        _s.Run(_run, _inNames, new[] { _in }, _outNames, new[] { _out });
+        return _output;
     }
 
-    public void Dispose() => _s.Dispose();
+    public void Dispose()
+    {
+        _in.Dispose();
+        _out.Dispose();
+        _run.Dispose();
+        _s.Dispose();
+    }
 }
 
 sealed class Options
@@ -178,7 +215,7 @@ sealed class Options
     public int[] Batches = { 1, 8 };
     public int[] Threads = { 2, 1 };
     public int Rounds = 5;
-    public string? Torch, Output, RssProbe;
+    public string? Torch, Output, Probe;
 
     public static Options Parse(string[] args)
     {
@@ -197,7 +234,7 @@ sealed class Options
                 case "--rounds": o.Rounds = int.Parse(Next()); break;
                 case "--torch": o.Torch = Next(); break;
                 case "--output": o.Output = Next(); break;
-                case "--rss-probe": o.RssProbe = Next(); break;
+                case "--probe": o.Probe = Next(); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
