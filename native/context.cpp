@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
+#include <cstdio>
 
 #if defined(__GLIBC__)
 #include <malloc.h>

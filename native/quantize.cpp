@@ -195,7 +195,7 @@ void collect_importance(const dino_model & src, const run & run, std::vector<lay
 // on ggml's ops where the layer has none); put back when it goes.
 class trial {
 public:
-    trial(dino_model & m, size_t max_layers) : m_(m) {
+    explicit trial(size_t max_layers) {
         ggml_init_params ip = {ggml_tensor_overhead() * (max_layers + 1), nullptr, /*no_alloc=*/true};
         meta_ = ggml_init(ip);
         if (!meta_) fail(DINO_ERR_OUT_OF_MEMORY, "cannot allocate a tensor table");
@@ -229,7 +229,6 @@ public:
 
 private:
     struct saved { dino::linear_layer * l; ggml_tensor * w; const dino::kernels::packed_linear * packed; };
-    dino_model & m_;
     ggml_context * meta_ = nullptr;
     std::vector<std::unique_ptr<dino::kernels::packed_linear>> packs_;
     std::vector<saved> saved_;
@@ -291,7 +290,6 @@ pick choose(const std::vector<std::vector<option>> & options, uint64_t fixed, do
 
 struct recipe_result {
     double cos_min = 1, cos_mean = 1;  // the whole mix, on every calibration image
-    uint64_t bytes = 0;
     bool met = true;
 };
 
@@ -343,7 +341,7 @@ recipe_result choose_types(const char * input_path, const run & run, std::vector
             if (t != top) {  // the highest type's drop is taken as none: f16 moves the CLS by ~1e-6
                 run.step("measuring each layer", done++, passes);
                 std::vector<uint8_t> data = layers[l].quantized(t);
-                trial tr(*m, 1);
+                trial tr(1);
                 tr.set(layers[l], t, data);
                 dino::compute_extras from;
                 from.first_block = layers[l].block;
@@ -365,7 +363,7 @@ recipe_result choose_types(const char * input_path, const run & run, std::vector
         // The mix as a whole, on every calibration image.
         run.step("measuring the mix", round, 4);
         std::vector<std::vector<uint8_t>> data(layers.size());
-        trial tr(*m, layers.size());
+        trial tr(layers.size());
         for (size_t l = 0; l < layers.size(); ++l) {
             data[l] = layers[l].quantized(layers[l].type);
             tr.set(layers[l], layers[l].type, data[l]);
@@ -374,7 +372,7 @@ recipe_result choose_types(const char * input_path, const run & run, std::vector
         const double worst = *std::max_element(d.begin(), d.end());
         double sum = 0;
         for (double x : d) sum += x;
-        res = {1.0 - worst, 1.0 - sum / double(d.size()), p.bytes, true};
+        res = {1.0 - worst, 1.0 - sum / double(d.size()), true};
         dino::log(DINO_LOG_INFO, "quantize: mix %d: %.2f MB, predicted worst drop %.3g (budget %.3g), measured %.3g",
                   round, double(p.bytes) / 1e6, p.predicted, budget, worst);
         if (r.target_cos <= 0) break;                 // a size alone: the best that fits
