@@ -147,10 +147,10 @@ dino_status dino_context_new(const dino_model * model, const dino_context_params
         if (p.pos_interp != DINO_POS_INTERP_DINO && p.pos_interp != DINO_POS_INTERP_SIZE) {
             fail(DINO_ERR_INVALID_ARGUMENT, "pos_interp %d is not a dino_pos_interp value", p.pos_interp);
         }
-        if (p.attention_kernel < DINO_ATTENTION_AUTO || p.attention_kernel > DINO_ATTENTION_FLASH) {
+        if (p.attention_kernel < DINO_ATTENTION_AUTO || p.attention_kernel > DINO_ATTENTION_BF16) {
             fail(DINO_ERR_INVALID_ARGUMENT, "attention_kernel %d is not a dino_attention_kernel value", p.attention_kernel);
         }
-        if (p.attention_kernel == DINO_ATTENTION_AUTO) p.attention_kernel = DINO_ATTENTION_FLASH;
+        if (p.attention_kernel == DINO_ATTENTION_AUTO) p.attention_kernel = model->default_attention();
         if (p.n_threads < 0 || p.n_threads > DINO_MAX_THREADS) {
             fail(DINO_ERR_INVALID_ARGUMENT, "the thread count %d is out of range (0 = all cores, or 1 to %d)", p.n_threads,
                  DINO_MAX_THREADS);

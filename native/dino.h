@@ -178,7 +178,8 @@ typedef enum dino_pos_interp {
 } dino_pos_interp;
 
 typedef enum dino_attention_kernel {
-    /* The library's choice: currently FLASH. */
+    /* The library's choice for the model (dino_model_info.kernels says which):
+     * FLASH, or BF16 for models with int8 weights where the CPU has it. */
     DINO_ATTENTION_AUTO  = 0,
     /* softmax(q k^T / sqrt(d)) v in f32, as written in the paper: builds the
      * T x T probability matrix. */
@@ -189,6 +190,11 @@ typedef enum dino_attention_kernel {
      * attention with f32 keys and values; as close to PyTorch as EXACT
      * (~5e-6 max abs), and faster. */
     DINO_ATTENTION_FLASH = 2,
+    /* FLASH with q k^T and p v as bf16 dot products (AVX512_BF16: Zen 4 and
+     * later, Sapphire Rapids and later): about twice as fast, with q, k, v and
+     * the probabilities rounded to bf16 (8 significant bits) and every sum,
+     * the scale and the softmax in f32.  FLASH where the CPU lacks it. */
+    DINO_ATTENTION_BF16  = 3,
 } dino_attention_kernel;
 
 /* The most compute threads a context takes. */

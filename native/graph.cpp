@@ -216,11 +216,13 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
             ggml_tensor * o;  // [hd, H, T, N]
             // The flash kernel never materializes the probabilities: a requested attention output
             // comes from the exact path.
-            const bool fused = s.attention_kernel == DINO_ATTENTION_FLASH && !(last && s.attention);
+            const bool fused = (s.attention_kernel == DINO_ATTENTION_FLASH || s.attention_kernel == DINO_ATTENTION_BF16) &&
+                               !(last && s.attention);
+            const bool bf16 = s.attention_kernel == DINO_ATTENTION_BF16 && m.attention_bf16.heads > 0;
             if (fused && m.attention.heads > 0) {
                 // Ours (kernels.h): straight from qkv to the heads side by side, [D, T, N].
                 // q k^T and p v: 2 x T x T x D multiply-adds per image.
-                o = dino::kernels::attention(ctx, m.attention, qkv,
+                o = dino::kernels::attention(ctx, bf16 ? m.attention_bf16 : m.attention, qkv,
                                              timer(*g, il, "attention", DINO_PROFILE_ATTENTION, 4.0 * double(T * T * D * N)));
             } else if (fused) {
                 // f32 keys and values: f16 ones measured slower here (the CPU kernel converts them back

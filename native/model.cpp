@@ -205,7 +205,19 @@ std::string dino_model::kernels() const {
             else add(isa.c_str());
         }
     }
-    return "linear " + linear + ", attention " + (attention.heads > 0 ? isa : "ggml");
+    const bool bf16 = default_attention() == DINO_ATTENTION_BF16;
+    return "linear " + linear + ", attention " + (attention.heads > 0 ? isa + (bf16 ? "-bf16" : "") : "ggml");
+}
+
+dino_attention_kernel dino_model::default_attention() const {
+    if (attention_bf16.heads == 0) return DINO_ATTENTION_FLASH;
+    for (const dino::block & b : blocks) {
+        for (const dino::linear_layer * l : b.linears()) {
+            using fmt = dino::kernels::packed_linear::format;
+            if (!l->op.w || !(l->op.w->fmt == fmt::q8 || l->op.w->fmt == fmt::q4)) return DINO_ATTENTION_FLASH;
+        }
+    }
+    return DINO_ATTENTION_BF16;
 }
 
 namespace {
@@ -353,6 +365,7 @@ std::unique_ptr<dino_model> dino_model::load(const std::string & path, const din
     m->norm_w = m->tensor(tn::weight(tn::kOutputNorm));
     m->norm_b = m->tensor(tn::bias(tn::kOutputNorm));
     m->attention = dino::kernels::attention_kernel(h.dim, h.heads);
+    m->attention_bf16 = dino::kernels::attention_kernel(h.dim, h.heads, true);
     for (int i = 0; i < h.depth; ++i) {
         dino::block k;
         for (const block_linear_spec & l : kBlockLinears) {

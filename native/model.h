@@ -76,7 +76,8 @@ struct dino_model {
     ggml_tensor * cls = nullptr;                           // ref: cls_token
     ggml_tensor * pos = nullptr;                           // ref: pos_embed
     std::vector<dino::block> blocks;
-    dino::kernels::attention_op attention;  // our attention kernel, when heads > 0 (kernels.h)
+    dino::kernels::attention_op attention;       // our attention kernel, when heads > 0 (kernels.h)
+    dino::kernels::attention_op attention_bf16;  // the same with bf16 products, when the CPU has them
     ggml_tensor * norm_w = nullptr, * norm_b = nullptr;    // ref: norm
 
     ggml_context * ctx = nullptr;            // tensor metadata
@@ -97,7 +98,11 @@ struct dino_model {
 
     ggml_tensor * tensor(const std::string & name) const;
 
-    // Which kernels run the linear layers and the attention (dino_model_info.kernels).
+    // What DINO_ATTENTION_AUTO means for this model here: BF16 where the CPU has it and the
+    // linear weights are int8 (their rounding is far larger than bf16's), else FLASH.
+    dino_attention_kernel default_attention() const;
+
+    // Which kernels run the linear layers and the attention by default (dino_model_info.kernels).
     std::string kernels() const;
 
     // Bytes of weights held: the ggml buffer and the packed weights.

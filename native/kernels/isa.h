@@ -26,6 +26,7 @@ struct isa_kernels {
     int rows_int8, rows_float;         // microkernel heights: threads take whole panels
     bool int8_pairs8;                  // int8 weights in the pairs8 layout (pack.cpp), else groups4
     bool (*vnni_supported)();          // this CPU has the ISA's VNNI (else int8 uses maddubs)
+    bool (*bf16_supported)();          // this CPU has the ISA's bf16 dot products (attention_op.bf16)
     void (*linear_rows)(const linear_op & op, bool vnni, const float * x, const float * norm_w, const float * norm_b,
                         const float * bias, const float * residual, float * y, int64_t row_begin, int64_t row_end);
     void (*attention_rows)(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens,

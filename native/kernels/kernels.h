@@ -122,11 +122,14 @@ void linear_rows(const linear_op & op, const float * x, const float * norm_w, co
 // heads concatenated (the input of self.proj).  qkv [3D, T, N]: per token q,
 // k and v, each heads x head_dim; result [D, T, N].  The softmax is exact (a
 // query's scores for all keys fit in cache); f32 throughout.
+// bf16: q k^T and p v as bf16 dot products (AVX512_BF16), f32 sums and softmax.
 struct attention_op {
     int heads = 0;  // 0: no kernel here (head_dim not a multiple of 16, or no build for this CPU)
     float scale = 0;
+    bool bf16 = false;
 };
-attention_op attention_kernel(int64_t dim, int heads);
+// bf16: where the CPU has bf16 dot products (else heads = 0).
+attention_op attention_kernel(int64_t dim, int heads, bool bf16 = false);
 ggml_tensor * attention(ggml_context * ctx, const attention_op & op, ggml_tensor * qkv, op_timing * timing = nullptr);
 
 // The same on plain arrays, for tests: queries [q_begin, q_end) of every sequence.

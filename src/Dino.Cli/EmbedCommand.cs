@@ -13,6 +13,7 @@ internal static class EmbedCommand
         var threads = Shared.Threads();
         var size = Shared.Size();
         var batch = Shared.Batch();
+        var attention = Shared.Attention();
         var output = new Option<string?>("--output", "-o") { Description = "Output file (default: stdout for jsonl and csv; npy needs a file)" };
         var format = new Option<string?>("--format", "-f") { Description = "npy, jsonl or csv (default: from the -o extension, which must then be .npy, .jsonl or .csv; without -o, jsonl)" };
         format.AcceptOnlyFromAmong("npy", "jsonl", "csv");
@@ -21,7 +22,7 @@ internal static class EmbedCommand
         var paths = new Argument<string[]>("PATH") { Description = "Image files, folders (searched recursively, sorted), or .npy tensors [3,H,W] / [N,3,H,W] already preprocessed", Arity = ArgumentArity.OneOrMore };
 
         var cmd = new Command("embed", "Embed images: the CLS embedding of each (and, with --tokens, all tokens).")
-        { model, output, format, batch, threads, size, normalize, tokens, paths };
+        { model, output, format, batch, threads, size, attention, normalize, tokens, paths };
         CliHelp.AddDetails(cmd, """
             In folders, images are recognised by their extension (.jpg .jpeg .png .gif .webp .bmp, and .npy tensors); other files
             are not read, and the summary line counts them. A file named on the command line is always read, whatever its name.
@@ -35,12 +36,12 @@ internal static class EmbedCommand
 
         cmd.SetAction((r, ct) => Task.FromResult(Run(
             r.GetValue(model)!, r.GetValue(paths)!, r.GetValue(output), r.GetValue(format), r.GetValue(batch),
-            r.GetValue(threads), r.GetValue(size), r.GetValue(normalize), r.GetValue(tokens), ct)));
+            r.GetValue(threads), r.GetValue(size), r.GetValue(attention), r.GetValue(normalize), r.GetValue(tokens), ct)));
         return cmd;
     }
 
     private static int Run(string modelPath, string[] paths, string? output, string? format, int batch, int threads,
-                           int? size, bool normalize, bool tokens, CancellationToken ct)
+                           int? size, AttentionKernel attention, bool normalize, bool tokens, CancellationToken ct)
     {
         // A device or FIFO (/dev/stdout, a pipe) takes JSON lines, as stdout does; a folder is no output at all.
         string? special = output == null ? null : Dino.IO.RegularFile.NonRegularKind(Path.GetFullPath(output));
@@ -61,7 +62,7 @@ internal static class EmbedCommand
         var files = Inputs.Expand(paths, allowNpy: true, failed, ignored);
         if (files.Count == 0 && failed.Count == 0) throw new UsageException("no images found in the given paths");
 
-        using var dino = Shared.Open(modelPath, threads, batch);
+        using var dino = Shared.Open(modelPath, threads, batch, attention);
         var recipe = Shared.Recipe(dino, size);
         var options = new EmbedOptions { Tokens = tokens };
         using var sink = Sink.Open(format, output, dino.Info.EmbeddingLength, tokens);

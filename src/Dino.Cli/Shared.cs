@@ -22,6 +22,12 @@ internal static class Shared
         Description = "Input size in pixels, a multiple of 8 (default: the model's own preprocessing)",
     };
 
+    public static Option<AttentionKernel> Attention() => new("--attention")
+    {
+        Description = "The attention kernel: auto (the library's choice for the model: `dino info` says which), exact, flash (f32), bf16 (bf16 products where the CPU has them)",
+        DefaultValueFactory = _ => AttentionKernel.Auto,
+    };
+
     public static Option<int> Batch() => new("--batch", "-b")
     {
         Description = "Images computed together",
@@ -36,10 +42,10 @@ internal static class Shared
         WriteIndented = true,
     };
 
-    public static DinoModel Open(string path, int threads, int batch = 8)
+    public static DinoModel Open(string path, int threads, int batch = 8, AttentionKernel attention = AttentionKernel.Auto)
     {
         if (batch < 1) throw new UsageException("--batch must be 1 or more");
-        return DinoModel.Load(path, new DinoModelOptions { ThreadsPerCall = threads, MaxBatchSize = batch });
+        return DinoModel.Load(path, new DinoModelOptions { ThreadsPerCall = threads, MaxBatchSize = batch, Attention = attention });
     }
 
     /// <summary>The model's recipe, with its output size changed to size (crop if it crops, else the resize).</summary>

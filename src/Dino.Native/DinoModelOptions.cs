@@ -9,7 +9,7 @@ public sealed record DinoModelOptions
     /// <summary>Images computed together by <see cref="DinoModel.EmbedBatch(IReadOnlyList{ImageTensor}, EmbedOptions?, CancellationToken)"/> (default 8).</summary>
     public int MaxBatchSize { get; init; } = 8;
 
-    /// <summary>The attention kernel (default: flash).</summary>
+    /// <summary>The attention kernel (default: the library's choice for the model).</summary>
     public AttentionKernel Attention { get; init; } = AttentionKernel.Auto;
 
     /// <summary>Position-embedding resampling for non-native sizes.</summary>

@@ -21,6 +21,7 @@ namespace dino::kernels::avx512 {
 namespace {
 
 #define DINO_INT8 __attribute__((target("avx512vnni")))
+#define DINO_BF16 __attribute__((target("avx512bf16")))
 
 struct vec {
     static constexpr int W = 16;
@@ -53,6 +54,8 @@ struct vec {
     static float hmax(F v) { return _mm512_reduce_max_ps(v); }
     static F round(F v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
     static F scale2(F p, F n) { return _mm512_scalef_ps(p, n); }  // p * 2^n
+    static F max_first(F m, F x, int64_t n) { return _mm512_mask_max_ps(m, first(std::clamp<int64_t>(n, 0, W)), m, x); }  // lanes < n
+    static F keep_first(F v, int64_t n) { return n >= W ? v : _mm512_maskz_mov_ps(first(std::max<int64_t>(n, 0)), v); }
     static F keep_if_less(F v, F a, F b) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), v); }
     static F select_negative(F x, F if_negative, F otherwise) {
         return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero(), _CMP_LT_OQ), otherwise, if_negative);
@@ -63,7 +66,32 @@ struct vec {
         return _mm512_mask_i32gather_ps(zero(), first(n), idx, base, 4);
     }
 
+    static I zero_i() { return _mm512_setzero_si512(); }
+    // 16 x 16 32-bit lanes: r[i] lane j to r[j] lane i.  32-bit, then 64-bit interleaves within
+    // 128-bit lanes (4 x 4 blocks), then two shuffles of 128-bit lanes.
+    static void transpose16(I (&r)[16]) {
+        I b[16], c[16];
+        for (int i = 0; i < 16; i += 2) {
+            b[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+            b[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+        }
+        for (int g = 0; g < 16; g += 4) {  // c[g + i], lane k: rows g..g+3 of column 4k + i
+            c[g + 0] = _mm512_unpacklo_epi64(b[g], b[g + 2]);
+            c[g + 1] = _mm512_unpackhi_epi64(b[g], b[g + 2]);
+            c[g + 2] = _mm512_unpacklo_epi64(b[g + 1], b[g + 3]);
+            c[g + 3] = _mm512_unpackhi_epi64(b[g + 1], b[g + 3]);
+        }
+        for (int i = 0; i < 4; ++i) {
+            const I d = _mm512_shuffle_i32x4(c[i], c[4 + i], 0x88), e = _mm512_shuffle_i32x4(c[i], c[4 + i], 0xDD);
+            const I f = _mm512_shuffle_i32x4(c[8 + i], c[12 + i], 0x88), g = _mm512_shuffle_i32x4(c[8 + i], c[12 + i], 0xDD);
+            r[i] = _mm512_shuffle_i32x4(d, f, 0x88);
+            r[4 + i] = _mm512_shuffle_i32x4(e, g, 0x88);
+            r[8 + i] = _mm512_shuffle_i32x4(d, f, 0xDD);
+            r[12 + i] = _mm512_shuffle_i32x4(e, g, 0xDD);
+        }
+    }
     static I load_i(const void * p) { return _mm512_loadu_si512(p); }
+    static void store_i(void * p, I v) { _mm512_storeu_si512(p, v); }
     static I set1_i(int32_t v) { return _mm512_set1_epi32(v); }
     static I add_i(I a, I b) { return _mm512_add_epi32(a, b); }
     static F cvt_f(I v) { return _mm512_cvtepi32_ps(v); }
@@ -73,6 +101,18 @@ struct vec {
     static I sign8(I a, I w) { return _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a); }  // a * sign(w), w != 0
     static I maddubs_ones(I u8, I s8) { return _mm512_madd_epi16(_mm512_maddubs_epi16(u8, s8), _mm512_set1_epi16(1)); }
     DINO_INT8 static I dpbusd(I acc, I a, I w) { return _mm512_dpbusd_epi32(acc, a, w); }
+
+    // bf16 pairs (simd.inc: attention_rows_bf16), rounded to nearest even.
+    DINO_BF16 static F dot_bf16(F acc, I a, I b) { return _mm512_dpbf16_ps(acc, (__m512bh) a, (__m512bh) b); }
+    DINO_BF16 static I bf16_pairs(F lo, F hi) { return (I) _mm512_cvtne2ps_pbh(hi, lo); }  // x[0..31]: lane i (x[2i], x[2i+1])
+    DINO_BF16 static I bf16_interleave(F a, F b) {  // lane i: (a[i], b[i])
+        const I pairs = (I) _mm512_cvtne2ps_pbh(b, a);  // a's 16 values, then b's
+        const I order = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                         23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+        return _mm512_permutexvar_epi16(order, pairs);
+    }
+    static F bf16_low(I pairs) { return _mm512_castsi512_ps(_mm512_slli_epi32(pairs, 16)); }  // the first of each pair
+    static F bf16_high(I pairs) { return _mm512_castsi512_ps(_mm512_and_si512(pairs, _mm512_set1_epi32(int32_t(0xFFFF0000u)))); }
 
     // 32 values to q8_0 + 128 (see quantize_row_q8).
     static void quantize_block(const float * x, uint8_t * q, float & d_out, int32_t & sum) {
@@ -96,11 +136,16 @@ bool vnni_supported() {
     return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11));  // CPUID.7.0:ECX.AVX512_VNNI
 }
 
+bool bf16_supported() {
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));  // CPUID.7.1:EAX.AVX512_BF16
+}
+
 }  // namespace
 }  // namespace dino::kernels::avx512
 
 namespace dino::kernels {
-extern const isa_kernels avx512_kernels = {"avx512", avx512::vec::kRowsQ8, avx512::vec::kRowsF, false, avx512::vnni_supported,
+extern const isa_kernels avx512_kernels = {"avx512", avx512::vec::kRowsQ8, avx512::vec::kRowsF, false, avx512::vnni_supported, avx512::bf16_supported,
                                            avx512::linear_rows, avx512::attention_rows, avx512::gelu,
                                            avx512::peak_probe};
 }  // namespace dino::kernels
