@@ -129,6 +129,7 @@ void dino_context::compute(const float * input, int32_t n, int32_t height, int32
                     snprintf(e.name, sizeof e.name, "%s", t.name.c_str());
                     e.kind = t.kind;
                     e.block = t.block;
+                    e.peak_kind = t.peak_kind;
                     it = profile_.insert(profile_.end(), e);
                 }
                 it->seconds += t.take();

@@ -182,7 +182,7 @@ int32_t dino_context_get_profile(const dino_context * context, dino_profile_entr
 }
 
 double dino_peak_ops(int32_t kind, int32_t n_threads, double seconds) {
-    if ((kind != 0 && kind != 1) || n_threads < 1 || n_threads > DINO_MAX_THREADS || !(seconds > 0 && seconds <= 60)) return 0;
+    if (kind < DINO_PEAK_F32_FMA || kind > DINO_PEAK_BF16_DOT || n_threads < 1 || n_threads > DINO_MAX_THREADS || !(seconds > 0 && seconds <= 60)) return 0;
     return dino::kernels::peak_ops(kind, n_threads, seconds);
 }
 

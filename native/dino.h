@@ -273,14 +273,22 @@ typedef enum dino_profile_kind {
     DINO_PROFILE_FC2       = 4, /* mlp.fc2 + the residual                     */
 } dino_profile_kind;
 
+/* The instructions a kernel's products run on, each with its peak
+ * (dino_peak_ops). */
+typedef enum dino_peak_kind {
+    DINO_PEAK_F32_FMA  = 0, /* f32 fused multiply-adds                         */
+    DINO_PEAK_INT8_DOT = 1, /* int8 dot products: VNNI, or maddubs before it   */
+    DINO_PEAK_BF16_DOT = 2, /* bf16 pair dot products into f32 (AVX512_BF16)   */
+} dino_peak_kind;
+
 typedef struct dino_profile_entry {
     char    name[32];  /* "blk.3.attn_qkv", "blk.3.attention"                       */
     int32_t kind;      /* dino_profile_kind                                         */
     int32_t block;
+    int32_t peak_kind; /* dino_peak_kind: what its operations ran on                */
     double  seconds;   /* wall time, from its first thread's start to its last
                           thread's end, summed over the profiled computes           */
-    double  ops;       /* multiply-adds x 2 done in that time (f32, or int8 for
-                          int8 weights)                                             */
+    double  ops;       /* multiply-adds x 2 done in that time                       */
 } dino_profile_entry;
 
 /* Turns timing of the library's own ops on (a fresh profile) or off.  Ops
@@ -295,9 +303,9 @@ DINO_API int32_t dino_context_get_profile(const dino_context * context, dino_pro
                                           int32_t capacity, double * total_seconds);
 
 /* This CPU's peak, in operations per second on n_threads threads, measured for
- * about `seconds` by a probe of the instructions the kernels use: kind 0, f32
- * FMA; kind 1, int8 dot products (VNNI, or maddubs before it).  0 where no
- * probe exists (no kernels here; int8 on arm64). */
+ * about `seconds` by a probe of the instructions the kernels use (kind: a
+ * dino_peak_kind; multiply-adds count 2).  0 where no probe exists (no kernels
+ * here; int8 on arm64; bf16 without AVX512_BF16). */
 DINO_API double dino_peak_ops(int32_t kind, int32_t n_threads, double seconds);
 
 /* ---- quantization ----------------------------------------------------------- */

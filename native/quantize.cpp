@@ -132,23 +132,24 @@ struct run {
         if (r.progress && !r.progress(stage, done, total)) fail(DINO_ERR_ABORTED, "quantization stopped by the progress callback");
     }
 
-    std::unique_ptr<dino_context> context(const dino_model & m) const {
+    std::unique_ptr<dino_context> context(const dino_model & m, dino_attention_kernel attention = DINO_ATTENTION_FLASH) const {
         dino_context_params p{};
         p.n_threads = r.n_threads;
         p.pos_interp = DINO_POS_INTERP_DINO;
-        p.attention_kernel = DINO_ATTENTION_FLASH;
+        p.attention_kernel = attention;
         return dino_context::create(&m, p);
     }
 
     size_t image_floats() const { return size_t(3) * size_t(size) * size_t(size); }
 
     // The CLS embeddings of n images from input (their pixels, or see compute_extras).
-    std::vector<float> cls(const dino_model & m, const float * input, int32_t n, const dino::compute_extras & extras = {}) const {
+    std::vector<float> cls(const dino_model & m, const float * input, int32_t n, const dino::compute_extras & extras = {},
+                           dino_attention_kernel attention = DINO_ATTENTION_FLASH) const {
         std::vector<float> out(size_t(n) * size_t(m.hp.dim));
         dino_outputs o{};
         o.cls = out.data();
         o.cls_capacity = out.size();
-        context(m)->compute(input, n, size, size, o, extras);
+        context(m, attention)->compute(input, n, size, size, o, extras);
         return out;
     }
 };
@@ -368,7 +369,8 @@ recipe_result choose_types(const char * input_path, const run & run, std::vector
             data[l] = layers[l].quantized(layers[l].type);
             tr.set(layers[l], layers[l].type, data[l]);
         }
-        const std::vector<double> d = drops(ref_all, run.cls(*m, r.images, r.n_images), dim);
+        // With the attention the written file gets by default (bf16 for an all-int8 mix, where the CPU has it).
+        const std::vector<double> d = drops(ref_all, run.cls(*m, r.images, r.n_images, {}, m->default_attention()), dim);
         const double worst = *std::max_element(d.begin(), d.end());
         double sum = 0;
         for (double x : d) sum += x;

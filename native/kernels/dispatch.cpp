@@ -54,7 +54,7 @@ void attention_rows(const attention_op & op, const float * qkv, int64_t dim, int
 
 double peak_ops(int kind, int n_threads, double seconds) {
     const selection & s = active();
-    if (!s.k || n_threads < 1) return 0;
+    if (!s.k || n_threads < 1 || (kind == 2 && !s.k->bf16_supported())) return 0;
     if (s.k->peak_probe(kind, s.vnni, 1) == 0) return 0;  // no probe for this kind here
     // Every thread runs rounds of the probe until the time is up; the total over the wall time.
     using clock = std::chrono::steady_clock;

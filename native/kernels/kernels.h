@@ -94,6 +94,7 @@ struct op_timing {
     std::string name;  // "blk.3.attn_qkv", "blk.3.attention"
     int kind = 0;      // dino_profile_kind
     int block = 0;
+    int peak_kind = 0; // dino_peak_kind
     double ops = 0;    // floating-point (or int8) operations per compute
     const void * op = nullptr;  // the op's parameters (what the untimed op gets as userdata)
     std::atomic<int64_t> start{INT64_MAX}, end{0};  // ns, this compute
@@ -139,7 +140,8 @@ void attention_rows(const attention_op & op, const float * qkv, int64_t dim, int
 // This CPU's peak throughput on n_threads threads, in operations per second,
 // measured for about `seconds`: kind 0, f32 FMA (2 per lane); kind 1, int8
 // dot products (2 per multiply-add; VNNI or maddubs as the int8 kernels run);
-// 0 where this build has no probe for it.
+// kind 2, bf16 dot products (4 per lane); 0 where this build or CPU has no
+// probe for it.
 double peak_ops(int kind, int n_threads, double seconds);
 
 // Exact GELU on n floats (the kernel the fused op uses), for tests.

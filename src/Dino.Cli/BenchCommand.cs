@@ -78,24 +78,25 @@ internal static class BenchCommand
     // One row of the profile: a kind of op (or a block), per image.
     private sealed record Part(string Name, double MsPerImage, double Share, double GopsPerSecond, double PeakShare, string Peak);
 
-    private sealed record ProfileResult(IReadOnlyList<Part> Kinds, IReadOnlyList<Part> Blocks, double PeakF32Gops, double PeakInt8Gops);
+    private sealed record ProfileResult(IReadOnlyList<Part> Kinds, IReadOnlyList<Part> Blocks, double PeakF32Gops, double PeakInt8Gops,
+                                        double PeakBf16Gops);
 
     private static ProfileResult Profile(DinoModel dino, IReadOnlyList<ImageTensor> inputs, int runs, int threads, CancellationToken ct)
     {
         var p = dino.Profile(inputs, runs, ct);
         // The same threads as the runs, right after them: what this CPU can do now.
-        double peakF32 = DinoProfile.MeasurePeak(false, threads), peakInt8 = DinoProfile.MeasurePeak(true, threads);
-        var types = dino.Tensors.ToDictionary(t => t.Name, t => t.Type);
-        bool Int8(DinoProfileEntry e) => e.Kind != DinoProfileKind.Attention && types.TryGetValue(e.Name + ".weight", out var t) && t.StartsWith('q');
+        var peaks = Enum.GetValues<DinoPeakKind>().ToDictionary(k => k, k => DinoProfile.MeasurePeak(k, threads));
         double perImage = 1000.0 / p.Images, total = p.TotalSeconds;
         Part Row(string name, IEnumerable<DinoProfileEntry> es, double seconds)
         {
             var list = es.ToList();
             double ops = list.Sum(e => e.Operations);
-            bool int8 = list.Count > 0 && list.All(Int8), f32 = list.Count > 0 && !list.Any(Int8);
-            double peak = int8 ? peakInt8 : f32 ? peakF32 : 0;
+            var units = list.Select(e => e.Peak).Distinct().ToList();
+            double peak = units.Count == 1 ? peaks[units[0]] : 0;
+            string unit = units.Count == 1 ? units[0] switch { DinoPeakKind.Int8Dot => "int8", DinoPeakKind.Bf16Dot => "bf16", _ => "f32" }
+                        : units.Count > 1 ? "mixed" : "";
             return new Part(name, seconds * perImage, seconds / total, seconds > 0 ? ops / seconds / 1e9 : 0,
-                            peak > 0 && seconds > 0 ? ops / seconds / peak : 0, int8 ? "int8" : f32 ? "f32" : list.Count > 0 ? "mixed" : "");
+                            peak > 0 && seconds > 0 ? ops / seconds / peak : 0, unit);
         }
         var kinds = Enum.GetValues<DinoProfileKind>()
             .Select(k => Row(k.ToString().ToLowerInvariant(), p.Entries.Where(e => e.Kind == k), p.Entries.Where(e => e.Kind == k).Sum(e => e.Seconds)))
@@ -105,12 +106,14 @@ internal static class BenchCommand
         kinds.Add(Row("total", p.Entries, total) with { Peak = "" , PeakShare = 0 });
         var blocks = p.Entries.GroupBy(e => e.Block)
             .Select(g => Row($"block {g.Key}", g, g.Sum(e => e.Seconds)) with { PeakShare = 0, Peak = "" }).ToList();
-        return new ProfileResult(kinds, blocks, peakF32 / 1e9, peakInt8 / 1e9);
+        return new ProfileResult(kinds, blocks, peaks[DinoPeakKind.F32Fma] / 1e9, peaks[DinoPeakKind.Int8Dot] / 1e9, peaks[DinoPeakKind.Bf16Dot] / 1e9);
     }
 
     private static void PrintProfile(ProfileResult p)
     {
-        Console.WriteLine($"  peak of this CPU on these threads: f32 FMA {p.PeakF32Gops:F0} GFLOP/s, int8 dot {(p.PeakInt8Gops > 0 ? $"{p.PeakInt8Gops:F0} GOP/s" : "not probed")}");
+        static string Rate(double g, string unit) => g > 0 ? $"{g:F0} {unit}" : "not probed";
+        Console.WriteLine($"  peak of this CPU on these threads: f32 FMA {Rate(p.PeakF32Gops, "GFLOP/s")}, int8 dot {Rate(p.PeakInt8Gops, "GOP/s")}, " +
+                          $"bf16 dot {Rate(p.PeakBf16Gops, "GFLOP/s")}");
         Console.WriteLine("  part        ms/image  share   GOP/s  of peak");
         foreach (var k in p.Kinds)
         {

@@ -400,7 +400,7 @@ public sealed class DinoModel : IDisposable
             var entries = new NativeProfileEntry[n];
             fixed (NativeProfileEntry* e = entries) NativeMethods.dino_context_get_profile(ctx, e, n, null);
             NativeMethods.dino_context_set_profiling(ctx, 0);
-            return new DinoProfile(entries.Select(e => new DinoProfileEntry(NativeMethods.Utf8(e.Name) ?? "", (DinoProfileKind)e.Kind, e.Block, e.Seconds, e.Ops)).ToList(),
+            return new DinoProfile(entries.Select(e => new DinoProfileEntry(NativeMethods.Utf8(e.Name) ?? "", (DinoProfileKind)e.Kind, e.Block, e.Seconds, e.Ops, (DinoPeakKind)e.PeakKind)).ToList(),
                                    total, runs * batch.Length);
         }
         finally

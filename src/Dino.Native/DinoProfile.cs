@@ -8,13 +8,13 @@ namespace Dino;
 public sealed record DinoProfile(IReadOnlyList<DinoProfileEntry> Entries, double TotalSeconds, int Images)
 {
     /// <summary>
-    /// This CPU's peak in operations per second on <paramref name="threads"/> threads, measured for about
-    /// <paramref name="seconds"/> by a probe of the instructions the kernels use: f32 FMA, or int8 dot products
-    /// (VNNI, or maddubs before it). 0 where there is no probe (no kernels here; int8 on arm64).
+    /// This CPU's peak in operations per second (a multiply-add counts 2) on <paramref name="threads"/> threads,
+    /// measured for about <paramref name="seconds"/> by a probe of the instructions the kernels use. 0 where there
+    /// is no probe (no kernels here; int8 on arm64; bf16 without AVX512_BF16).
     /// </summary>
-    public static double MeasurePeak(bool int8, int threads, double seconds = 0.5)
+    public static double MeasurePeak(DinoPeakKind kind, int threads, double seconds = 0.5)
     {
         Interop.NativeLibraryLoader.EnsureLoaded();
-        return Interop.NativeMethods.dino_peak_ops(int8 ? 1 : 0, threads, seconds);
+        return Interop.NativeMethods.dino_peak_ops((int)kind, threads, seconds);
     }
 }

@@ -213,6 +213,7 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         var kinds = profile.GetProperty("kinds").EnumerateArray().Select(k => k.GetProperty("name").GetString()).ToList();
         Assert.Equal(new[] { "qkv", "attention", "proj", "fc1", "fc2", "rest", "total" }, kinds);
         Assert.True(profile.GetProperty("peak_f32_gops").GetDouble() > 0);
+        Assert.True(profile.GetProperty("peak_bf16_gops").GetDouble() >= 0);  // 0 without AVX512_BF16
         Assert.Equal(2, profile.GetProperty("blocks").GetArrayLength());
         var text = Dino("bench", "-m", q, "--runs", "2", "--profile");
         Assert.Contains("of peak", text.stdout);

@@ -56,7 +56,7 @@ public class ParityTests(ModelFixture models, ITestOutputHelper output)
         Assert.Equal(1e-12f, i.LayerNormEps);
         Assert.Equal("q8_0", models.Q8.Info.WeightType);
         // The struct's last field arrives intact (what runs depends on the CPU).
-        Assert.Matches("^linear (ggml|avx512|avx2)(-vnni|-int8)?, attention (ggml|avx512|avx2)$", models.Q8.Info.Kernels);
+        Assert.Matches("^linear (ggml|avx512|avx2)(-vnni|-int8)?, attention (ggml|avx512(-bf16)?|avx2)$", models.Q8.Info.Kernels);
         Assert.Equal(224, models.Hf.DefaultPreprocessing.Resize);
         Assert.Equal(ResampleFilter.Bicubic, models.Q8.DefaultPreprocessing.Resample);
         Assert.Equal(256, models.Q8.DefaultPreprocessing.Resize);

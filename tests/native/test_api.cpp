@@ -84,7 +84,7 @@ TEST(Api, VersionAndInfo) {
     // Which kernels run depends on the CPU and DINO_KERNELS (ggml: ggml's ops; avx2: that build).
     const std::string kernels = i.kernels, forced = getenv("DINO_KERNELS") ? getenv("DINO_KERNELS") : "";
     if (forced == "ggml") EXPECT_EQ(kernels, "linear ggml, attention ggml");
-    else EXPECT_TRUE(std::regex_match(kernels, std::regex("linear (ggml|avx512|avx2|neon|dotprod|i8mm)(-vnni|-int8)?, attention (ggml|avx512|avx2|neon|dotprod|i8mm)"))) << kernels;
+    else EXPECT_TRUE(std::regex_match(kernels, std::regex("linear (ggml|avx512|avx2|neon|dotprod|i8mm)(-vnni|-int8)?, attention (ggml|avx512(-bf16)?|avx2|neon|dotprod|i8mm)"))) << kernels;
     if (forced == "avx2" || forced == "neon" || forced == "dotprod" || forced == "i8mm")
         EXPECT_NE(kernels.find("attention " + forced), std::string::npos) << kernels;
     EXPECT_EQ(i.embedding_length, 384);
@@ -346,6 +346,7 @@ TEST(Api, ProfileTimesEveryKernelOp) {
     }
     EXPECT_STREQ(e[0].name, "blk.0.attn_qkv");
     EXPECT_EQ(e[1].kind, DINO_PROFILE_ATTENTION);
+    EXPECT_EQ(e[1].peak_kind, DINO_PEAK_F32_FMA);  // f32 weights: f32 attention by default
     EXPECT_EQ(e[9].block, 1);
     EXPECT_LE(sum, total);
     // 64 x 192 weights over 19 tokens, three times
@@ -353,5 +354,10 @@ TEST(Api, ProfileTimesEveryKernelOp) {
     dino_context_set_profiling(ctx.get(), false);
     EXPECT_EQ(dino_context_get_profile(ctx.get(), nullptr, 0, nullptr), 0);
     EXPECT_GT(dino_peak_ops(0, 1, 0.05), 1e8);
-    EXPECT_EQ(dino_peak_ops(2, 1, 0.05), 0);  // no such probe
+    // A bf16 probe exactly where the int8 models' attention runs on bf16 (AUTO).
+    const std::string kernels = info_of(shared_model("tiny-dino-q8_0.gguf")).kernels;
+    const double bf16 = dino_peak_ops(DINO_PEAK_BF16_DOT, 1, 0.05);
+    if (kernels.find("attention avx512-bf16") != std::string::npos) EXPECT_GT(bf16, 1e8) << kernels;
+    else EXPECT_EQ(bf16, 0) << kernels;
+    EXPECT_EQ(dino_peak_ops(3, 1, 0.05), 0);  // no such probe
 }

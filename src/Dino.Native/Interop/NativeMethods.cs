@@ -47,6 +47,7 @@ internal unsafe struct NativeProfileEntry
     public fixed byte Name[32];
     public int Kind;
     public int Block;
+    public int PeakKind;
     public double Seconds;
     public double Ops;
 }
