@@ -32,16 +32,20 @@ ggml_tensor * sum_of_squares(ggml_context * ctx, ggml_tensor * x) {
     return ggml_sum_rows(ctx, ggml_cont(ctx, ggml_transpose(ctx, sq)));
 }
 
-// When profiling, the timing of one op of block il (kernels.h: op_timing).
-dino::kernels::op_timing * timer(dino::vit_graph & g, int il, const char * what, int kind, dino_peak_kind peak, double ops) {
-    if (!g.shape.profile) return nullptr;
-    dino::kernels::op_timing & t = g.timings.emplace_back();
-    t.name = dino::tn::block(il, what);
-    t.kind = kind;
-    t.block = il;
-    t.peak_kind = peak;
-    t.ops = ops;
-    return &t;
+// The node of one op of ours in block il, timed when profiling (kernels.h: op_node, op_timing;
+// what, kind: its name and dino_profile_kind; ops: its operations, on peak's instructions).
+dino::kernels::op_node & node(dino::vit_graph & g, int il, const char * what, int kind, dino_peak_kind peak, double ops) {
+    dino::kernels::op_node & n = g.nodes.emplace_back();
+    if (g.shape.profile) {
+        dino::kernels::op_timing & t = g.timings.emplace_back();
+        t.name = dino::tn::block(il, what);
+        t.kind = kind;
+        t.block = il;
+        t.peak_kind = peak;
+        t.ops = ops;
+        n.timing = &t;
+    }
+    return n;
 }
 
 // A block's linear layer: residual + act(Linear(LayerNorm?(x))), one fused op
@@ -54,8 +58,8 @@ ggml_tensor * block_linear(ggml_context * ctx, const dino::linear_layer & l, ggm
         const double ops = 2.0 * double(l.op.w->k) * double(l.op.w->n) * double(ggml_nrows(x));
         using fmt = dino::kernels::packed_linear::format;
         const bool int8 = l.op.w->fmt == fmt::q8 || l.op.w->fmt == fmt::q4;
-        return dino::kernels::linear(ctx, l.op, x, l.b, l.norm_w, l.norm_b, residual,
-                                     timer(g, il, what, kind, int8 ? DINO_PEAK_INT8_DOT : DINO_PEAK_F32_FMA, ops));
+        return dino::kernels::linear(ctx, node(g, il, what, kind, int8 ? DINO_PEAK_INT8_DOT : DINO_PEAK_F32_FMA, ops), l.op, x,
+                                     l.b, l.norm_w, l.norm_b, residual);
     }
     if (l.norm_w) x = layer_norm(ctx, x, l.norm_w, l.norm_b, l.op.norm_eps);
     if (g.shape.input_stats) {
@@ -226,9 +230,10 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
             if (fused && m.attention.heads > 0) {
                 // Ours (kernels.h): straight from qkv to the heads side by side, [D, T, N].
                 // q k^T and p v: 2 x T x T x D multiply-adds per image.
-                o = dino::kernels::attention(ctx, bf16 ? m.attention_bf16 : m.attention, qkv,
-                                             timer(*g, il, "attention", DINO_PROFILE_ATTENTION, bf16 ? DINO_PEAK_BF16_DOT : DINO_PEAK_F32_FMA,
-                                                   4.0 * double(T * T * D * N)));
+                o = dino::kernels::attention(ctx,
+                                             node(*g, il, "attention", DINO_PROFILE_ATTENTION, bf16 ? DINO_PEAK_BF16_DOT : DINO_PEAK_F32_FMA,
+                                                  4.0 * double(T * T * D * N)),
+                                             bf16 ? m.attention_bf16 : m.attention, qkv);
             } else if (fused) {
                 // f32 keys and values: f16 ones measured slower here (the CPU kernel converts them back
                 // row by row) and less precise.

@@ -46,7 +46,8 @@ struct vit_graph {
     std::vector<ggml_tensor *> out_input_stats;
     // With shape.block_inputs: the residual stream entering each block from first_block on, [D, T, N].
     std::vector<ggml_tensor *> out_block_inputs;
-    std::deque<kernels::op_timing> timings;  // with shape.profile: one per timed op, in graph order
+    std::deque<kernels::op_node> nodes;      // one per op of ours (kernels.h)
+    std::deque<kernels::op_timing> timings;  // with shape.profile: one per op of ours, in graph order
 
     vit_graph() = default;
     vit_graph(const vit_graph &) = delete;

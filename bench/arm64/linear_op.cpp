@@ -43,6 +43,7 @@ int main(int argc, char ** argv) {
 
     std::unique_ptr<dino::kernels::packed_linear> packed;
     dino::kernels::linear_op op;
+    dino::kernels::op_node node;
     ggml_tensor * y;
     if (path == "ours") {
         packed = dino::kernels::pack(w);
@@ -51,7 +52,7 @@ int main(int argc, char ** argv) {
             return 1;
         }
         op.w = packed.get();
-        y = dino::kernels::linear(ctx, op, x, b, nullptr, nullptr, nullptr);
+        y = dino::kernels::linear(ctx, node, op, x, b, nullptr, nullptr, nullptr);
     } else {
         y = ggml_add(ctx, ggml_mul_mat(ctx, w, x), b);
     }

@@ -47,9 +47,9 @@ attention_op attention_kernel(int64_t dim, int heads, bool bf16) {
     return op;
 }
 
-void attention_rows(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens, int64_t sequences,
+void attention_rows(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens, int64_t head,
                     float * out, int64_t q_begin, int64_t q_end) {
-    active().k->attention_rows(op, qkv, dim, tokens, sequences, out, q_begin, q_end);  // attention_kernel() said yes
+    active().k->attention_rows(op, qkv, dim, tokens, head, out, q_begin, q_end);  // attention_kernel() said yes
 }
 
 double peak_ops(int kind, int n_threads, double seconds) {

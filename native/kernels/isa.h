@@ -13,6 +13,7 @@ namespace dino::kernels {
 
 constexpr int64_t kTile = 16;   // output columns per tile of the packed layouts
 constexpr int64_t kBlock = 32;  // q8_0 / q4_0 block along K
+constexpr int64_t kBlockPanels = 8;  // a linear op's unit of work: this many microkernel panels of rows (simd.inc)
 
 // int8 weights (kernels.h: packed_linear), per tile and 32-wide K block, in one of two layouts:
 //   groups4: 8 groups of [16 columns x 4 K] (64 bytes): a column's 4 bytes in one 32-bit lane, for
@@ -23,14 +24,14 @@ constexpr int64_t kBlock = 32;  // q8_0 / q4_0 block along K
 
 struct isa_kernels {
     const char * name;                 // "avx512", "avx2", "i8mm", "dotprod", "neon"
-    int rows_int8, rows_float;         // microkernel heights: threads take whole panels
+    int rows_int8, rows_float, rows_attention;  // microkernel heights: threads take whole panels
     bool int8_pairs8;                  // int8 weights in the pairs8 layout (pack.cpp), else groups4
     bool (*vnni_supported)();          // this CPU has the ISA's VNNI (else int8 uses maddubs)
     bool (*bf16_supported)();          // this CPU has the ISA's bf16 dot products (attention_op.bf16)
     void (*linear_rows)(const linear_op & op, bool vnni, const float * x, const float * norm_w, const float * norm_b,
                         const float * bias, const float * residual, float * y, int64_t row_begin, int64_t row_end);
     void (*attention_rows)(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens,
-                           int64_t sequences, float * out, int64_t q_begin, int64_t q_end);
+                           int64_t head, float * out, int64_t q_begin, int64_t q_end);
     void (*gelu)(const float * x, float * y, int64_t n);
     double (*peak_probe)(int kind, bool vnni, int64_t n);  // kernels.h: peak_ops
 };

@@ -96,7 +96,6 @@ struct op_timing {
     int block = 0;
     int peak_kind = 0; // dino_peak_kind
     double ops = 0;    // floating-point (or int8) operations per compute
-    const void * op = nullptr;  // the op's parameters (what the untimed op gets as userdata)
     std::atomic<int64_t> start{INT64_MAX}, end{0};  // ns, this compute
 
     // This compute's wall time in seconds, and reset for the next.
@@ -108,11 +107,22 @@ struct op_timing {
     }
 };
 
+// One of our ops in one graph: its parameters (a linear_op or attention_op, set
+// by linear() and attention()), the units of work its threads take in turn in
+// this compute (so a thread that is slowed or preempted takes fewer, not the
+// whole op's time), and, when profiling, where its time goes.  Owned by the
+// graph's owner; one compute of the graph at a time.
+struct op_node {
+    const void * op = nullptr;
+    op_timing * timing = nullptr;
+    std::atomic<int64_t> next{0};   // the next unit to take
+    std::atomic<int> finished{0};   // threads done; the last one resets both for the next compute
+};
+
 // y [N, rows...] = act(LN(x) W^T + bias) + residual.  x [K, rows...] f32,
 // contiguous; norm_w/norm_b used when op.norm; residual null or like y.
-// timing: when profiling, where the op's time goes (timing->op is set here).
-ggml_tensor * linear(ggml_context * ctx, const linear_op & op, ggml_tensor * x, ggml_tensor * bias,
-                     ggml_tensor * norm_w, ggml_tensor * norm_b, ggml_tensor * residual, op_timing * timing = nullptr);
+ggml_tensor * linear(ggml_context * ctx, op_node & node, const linear_op & op, ggml_tensor * x, ggml_tensor * bias,
+                     ggml_tensor * norm_w, ggml_tensor * norm_b, ggml_tensor * residual);
 
 // The same computation on plain arrays, for tests: rows [row_begin, row_end) of
 // x (K floats per row).  norm_w/norm_b/bias/residual may be null.
@@ -131,10 +141,10 @@ struct attention_op {
 };
 // bf16: where the CPU has bf16 dot products (else heads = 0).
 attention_op attention_kernel(int64_t dim, int heads, bool bf16 = false);
-ggml_tensor * attention(ggml_context * ctx, const attention_op & op, ggml_tensor * qkv, op_timing * timing = nullptr);
+ggml_tensor * attention(ggml_context * ctx, op_node & node, const attention_op & op, ggml_tensor * qkv);
 
-// The same on plain arrays, for tests: queries [q_begin, q_end) of every sequence.
-void attention_rows(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens, int64_t sequences,
+// The same on plain arrays: one sequence's head, queries [q_begin, q_end).
+void attention_rows(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens, int64_t head,
                     float * out, int64_t q_begin, int64_t q_end);
 
 // This CPU's peak throughput on n_threads threads, in operations per second,

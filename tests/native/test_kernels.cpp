@@ -99,7 +99,8 @@ void check_linear(const linear_case & c) {
     const std::unique_ptr<packed_linear> p = dino::kernels::pack(w);
     ASSERT_NE(p, nullptr);
     const linear_op op{p.get(), c.norm, eps, c.gelu};
-    ggml_tensor * ours = dino::kernels::linear(ctx, op, x, b, nw, nb, res);
+    dino::kernels::op_node node;
+    ggml_tensor * ours = dino::kernels::linear(ctx, node, op, x, b, nw, nb, res);
 
     ggml_cgraph * gf = ggml_new_graph(ctx);
     ggml_build_forward_expand(gf, ref);
@@ -197,7 +198,8 @@ double attention_error(const dino::kernels::attention_op & op, int64_t D, int H,
     std::normal_distribution<float> dist(0.0f, 1.0f);
     for (int64_t i = 0; i < ggml_nelements(qkv); ++i) static_cast<float *>(qkv->data)[i] = dist(rng);
     ggml_tensor * ref = ggml_attention(ctx, qkv, D, H, op.scale);
-    ggml_tensor * ours = dino::kernels::attention(ctx, op, qkv);
+    dino::kernels::op_node node;
+    ggml_tensor * ours = dino::kernels::attention(ctx, node, op, qkv);
     ggml_cgraph * gf = ggml_new_graph(ctx);
     ggml_build_forward_expand(gf, ref);
     ggml_build_forward_expand(gf, ours);

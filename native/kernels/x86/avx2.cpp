@@ -20,6 +20,7 @@ struct vec {
     static constexpr int W = 8;
     static constexpr int kRowsQ8 = 2, kTilesQ8 = 1;  // 2 rows x 2 vectors: 4 int32 + 4 f32 accumulators of 16
     static constexpr int kRowsF = 6, kTilesF = 1;    // 6 rows x 2 vectors: 12 accumulators
+    static constexpr int kRowsAttention = 6;
     static constexpr bool kSignedDot = false, kMatmulInt8 = false;  // int8 by VNNI or maddubs (int8.inc)
     static constexpr float kExpMin = -87.0f;         // 2^n built from exponent bits: n >= -126
     using F = __m256;
@@ -114,7 +115,7 @@ bool bf16_supported() { return false; }  // (no 256-bit bf16 attention)
 }  // namespace dino::kernels::avx2
 
 namespace dino::kernels {
-extern const isa_kernels avx2_kernels = {"avx2", avx2::vec::kRowsQ8, avx2::vec::kRowsF, false, avx2::vnni_supported, avx2::bf16_supported,
+extern const isa_kernels avx2_kernels = {"avx2", avx2::vec::kRowsQ8, avx2::vec::kRowsF, avx2::vec::kRowsAttention, false, avx2::vnni_supported, avx2::bf16_supported,
                                          avx2::linear_rows, avx2::attention_rows, avx2::gelu,
                                          avx2::peak_probe};
 }  // namespace dino::kernels

@@ -27,6 +27,7 @@ struct vec {
     static constexpr int W = 16;
     static constexpr int kRowsQ8 = 6, kTilesQ8 = 2;  // 6 x 2 tiles: 12 int32 + 12 f32 accumulators of 32
     static constexpr int kRowsF = 6, kTilesF = 2;    // 6 x 2 tiles: 12 accumulators
+    static constexpr int kRowsAttention = 12;        // 12 x 2 tiles: 24 accumulators
     static constexpr bool kSignedDot = false, kMatmulInt8 = false;  // int8 by VNNI or maddubs (int8.inc)
     static constexpr float kExpMin = -104.0f;        // scalef reaches the denormals: e^-104 < the smallest float
     using F = __m512;
@@ -90,6 +91,12 @@ struct vec {
             r[12 + i] = _mm512_shuffle_i32x4(e, g, 0xDD);
         }
     }
+    static void transpose16(F (&r)[16]) {
+        I x[16];
+        for (int i = 0; i < 16; ++i) x[i] = _mm512_castps_si512(r[i]);
+        transpose16(x);
+        for (int i = 0; i < 16; ++i) r[i] = _mm512_castsi512_ps(x[i]);
+    }
     static I load_i(const void * p) { return _mm512_loadu_si512(p); }
     static void store_i(void * p, I v) { _mm512_storeu_si512(p, v); }
     static I set1_i(int32_t v) { return _mm512_set1_epi32(v); }
@@ -145,7 +152,7 @@ bool bf16_supported() {
 }  // namespace dino::kernels::avx512
 
 namespace dino::kernels {
-extern const isa_kernels avx512_kernels = {"avx512", avx512::vec::kRowsQ8, avx512::vec::kRowsF, false, avx512::vnni_supported, avx512::bf16_supported,
+extern const isa_kernels avx512_kernels = {"avx512", avx512::vec::kRowsQ8, avx512::vec::kRowsF, avx512::vec::kRowsAttention, false, avx512::vnni_supported, avx512::bf16_supported,
                                            avx512::linear_rows, avx512::attention_rows, avx512::gelu,
                                            avx512::peak_probe};
 }  // namespace dino::kernels
