@@ -121,8 +121,9 @@ typedef struct dino_model_info {
     bool    preprocess_resize_shortest_edge; /* resize the shorter side, keep aspect */
     /* What computes on this CPU: "linear avx512-vnni, attention avx512" for
      * the library's own kernels (avx512 or avx2; int8 weights -vnni or, before
-     * VNNI, -int8), "ggml" where ggml's stock ops run instead (no AVX2, a
-     * weight type without a kernel).  The environment variable DINO_KERNELS,
+     * VNNI, -int8; attention -bf16 where DINO_ATTENTION_AUTO means BF16),
+     * "ggml" where ggml's stock ops run instead (no AVX2, a weight type
+     * without a kernel).  The environment variable DINO_KERNELS,
      * read once per process, forces a path: ggml, avx2, avx2-novnni,
      * avx512-novnni. */
     char    kernels[64];

@@ -28,6 +28,30 @@ public class ParityTests(ModelFixture models, ITestOutputHelper output)
     }
 
     [Fact]
+    public void EveryAttentionKernelMatchesPyTorch()
+    {
+        // Exact and Flash are f32 throughout; Bf16 rounds q, k, v and the probabilities to bf16 and still
+        // keeps the CLS within 1e-5 of PyTorch's on f32 weights (where the CPU lacks it, Bf16 runs Flash).
+        var inputs = Inputs("vits8-224x3");
+        var (_, want) = TestData.ReadNpy(TestData.Reference("vits8_hf_224_cls.npy"));
+        foreach (var kernel in new[] { AttentionKernel.Exact, AttentionKernel.Flash, AttentionKernel.Bf16 })
+        {
+            using var m = DinoModel.Load(TestData.Data("vits8-hf-f32.gguf"), new DinoModelOptions { Attention = kernel, ThreadsPerCall = 2 });
+            var batch = m.EmbedBatch(inputs);
+            for (int i = 0; i < 3; i++)
+            {
+                double cos = TestData.Cosine(batch[i].Embedding, want.AsSpan(i * 384, 384));
+                output.WriteLine($"{kernel}, image {i}: CLS cosine vs PyTorch {cos:F9}");
+                Assert.True(cos >= (kernel == AttentionKernel.Bf16 ? 0.99999 : 0.999999), $"{kernel}: cosine {cos}");
+            }
+        }
+        // Not a kernel: refused when the model is loaded, not at the first image.
+        var bad = Assert.Throws<ArgumentOutOfRangeException>(() => DinoModel.Load(TestData.Data("tiny-hf-f32.gguf"),
+                                                                                    new DinoModelOptions { Attention = (AttentionKernel)7 }));
+        Assert.Contains("attention_kernel", bad.Message);
+    }
+
+    [Fact]
     public void OptionalOutputsHaveTheirShapes()
     {
         var input = Inputs("vits8-224x3")[0];
