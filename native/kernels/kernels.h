@@ -115,7 +115,7 @@ struct op_timing {
 struct op_node {
     const void * op = nullptr;
     op_timing * timing = nullptr;
-    std::atomic<int64_t> next{0};   // the next unit to take
+    std::atomic<int64_t> next{0};   // where the work not yet taken begins (a unit or a row)
     std::atomic<int> finished{0};   // threads done; the last one resets both for the next compute
 };
 
