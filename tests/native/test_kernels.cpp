@@ -126,8 +126,9 @@ bool have() {
 TEST(Kernels, LinearMatchesGgmlForEveryTypeAndFusion) {
     for (ggml_type type : {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q5_0, GGML_TYPE_Q4_0}) {
         if (!have()) return;
-        // 13 rows: remainders for both microkernel heights (4 and 6); 48 columns: a single last tile.
-        for (const auto & [K, N, rows] : {std::tuple<int64_t, int64_t, int64_t>{96, 48, 13}, {384, 64, 7}, {1536, 32, 5}}) {
+        // 13 rows: remainders for both microkernel heights (4 and 6); 48 columns: a single last tile;
+        // K = 544: 17 blocks, one past AVX-512's 16 quantized at a time.
+        for (const auto & [K, N, rows] : {std::tuple<int64_t, int64_t, int64_t>{96, 48, 13}, {384, 64, 7}, {1536, 32, 5}, {544, 16, 3}}) {
             for (int f = 0; f < 8; ++f) check_linear({type, K, N, rows, bool(f & 1), bool(f & 2), bool(f & 4)});
         }
     }

@@ -81,6 +81,7 @@ struct vec {
     static I maddubs_ones(I u8, I s8) { return _mm256_madd_epi16(_mm256_maddubs_epi16(u8, s8), _mm256_set1_epi16(1)); }
     DINO_INT8 static I dpbusd(I acc, I a, I w) { return _mm256_dpbusd_avx_epi32(acc, a, w); }
 
+    static constexpr int kQuantizeBlocks = 1;  // a block at a time
     // 32 values to q8_0 + 128 (see quantize_row_q8).
     static void quantize_block(const float * x, uint8_t * q, float & d_out, int32_t & sum) {
         const F v0 = load(x), v1 = load(x + 8), v2 = load(x + 16), v3 = load(x + 24);

@@ -121,18 +121,61 @@ struct vec {
     static F bf16_low(I pairs) { return _mm512_castsi512_ps(_mm512_slli_epi32(pairs, 16)); }  // the first of each pair
     static F bf16_high(I pairs) { return _mm512_castsi512_ps(_mm512_and_si512(pairs, _mm512_set1_epi32(int32_t(0xFFFF0000u)))); }
 
-    // 32 values to q8_0 + 128 (see quantize_row_q8).
-    static void quantize_block(const float * x, uint8_t * q, float & d_out, int32_t & sum) {
-        const F v0 = load(x), v1 = load(x + 16);
-        const float amax = hmax(max(abs(v0), abs(v1)));
-        const float d = amax / 127.0f;
-        const F id = set1(d != 0.0f ? 1.0f / d : 0.0f);
-        const I i0 = _mm512_cvtps_epi32(mul(v0, id)), i1 = _mm512_cvtps_epi32(mul(v1, id));
-        sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1)) + 128 * 32;  // |x * id| <= 127: no saturation
-        const __m128i bias = _mm_set1_epi8(char(0x80));
-        _mm_storeu_si128(reinterpret_cast<__m128i *>(q), _mm_xor_si128(_mm512_cvtsepi32_epi8(i0), bias));
-        _mm_storeu_si128(reinterpret_cast<__m128i *>(q + 16), _mm_xor_si128(_mm512_cvtsepi32_epi8(i1), bias));
-        d_out = _mm512_cvtss_f32(_mm512_cvtph_ps(_mm512_cvtps_ph(set1(d), _MM_FROUND_TO_NEAREST_INT)));  // as stored: f16
+    // n <= 16 blocks of 32 values to q8_0 + 128 (see quantize_row_q8); sums may be null.  Per
+    // block the arithmetic of ggml's q8_0; across blocks one vector: the 16 maxima (and sums) by
+    // one transposing reduction, the scales by one division, the bytes of two blocks by one pack
+    // and one store (block by block, the horizontal reductions, scalar divisions and narrowing
+    // stores cost a cycle per value: a quarter of fc2's time).
+    static constexpr int kQuantizeBlocks = 16;
+    static void quantize_blocks(const float * x, int64_t n, uint8_t * q, float * d_out, int32_t * sums) {
+        F m[16];
+        for (int b = 0; b < 16; ++b) m[b] = b < n ? max(abs(load(x + 32 * b)), abs(load(x + 32 * b + 16))) : zero();
+        const F d = div(lanes_of(m, [](F a, F b) { return max(a, b); }), set1(127.0f));
+        const F id = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(d, zero(), _CMP_NEQ_OQ), set1(1.0f), d);  // 0 where d is
+        _mm512_mask_storeu_ps(d_out, first(n), _mm512_cvtph_ps(_mm512_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT)));  // as stored: f16
+        alignas(64) float ids[16];
+        _mm512_store_ps(ids, id);
+        F s[16];
+        for (int b = 0; b < 16; b += 2) {
+            if (b >= n) {
+                s[b] = s[b + 1] = zero();
+                continue;
+            }
+            I i[4];
+            for (int h = 0; h < 4; ++h) {
+                const int64_t block = b + h / 2;
+                i[h] = block < n ? _mm512_cvtps_epi32(mul(load(x + 32 * block + 16 * (h % 2)), set1(ids[block]))) : zero_i();
+            }
+            s[b] = _mm512_castsi512_ps(_mm512_add_epi32(i[0], i[1]));
+            s[b + 1] = _mm512_castsi512_ps(_mm512_add_epi32(i[2], i[3]));
+            // int32 -> int8 (|x * id| <= 127: no saturation): the packs work per 128-bit lane, the
+            // permute puts the dwords back in order.
+            const I packed = _mm512_packs_epi16(_mm512_packs_epi32(i[0], i[1]), _mm512_packs_epi32(i[2], i[3]));
+            const I bytes = _mm512_xor_si512(_mm512_permutexvar_epi32(transpose4x4(), packed), _mm512_set1_epi8(char(0x80)));
+            if (b + 1 < n) _mm512_storeu_si512(q + 32 * b, bytes);
+            else _mm256_storeu_si256(reinterpret_cast<__m256i *>(q + 32 * b), _mm512_castsi512_si256(bytes));
+        }
+        if (sums) {
+            const F total = lanes_of(s, [](F a, F b) { return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b))); });
+            _mm512_mask_storeu_epi32(sums, first(n), _mm512_add_epi32(_mm512_castps_si512(total), _mm512_set1_epi32(128 * 32)));
+        }
+    }
+    // Lane 4i + j to lane 4j + i (its own inverse).
+    static I transpose4x4() { return _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15); }
+    // Lane b: op over all the lanes of v[b].  Four rounds, each halving the vectors and doubling the
+    // blocks per vector: 128-bit halves, 128-bit quarters, then pairs and lanes within 128 bits.
+    // The rounds leave block 4j + i in lane 4i + j.
+    template <class Op>
+    static F lanes_of(F (&v)[16], Op op) {
+        F a[8], b[4], c[2];
+        for (int i = 0; i < 8; ++i)  // v[2i] in quarters 0-1, v[2i+1] in 2-3
+            a[i] = op(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
+        for (int i = 0; i < 4; ++i)  // quarter q: v[4i + q]
+            b[i] = op(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0x88), _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0xDD));
+        for (int i = 0; i < 2; ++i)  // quarter q: lanes 0-1 v[8i + q], lanes 2-3 v[8i + 4 + q]
+            c[i] = op(_mm512_shuffle_ps(b[2 * i], b[2 * i + 1], 0x44), _mm512_shuffle_ps(b[2 * i], b[2 * i + 1], 0xEE));
+        const F r = op(_mm512_shuffle_ps(c[0], c[1], 0x88), _mm512_shuffle_ps(c[0], c[1], 0xDD));  // lane 4q + j: v[4j + q]
+        return _mm512_permutexvar_ps(transpose4x4(), r);
     }
 };
 
