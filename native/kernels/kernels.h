@@ -45,14 +45,14 @@ struct packed_linear {
     int64_t n = 0, k = 0;
     // q8 (from q8_0 or q5_0): per tile, per 32-wide K block: 8 groups of [16 columns x 4 int8]
     //     (or, for smmla, 4 runs of [16 columns x 8]: isa.h), the 16 weight
-    //     scales (f32) and the 16 corrections -128 * sum(w) of the
-    //     unsigned-activation trick (int32).
+    //     scales d (f32) and the 16 offsets d * -128 * sum(w) of the
+    //     unsigned-activation trick (f32; int8.inc).
     // q4 (from q4_0): the same with w + 8 as 4 bits, two groups (runs) in the
     //     low and high nibbles of 64 bytes: half the memory.
     // f32/f16: per tile, per k: 16 values.
     void * data = nullptr;
     float * scales = nullptr;
-    int32_t * corrections = nullptr;
+    float * offsets = nullptr;
     size_t bytes = 0;
 
     packed_linear() = default;

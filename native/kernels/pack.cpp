@@ -88,7 +88,7 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
         if (!p->data) return nullptr;
         std::memset(p->data, 0, values);
         p->scales = reinterpret_cast<float *>(static_cast<uint8_t *>(p->data) + values);
-        p->corrections = reinterpret_cast<int32_t *>(static_cast<uint8_t *>(p->data) + values + per_block);
+        p->offsets = reinterpret_cast<float *>(static_cast<uint8_t *>(p->data) + values + per_block);
         uint8_t * qs = static_cast<uint8_t *>(p->data);
         const bool pairs8 = active().k->int8_pairs8;
         const size_t row_bytes = ggml_row_size(w->type, K), block_bytes = ggml_type_size(w->type);
@@ -116,7 +116,7 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
                     sum += q[j];
                 }
                 p->scales[base * kTile + c] = ggml_fp16_to_fp32(d16);
-                p->corrections[base * kTile + c] = -128 * sum;
+                p->offsets[base * kTile + c] = ggml_fp16_to_fp32(d16) * float(-128 * sum);
             }
         }
     } else {
