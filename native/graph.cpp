@@ -173,9 +173,14 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
         // As im2col + matmul: each patch becomes a row of 3*P*P values in the
         // kernel's (c, y, x) order, patches in raster order.
         x = ggml_im2col(ctx, m.patch_w, g->in_pixels, int(P), int(P), 0, 0, 1, 1, true, GGML_TYPE_F32);
-        x = ggml_reshape_2d(ctx, x, 3 * P * P, gw * gh * N);
-        x = ggml_mul_mat(ctx, ggml_reshape_2d(ctx, m.patch_w, 3 * P * P, D), x);
-        x = ggml_add(ctx, ggml_reshape_3d(ctx, x, D, gw * gh, N), m.patch_b);
+        if (m.patch_op.w) {  // ours (model.cpp: patch_op), untimed: the profile's "rest"
+            x = dino::kernels::linear(ctx, g->nodes.emplace_back(), m.patch_op, ggml_reshape_3d(ctx, x, 3 * P * P, gw * gh, N),
+                                      m.patch_b, nullptr, nullptr, nullptr);
+        } else {
+            x = ggml_reshape_2d(ctx, x, 3 * P * P, gw * gh * N);
+            x = ggml_mul_mat(ctx, ggml_reshape_2d(ctx, m.patch_w, 3 * P * P, D), x);
+            x = ggml_add(ctx, ggml_reshape_3d(ctx, x, D, gw * gh, N), m.patch_b);
+        }
 
         // ref: x = torch.cat((cls_tokens, x), dim=1)
         ggml_tensor * cls = ggml_repeat(ctx, ggml_reshape_3d(ctx, m.cls, D, 1, 1), ggml_new_tensor_3d(ctx, GGML_TYPE_F32, D, 1, N));

@@ -73,6 +73,7 @@ struct dino_model {
     int64_t n_params = 0;
 
     ggml_tensor * patch_w = nullptr, * patch_b = nullptr;  // ref: patch_embed.proj
+    dino::kernels::linear_op patch_op;  // the same as a linear layer over im2col's patches, when packed (w not null)
     ggml_tensor * cls = nullptr;                           // ref: cls_token
     ggml_tensor * pos = nullptr;                           // ref: pos_embed
     std::vector<dino::block> blocks;
