@@ -370,7 +370,7 @@ std::unique_ptr<dino_model> dino_model::load(const std::string & path, const din
         flat.ne[2] = flat.ne[3] = 1;
         flat.nb[1] = ggml_row_size(flat.type, flat.ne[0]);
         flat.nb[2] = flat.nb[3] = flat.nb[1] * size_t(flat.ne[1]);
-        if (ggml_nelements(&flat) == ggml_nelements(m->patch_w) && dino::kernels::can_pack(flat.type, flat.ne[0], flat.ne[1])) {
+        if (dino::kernels::can_pack(flat.type, flat.ne[0], flat.ne[1])) {  // (its shape is checked above)
             std::unique_ptr<dino::kernels::packed_linear> p = dino::kernels::pack(&flat);
             if (!p) fail(DINO_ERR_OUT_OF_MEMORY, "%s: cannot allocate the packed weights of '%s'", path.c_str(), tn::kPatchWeight);
             m->patch_op.w = p.get();

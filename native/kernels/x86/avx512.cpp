@@ -118,8 +118,6 @@ struct vec {
                                          23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
         return _mm512_permutexvar_epi16(order, pairs);
     }
-    static F bf16_low(I pairs) { return _mm512_castsi512_ps(_mm512_slli_epi32(pairs, 16)); }  // the first of each pair
-    static F bf16_high(I pairs) { return _mm512_castsi512_ps(_mm512_and_si512(pairs, _mm512_set1_epi32(int32_t(0xFFFF0000u)))); }
 
     // n <= 16 blocks of 32 values to q8_0 + 128 (see quantize_row_q8); sums may be null.  Per
     // block the arithmetic of ggml's q8_0; across blocks one vector: the 16 maxima (and sums) by
