@@ -29,13 +29,13 @@ int32_t images_per_graph(int32_t n, int64_t T) {
 
 }  // namespace
 
-std::unique_ptr<dino_context> dino_context::create(const dino_model * model, const dino_context_params & params) {
+std::unique_ptr<dino_context> dino_context::create(const dino_model * model, const dino::context_options & options) {
     auto c = std::make_unique<dino_context>();
     c->model = model;
-    c->params = params;
+    c->options = options.resolved(*model);
     c->backend_ = ggml_backend_cpu_init();
     if (!c->backend_) fail(DINO_ERR_OUT_OF_MEMORY, "cannot create the CPU backend");
-    ggml_backend_cpu_set_n_threads(c->backend_, params.n_threads);
+    ggml_backend_cpu_set_n_threads(c->backend_, c->options.n_threads);
     c->galloc_ = ggml_gallocr_new(ggml_backend_get_default_buffer_type(c->backend_));
     if (!c->galloc_) fail(DINO_ERR_OUT_OF_MEMORY, "cannot create the graph allocator");
     return c;
@@ -66,7 +66,7 @@ void dino_context::compute(const float * input, int32_t n, int32_t height, int32
                            const dino::compute_extras & extras) {
     dino::input_stats * stats = extras.stats;
     const dino::hparams & hp = model->hp;
-    const int64_t T = 1 + int64_t(height / hp.patch) * (width / hp.patch), D = hp.dim, H = hp.heads;
+    const int64_t T = hp.tokens(height, width), D = hp.dim, H = hp.heads;
     const int64_t Q = out.attention_full ? T : 1;
 
     // Images go through the graph a few at a time.  Every op already reuses its weights across an
@@ -77,14 +77,14 @@ void dino_context::compute(const float * input, int32_t n, int32_t height, int32
 
     // A guard against sizes that would exhaust memory: the largest live
     // activations are the attention matrices and the MLP hidden layer.
-    if (params.max_memory_mb > 0) {
+    if (options.max_memory_mb > 0) {
         const double floats = double(per_graph) * (2.0 * H * T * T + double(T) * (4 * D + hp.mlp) * 2 +
                                                    double(out.n_intermediate) * T * D + 3.0 * height * width);
         const double mb = floats * 4 / (1 << 20);
-        if (mb > double(params.max_memory_mb)) {
+        if (mb > double(options.max_memory_mb)) {
             fail(DINO_ERR_OUT_OF_MEMORY, "%d image(s) of %dx%d at a time need about %.0f MB of compute memory; "
-                 "the limit is %lld MB (dino_context_params.max_memory_mb): use smaller images",
-                 per_graph, height, width, mb, (long long) params.max_memory_mb);
+                 "the limit is %lld MB (max_memory_mb): use smaller images",
+                 per_graph, height, width, mb, (long long) options.max_memory_mb);
         }
     }
 
@@ -95,8 +95,8 @@ void dino_context::compute(const float * input, int32_t n, int32_t height, int32
     s.n_intermediate = out.n_intermediate;
     s.attention = out.attention != nullptr;
     s.attention_full = s.attention && out.attention_full;
-    s.pos_interp = dino_pos_interp(params.pos_interp);
-    s.attention_kernel = dino_attention_kernel(params.attention_kernel);
+    s.pos_interp = options.pos;
+    s.attention_kernel = options.attention;
     s.input_stats = stats != nullptr;
     s.block_inputs = extras.block_inputs != nullptr;
     s.first_block = extras.first_block;

@@ -33,10 +33,10 @@ struct compute_extras {
 
 struct dino_context {
     const dino_model * model = nullptr;
-    dino_context_params params{};  // as given, with AUTO and 0 resolved
+    dino::context_options options;  // resolved: threads and attention chosen
 
-    // params must be valid (the facade checks them); throws dino::error.
-    static std::unique_ptr<dino_context> create(const dino_model * model, const dino_context_params & params);
+    // Throws dino::error, on bad options too (context_options::resolved).
+    static std::unique_ptr<dino_context> create(const dino_model * model, const dino::context_options & options);
 
     // Runs n images of height x width (valid sizes, outputs of the right
     // capacity: the facade checks them) and fills what out asks for.  input:

@@ -8,9 +8,7 @@
 #include "model.h"
 #include "quantize.h"
 
-#include <algorithm>
 #include <cstdio>
-#include <thread>
 
 #ifndef DINO_VERSION
 #define DINO_VERSION "0.1.0"
@@ -18,6 +16,8 @@
 
 using dino::fail;
 using dino::guarded;
+
+static_assert(dino::kMaxThreads == DINO_MAX_THREADS);
 
 namespace {
 
@@ -59,8 +59,9 @@ dino_status dino_model_load(const char * path, const dino_model_params * params,
         *out_model = nullptr;
         require(path != nullptr && path[0] != '\0', "path is NULL or empty");
         dino::install_ggml_logger();
-        const dino_model_params p = params ? *params : dino_model_default_params();
-        *out_model = dino_model::load(path, p).release();
+        dino::load_options o;
+        if (params) o.check_values = params->check_values;
+        *out_model = dino_model::load(path, o).release();
     });
 }
 
@@ -123,18 +124,19 @@ int32_t dino_model_token_count(const dino_model * model, int32_t height, int32_t
     if (!model) return 0;
     const int32_t p = model->hp.patch;
     if (height < p || width < p || height % p || width % p) return 0;
-    const int64_t t = 1 + int64_t(height / p) * (width / p);
+    const int64_t t = model->hp.tokens(height, width);
     return t > INT32_MAX ? 0 : int32_t(t);
 }
 
 // ---- context -------------------------------------------------------------------
 
 dino_context_params dino_context_default_params(void) {
+    const dino::context_options o;
     dino_context_params p{};
-    p.n_threads = 0;
+    p.n_threads = o.n_threads;
     p.pos_interp = DINO_POS_INTERP_DINO;
     p.attention_kernel = DINO_ATTENTION_AUTO;
-    p.max_memory_mb = 8192;
+    p.max_memory_mb = o.max_memory_mb;
     return p;
 }
 
@@ -143,22 +145,27 @@ dino_status dino_context_new(const dino_model * model, const dino_context_params
         require(out != nullptr, "out_context is NULL");
         *out = nullptr;
         require(model != nullptr, "model is NULL");
-        dino_context_params p = params ? *params : dino_context_default_params();
-        if (p.pos_interp != DINO_POS_INTERP_DINO && p.pos_interp != DINO_POS_INTERP_SIZE) {
-            fail(DINO_ERR_INVALID_ARGUMENT, "pos_interp %d is not a dino_pos_interp value", p.pos_interp);
+        const dino_context_params p = params ? *params : dino_context_default_params();
+        dino::context_options o;
+        o.n_threads = p.n_threads;
+        o.max_memory_mb = p.max_memory_mb;
+        switch (p.pos_interp) {
+            case DINO_POS_INTERP_DINO: o.pos = dino::pos_interp::dino; break;
+            case DINO_POS_INTERP_SIZE: o.pos = dino::pos_interp::size; break;
+            default: fail(DINO_ERR_INVALID_ARGUMENT, "pos_interp %d is not a dino_pos_interp value", p.pos_interp);
         }
-        if (p.attention_kernel < DINO_ATTENTION_AUTO || p.attention_kernel > DINO_ATTENTION_BF16) {
-            fail(DINO_ERR_INVALID_ARGUMENT, "attention_kernel %d is not a dino_attention_kernel value", p.attention_kernel);
+        switch (p.attention_kernel) {
+            case DINO_ATTENTION_AUTO: o.attention = dino::attention_kind::automatic; break;
+            case DINO_ATTENTION_EXACT: o.attention = dino::attention_kind::exact; break;
+            case DINO_ATTENTION_FLASH: o.attention = dino::attention_kind::flash; break;
+            case DINO_ATTENTION_BF16: o.attention = dino::attention_kind::bf16; break;
+            default: fail(DINO_ERR_INVALID_ARGUMENT, "attention_kernel %d is not a dino_attention_kernel value", p.attention_kernel);
         }
-        if (p.attention_kernel == DINO_ATTENTION_AUTO) p.attention_kernel = model->default_attention();
-        if (p.n_threads < 0 || p.n_threads > DINO_MAX_THREADS) {
-            fail(DINO_ERR_INVALID_ARGUMENT, "the thread count %d is out of range (0 = all cores, or 1 to %d)", p.n_threads,
-                 DINO_MAX_THREADS);
-        }
-        if (p.n_threads == 0) p.n_threads = int32_t(std::max(1u, std::thread::hardware_concurrency()));
-        *out = dino_context::create(model, p).release();
+        *out = dino_context::create(model, o).release();
     });
 }
+
+int32_t dino_context_get_threads(const dino_context * context) { return context ? context->options.n_threads : 0; }
 
 void dino_context_free(dino_context * context) { delete context; }
 
@@ -182,7 +189,8 @@ int32_t dino_context_get_profile(const dino_context * context, dino_profile_entr
 }
 
 double dino_peak_ops(int32_t kind, int32_t n_threads, double seconds) {
-    if (kind < DINO_PEAK_F32_FMA || kind > DINO_PEAK_BF16_DOT || n_threads < 1 || n_threads > DINO_MAX_THREADS || !(seconds > 0 && seconds <= 60)) return 0;
+    if (kind < DINO_PEAK_F32_FMA || kind > DINO_PEAK_BF16_DOT || n_threads < 0 || n_threads > DINO_MAX_THREADS || !(seconds > 0 && seconds <= 60)) return 0;
+    if (n_threads == 0) n_threads = dino::usable_threads();
     return dino::kernels::peak_ops(kind, n_threads, seconds);
 }
 
@@ -208,7 +216,7 @@ dino_status dino_compute(dino_context * ctx, const float * pixels, int32_t n, in
         if (out->n_intermediate < 0 || out->n_intermediate > hp.depth) {
             fail(DINO_ERR_INVALID_ARGUMENT, "n_intermediate %d is out of range (0 to %d blocks)", out->n_intermediate, hp.depth);
         }
-        const int64_t T = dino_model_token_count(ctx->model, height, width), D = hp.dim, H = hp.heads;
+        const int64_t T = hp.tokens(height, width), D = hp.dim, H = hp.heads;
         const int64_t Q = out->attention_full ? T : 1;
         check_capacity(out->tokens, out->tokens_capacity, n * T * D, "tokens");
         check_capacity(out->cls, out->cls_capacity, n * D, "cls");
@@ -236,6 +244,7 @@ dino_status dino_quantize(const char * input_path, const char * output_path, con
 
 dino_quantize_params dino_quantize_default_params(void) {
     dino_quantize_params p{};
+    p.max_memory_mb = dino::context_options{}.max_memory_mb;
     return p;
 }
 
@@ -252,10 +261,6 @@ dino_status dino_quantize_model(const char * input_path, const char * output_pat
         if (!(p.max_mb == 0 || (p.max_mb > 0 && p.max_mb < 1e9))) {
             fail(DINO_ERR_INVALID_ARGUMENT, "max_mb %g is not a positive size (0 = none)", p.max_mb);
         }
-        if (p.n_threads < 0 || p.n_threads > DINO_MAX_THREADS) {
-            fail(DINO_ERR_INVALID_ARGUMENT, "the thread count %d is out of range (0 = all cores, or 1 to %d)", p.n_threads,
-                 DINO_MAX_THREADS);
-        }
         dino::install_ggml_logger();
         dino::quantize_request r;
         r.type = p.type ? p.type : "q4_0";
@@ -264,7 +269,8 @@ dino_status dino_quantize_model(const char * input_path, const char * output_pat
         r.image_size = p.calibration_size;
         r.target_cos = p.target_cos;
         r.max_mb = p.max_mb;
-        r.n_threads = p.n_threads > 0 ? p.n_threads : int32_t(std::max(1u, std::thread::hardware_concurrency()));
+        r.context.n_threads = dino::resolve_threads(p.n_threads);  // checked now: a plain type computes nothing
+        r.context.max_memory_mb = p.max_memory_mb;
         if (p.progress) {
             r.progress = [&p](const char * stage, int32_t done, int32_t total) {
                 return p.progress(stage, done, total, p.progress_user_data);

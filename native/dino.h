@@ -202,8 +202,11 @@ typedef enum dino_attention_kernel {
 #define DINO_MAX_THREADS 512
 
 typedef struct dino_context_params {
-    int32_t n_threads;        /* compute threads, 1 to DINO_MAX_THREADS; 0 = all
-                                 cores; negative is DINO_ERR_INVALID_ARGUMENT    */
+    int32_t n_threads;        /* compute threads, 1 to DINO_MAX_THREADS; 0 = the
+                                 cores this process may use (its CPU affinity and
+                                 cgroup quota on Linux; the active processors on
+                                 Windows): dino_context_get_threads says how
+                                 many; negative is DINO_ERR_INVALID_ARGUMENT     */
     int32_t pos_interp;       /* dino_pos_interp                                 */
     int32_t attention_kernel; /* dino_attention_kernel; requested attention
                                  outputs always come from the EXACT kernel       */
@@ -220,6 +223,9 @@ DINO_API dino_status dino_context_new(const dino_model * model, const dino_conte
 
 /* NULL is a no-op. */
 DINO_API void dino_context_free(dino_context * context);
+
+/* The threads the context computes with (n_threads, with 0 resolved); 0 for NULL. */
+DINO_API int32_t dino_context_get_threads(const dino_context * context);
 
 /* Called from the compute threads during dino_compute; returning true stops
  * the computation, which then returns DINO_ERR_ABORTED.  The context stays
@@ -303,7 +309,8 @@ DINO_API void dino_context_set_profiling(dino_context * context, bool on);
 DINO_API int32_t dino_context_get_profile(const dino_context * context, dino_profile_entry * entries,
                                           int32_t capacity, double * total_seconds);
 
-/* This CPU's peak, in operations per second on n_threads threads, measured for
+/* This CPU's peak, in operations per second on n_threads threads (0 = as
+ * dino_context_params.n_threads 0 resolves), measured for
  * about `seconds` by a probe of the instructions the kernels use (kind: a
  * dino_peak_kind; multiply-adds count 2).  0 where no probe exists (no kernels
  * here; int8 on arm64; bf16 without AVX512_BF16). */
@@ -355,9 +362,13 @@ typedef struct dino_quantize_params {
      * that fits. */
     double        target_cos;    /* the lowest CLS cosine to f32, in (0, 1) */
     double        max_mb;        /* the largest file, in MB of 10^6 bytes   */
-    int32_t       n_threads;     /* compute threads; 0 = all cores          */
+    int32_t       n_threads;     /* compute threads; 0 = all cores, as for
+                                    dino_context_params                      */
     dino_progress_callback progress;  /* may be NULL                        */
     void *        progress_user_data;
+    /* The calibration and measuring contexts' compute memory guard, as
+     * dino_context_params.max_memory_mb (default 8192; <= 0 = no limit). */
+    int64_t       max_memory_mb;
 } dino_quantize_params;
 
 DINO_API dino_quantize_params dino_quantize_default_params(void);

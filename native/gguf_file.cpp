@@ -1,6 +1,7 @@
 #include "gguf_file.h"
 
 #include "file_io.h"
+#include "tensor_names.h"
 
 #include "ggml.h"
 
@@ -233,7 +234,7 @@ gguf_file gguf_file::read(const std::string & path) {
         g.kvs.push_back(std::move(kv));
     }
 
-    if (const gguf_kv * a = g.find("general.alignment")) {
+    if (const gguf_kv * a = g.find(dino::kv::kAlignment)) {
         if (a->type != GGUF_VT_UINT32) fail(DINO_ERR_BAD_MODEL, "%s: general.alignment must be a uint32", path.c_str());
         const uint64_t v = uint64_t(a->number());
         if (v == 0 || (v & (v - 1)) != 0 || v > kMaxAlignment) {

@@ -56,8 +56,7 @@ ggml_tensor * block_linear(ggml_context * ctx, const dino::linear_layer & l, ggm
                            dino::vit_graph & g, int il, const char * what, int kind) {
     if (l.op.w) {
         const double ops = 2.0 * double(l.op.w->k) * double(l.op.w->n) * double(ggml_nrows(x));
-        using fmt = dino::kernels::packed_linear::format;
-        const bool int8 = l.op.w->fmt == fmt::q8 || l.op.w->fmt == fmt::q4;
+        const bool int8 = l.op.w->int8();
         return dino::kernels::linear(ctx, node(g, il, what, kind, int8 ? DINO_PEAK_INT8_DOT : DINO_PEAK_F32_FMA, ops), l.op, x,
                                      l.b, l.norm_w, l.norm_b, residual);
     }
@@ -93,7 +92,7 @@ namespace dino {
 // PyTorch then maps output pixel o to input coordinate (o + 0.5) / scale - 0.5
 // (align_corners=False), reads neighbours clamped to the border, and weighs
 // them with the cubic kernel above.  The CLS position is copied unchanged.
-void interpolate_pos_embed(const float * table, int grid, int dim, int out_h, int out_w, dino_pos_interp mode,
+void interpolate_pos_embed(const float * table, int grid, int dim, int out_h, int out_w, pos_interp mode,
                            float * out) {
     std::copy(table, table + dim, out);  // CLS
     const float * src = table + dim;
@@ -101,7 +100,7 @@ void interpolate_pos_embed(const float * table, int grid, int dim, int out_h, in
     // Coordinate scale (input units per output unit), as PyTorch computes it:
     // 1/scale_factor in double, then float.
     float sy, sx;
-    if (mode == DINO_POS_INTERP_DINO) {
+    if (mode == pos_interp::dino) {
         sy = float(1.0 / ((out_h + 0.1) / grid));
         sx = float(1.0 / ((out_w + 0.1) / grid));
     } else {
@@ -229,9 +228,9 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
             ggml_tensor * o;  // [hd, H, T, N]
             // The flash kernel never materializes the probabilities: a requested attention output
             // comes from the exact path.
-            const bool fused = (s.attention_kernel == DINO_ATTENTION_FLASH || s.attention_kernel == DINO_ATTENTION_BF16) &&
+            const bool fused = (s.attention_kernel == attention_kind::flash || s.attention_kernel == attention_kind::bf16) &&
                                !(last && s.attention);
-            const bool bf16 = s.attention_kernel == DINO_ATTENTION_BF16 && m.attention_bf16.heads > 0;
+            const bool bf16 = s.attention_kernel == attention_kind::bf16 && m.attention_bf16.heads > 0;
             if (fused && m.attention.heads > 0) {
                 // Ours (kernels.h): straight from qkv to the heads side by side, [D, T, N].
                 // q k^T and p v: 2 x T x T x D multiply-adds per image.

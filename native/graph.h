@@ -18,8 +18,8 @@ struct graph_shape {
     bool block_inputs = false;  // out_block_inputs
     int32_t first_block = 0;    // > 0: start there, from in_tokens
     bool profile = false;       // time the kernels' ops (timings)
-    dino_pos_interp pos_interp = DINO_POS_INTERP_DINO;
-    dino_attention_kernel attention_kernel = DINO_ATTENTION_FLASH;
+    dino::pos_interp pos_interp = dino::pos_interp::dino;
+    dino::attention_kind attention_kernel = dino::attention_kind::flash;
     bool operator==(const graph_shape & o) const {
         return n == o.n && height == o.height && width == o.width && n_intermediate == o.n_intermediate &&
                attention == o.attention && attention_full == o.attention_full && pos_interp == o.pos_interp &&
@@ -59,7 +59,7 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & model, const graph_sha
 
 // Bicubic resampling of the position-embedding grid, as the reference does it.
 // table: (1 + grid*grid) x dim; out: (1 + out_h*out_w) x dim.
-void interpolate_pos_embed(const float * table, int grid, int dim, int out_h, int out_w, dino_pos_interp mode,
+void interpolate_pos_embed(const float * table, int grid, int dim, int out_h, int out_w, pos_interp mode,
                            float * out);
 
 }  // namespace dino

@@ -196,28 +196,26 @@ std::string dino_model::kernels() const {
     const auto add = [&linear](const char * k) {
         if (linear.find(k) == std::string::npos) linear += (linear.empty() ? "" : "+") + std::string(k);
     };
-    using fmt = dino::kernels::packed_linear::format;
     for (const dino::block & b : blocks) {
         for (const dino::linear_layer * l : b.linears()) {
             const dino::kernels::packed_linear * w = l->op.w;
             if (!w) add("ggml");
-            else if (w->fmt == fmt::q8 || w->fmt == fmt::q4) add((isa + (dino::kernels::int8_vnni() ? "-vnni" : "-int8")).c_str());
+            else if (w->int8()) add((isa + (dino::kernels::int8_vnni() ? "-vnni" : "-int8")).c_str());
             else add(isa.c_str());
         }
     }
-    const bool bf16 = default_attention() == DINO_ATTENTION_BF16;
+    const bool bf16 = default_attention() == dino::attention_kind::bf16;
     return "linear " + linear + ", attention " + (attention.heads > 0 ? isa + (bf16 ? "-bf16" : "") : "ggml");
 }
 
-dino_attention_kernel dino_model::default_attention() const {
-    if (attention_bf16.heads == 0) return DINO_ATTENTION_FLASH;
+dino::attention_kind dino_model::default_attention() const {
+    if (attention_bf16.heads == 0) return dino::attention_kind::flash;
     for (const dino::block & b : blocks) {
         for (const dino::linear_layer * l : b.linears()) {
-            using fmt = dino::kernels::packed_linear::format;
-            if (!l->op.w || !(l->op.w->fmt == fmt::q8 || l->op.w->fmt == fmt::q4)) return DINO_ATTENTION_FLASH;
+            if (!l->op.w || !l->op.w->int8()) return dino::attention_kind::flash;
         }
     }
-    return DINO_ATTENTION_BF16;
+    return dino::attention_kind::bf16;
 }
 
 namespace {
@@ -234,44 +232,46 @@ void check_ggml_version() {
 
 }  // namespace
 
-std::unique_ptr<dino_model> dino_model::load(const std::string & path, const dino_model_params & params, bool use_kernels) {
+std::unique_ptr<dino_model> dino_model::load(const std::string & path, const dino::load_options & options) {
+    const bool use_kernels = options.use_kernels;
     check_ggml_version();
+    if (const std::string e = dino::kernels::forced_error(); !e.empty()) fail(DINO_ERR_INVALID_ARGUMENT, "%s", e.c_str());
     auto m = std::make_unique<dino_model>();
     m->file = dino::gguf_file::read(path);
     const dino::gguf_file & g = m->file;
     const kv_reader kv{g, path};
 
     // --- metadata --------------------------------------------------------------
-    const dino::gguf_kv * arch = kv.get("general.architecture", dino::GGUF_VT_STRING, true);
+    const dino::gguf_kv * arch = kv.get(dino::kv::kArchitecture, dino::GGUF_VT_STRING, true);
     if (arch->str != "dino") {
         fail(DINO_ERR_BAD_MODEL, "%s: architecture '%.64s' is not 'dino'", path.c_str(), arch->str.c_str());
     }
-    if (const dino::gguf_kv * n = kv.get("general.name", dino::GGUF_VT_STRING, false)) m->name = n->str;
-    if (const dino::gguf_kv * q = kv.get("dino.quantize.recipe", dino::GGUF_VT_STRING, false)) m->quantization = q->str;
+    if (const dino::gguf_kv * n = kv.get(dino::kv::kName, dino::GGUF_VT_STRING, false)) m->name = n->str;
+    if (const dino::gguf_kv * q = kv.get(dino::kv::kQuantizeRecipe, dino::GGUF_VT_STRING, false)) m->quantization = q->str;
 
     dino::hparams & h = m->hp;
-    h.dim = kv.u32("dino.embedding_length", 1, 8192);
-    h.depth = kv.u32("dino.block_count", 1, 256);
-    h.heads = kv.u32("dino.attention.head_count", 1, 256);
-    h.mlp = kv.u32("dino.feed_forward_length", 1, 65536);
-    h.patch = kv.u32("dino.patch_size", 1, 64);
-    h.image = kv.u32("dino.image_size", 1, 4096);
-    h.eps = kv.f32("dino.attention.layer_norm_epsilon", 1e-30f, 0.1f);
+    h.dim = kv.u32(dino::kv::kEmbeddingLength, 1, 8192);
+    h.depth = kv.u32(dino::kv::kBlockCount, 1, 256);
+    h.heads = kv.u32(dino::kv::kHeadCount, 1, 256);
+    h.mlp = kv.u32(dino::kv::kFeedForwardLength, 1, 65536);
+    h.patch = kv.u32(dino::kv::kPatchSize, 1, 64);
+    h.image = kv.u32(dino::kv::kImageSize, 1, 4096);
+    h.eps = kv.f32(dino::kv::kLayerNormEps, 1e-30f, 0.1f);
     if (h.dim % h.heads != 0) fail(DINO_ERR_BAD_MODEL, "%s: %d heads do not divide the width %d", path.c_str(), h.heads, h.dim);
     if (h.image % h.patch != 0) fail(DINO_ERR_BAD_MODEL, "%s: image size %d is not a multiple of the patch size %d", path.c_str(), h.image, h.patch);
 
     dino::preprocess & p = m->pp;
-    p.resize = kv.u32("dino.preprocess.resize", 0, 65536, false, h.image);
-    if (const dino::gguf_kv * se = kv.get("dino.preprocess.resize_shortest_edge", dino::GGUF_VT_BOOL, false)) p.shortest_edge = se->number() != 0;
-    p.crop = kv.u32("dino.preprocess.crop", 0, 65536, false, 0);
-    if (const dino::gguf_kv * rs = kv.get("dino.preprocess.resample", dino::GGUF_VT_STRING, false)) {
+    p.resize = kv.u32(dino::kv::kResize, 0, 65536, false, h.image);
+    if (const dino::gguf_kv * se = kv.get(dino::kv::kResizeShortestEdge, dino::GGUF_VT_BOOL, false)) p.shortest_edge = se->number() != 0;
+    p.crop = kv.u32(dino::kv::kCrop, 0, 65536, false, 0);
+    if (const dino::gguf_kv * rs = kv.get(dino::kv::kResample, dino::GGUF_VT_STRING, false)) {
         if (rs->str == "bilinear") p.resample = DINO_RESAMPLE_BILINEAR;
         else if (rs->str == "bicubic") p.resample = DINO_RESAMPLE_BICUBIC;
         else fail(DINO_ERR_BAD_MODEL, "%s: dino.preprocess.resample '%.32s' is not bilinear or bicubic", path.c_str(), rs->str.c_str());
     }
-    p.rescale = kv.f32("dino.preprocess.rescale_factor", 0.0f, 1.0f, false, 1.0f / 255.0f);
-    kv.f32x3("dino.preprocess.image_mean", p.mean, -1e3f, 1e3f);
-    kv.f32x3("dino.preprocess.image_std", p.std, 1e-6f, 1e3f);
+    p.rescale = kv.f32(dino::kv::kRescaleFactor, 0.0f, 1.0f, false, 1.0f / 255.0f);
+    kv.f32x3(dino::kv::kImageMean, p.mean, -1e3f, 1e3f);
+    kv.f32x3(dino::kv::kImageStd, p.std, 1e-6f, 1e3f);
 
     // --- tensors: exactly the expected set, shapes and types -------------------
     const auto want = expected_tensors(h);
@@ -344,7 +344,7 @@ std::unique_ptr<dino_model> dino_model::load(const std::string & path, const din
             x->data = staging.data();
         }
         g.read_tensor(t, x->data);
-        if (params.check_values && !values_finite(x->type, x->data, t.nbytes)) {
+        if (options.check_values && !values_finite(x->type, x->data, t.nbytes)) {
             fail(DINO_ERR_BAD_MODEL, "%s: tensor '%s' holds NaN or infinite values", path.c_str(), t.name.c_str());
         }
         if (packing) {

@@ -1,11 +1,14 @@
 // model.h: the loaded DINO ViT: hyperparameters, preprocessing defaults and
 // weights, read and validated by the loader (model.cpp).  Read-only once
 // loaded; the graph (graph.cpp), the compute context (context.cpp) and the
-// quantizer (quantize.cpp) read it.
+// quantizer (quantize.cpp) read it.  One exception: the quantizer's trials
+// (recipe.cpp) swap linear weights in a private model of their own, never one
+// a caller holds.
 #pragma once
 
 #include "dino.h"
 #include "gguf_file.h"
+#include "options.h"
 #include "kernels/kernels.h"
 
 #include "ggml-backend.h"
@@ -28,6 +31,8 @@ struct hparams {
     int32_t image = 0;    // dino.image_size
     float eps = 0;        // dino.attention.layer_norm_epsilon
     int32_t grid() const { return image / patch; }
+    // Tokens of an image of height x width (multiples of patch): CLS and one per patch.
+    int64_t tokens(int32_t height, int32_t width) const { return 1 + int64_t(height / patch) * (width / patch); }
 };
 
 struct preprocess {
@@ -92,16 +97,14 @@ struct dino_model {
     dino_model & operator=(const dino_model &) = delete;
     ~dino_model();
 
-    // Loads and validates path; throws dino::error.  use_kernels = false keeps
-    // every tensor as stored (dino_quantize reads them back).
-    static std::unique_ptr<dino_model> load(const std::string & path, const dino_model_params & params,
-                                            bool use_kernels = true);
+    // Loads and validates path; throws dino::error.
+    static std::unique_ptr<dino_model> load(const std::string & path, const dino::load_options & options);
 
     ggml_tensor * tensor(const std::string & name) const;
 
-    // What DINO_ATTENTION_AUTO means for this model here: BF16 where the CPU has it and the
-    // linear weights are int8 (their rounding is far larger than bf16's), else FLASH.
-    dino_attention_kernel default_attention() const;
+    // What attention_kind::automatic means for this model here: bf16 where the CPU has it and
+    // the linear weights are int8 (their rounding is far larger than bf16's), else flash.
+    dino::attention_kind default_attention() const;
 
     // Which kernels run the linear layers and the attention by default (dino_model_info.kernels).
     std::string kernels() const;

@@ -3,6 +3,8 @@
 // measurement when calibration images are given.
 #pragma once
 
+#include "options.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -22,7 +24,7 @@ struct quantize_request {
     int32_t image_size = 0;          // their S, checked against the model's
     double target_cos = 0;           // the lowest CLS cosine to f32 wanted; 0 = none
     double max_mb = 0;               // the largest file, in MB of 1e6 bytes; 0 = none
-    int32_t n_threads = 1;
+    context_options context;         // the calibration and measuring contexts' threads and memory guard
     // Called between steps; returning false stops the work (DINO_ERR_ABORTED).
     std::function<bool(const char * stage, int32_t done, int32_t total)> progress;
 

@@ -1,5 +1,6 @@
-// tensor_names.h: the GGUF tensor names, the one place libdino spells them
-// (docs/gguf.md is the schema; scripts/convert_gguf.py writes the same names).
+// tensor_names.h: the GGUF tensor names and metadata keys, the one place
+// libdino spells them (docs/gguf.md is the schema; scripts/convert_gguf.py
+// writes the same names).
 // ref: vision_transformer.py VisionTransformer and Block.
 #pragma once
 
@@ -28,3 +29,32 @@ inline std::string bias(const std::string & layer) { return layer + ".bias"; }
 inline std::string block(int i, const char * layer) { return "blk." + std::to_string(i) + "." + layer; }
 
 }  // namespace dino::tn
+
+// GGUF metadata keys (docs/gguf.md has their types and meaning; tests/python/test_convert.py
+// checks that every key here is documented there and that the converter writes the ones it should).
+namespace dino::kv {
+
+inline constexpr const char * kArchitecture = "general.architecture";  // required: "dino"
+inline constexpr const char * kName = "general.name";  // the model name
+inline constexpr const char * kFileType = "general.file_type";  // llama.cpp's file-type code of the linear weights
+inline constexpr const char * kAlignment = "general.alignment";  // data alignment (the writer sets its own)
+inline constexpr const char * kEmbeddingLength = "dino.embedding_length";  // D
+inline constexpr const char * kBlockCount = "dino.block_count";  // blocks
+inline constexpr const char * kHeadCount = "dino.attention.head_count";  // heads
+inline constexpr const char * kFeedForwardLength = "dino.feed_forward_length";  // MLP width
+inline constexpr const char * kPatchSize = "dino.patch_size";  // p
+inline constexpr const char * kImageSize = "dino.image_size";  // native input size
+inline constexpr const char * kLayerNormEps = "dino.attention.layer_norm_epsilon";  // every LayerNorm
+inline constexpr const char * kResize = "dino.preprocess.resize";
+inline constexpr const char * kResizeShortestEdge = "dino.preprocess.resize_shortest_edge";
+inline constexpr const char * kCrop = "dino.preprocess.crop";
+inline constexpr const char * kResample = "dino.preprocess.resample";
+inline constexpr const char * kRescaleFactor = "dino.preprocess.rescale_factor";
+inline constexpr const char * kImageMean = "dino.preprocess.image_mean";
+inline constexpr const char * kImageStd = "dino.preprocess.image_std";
+inline constexpr const char * kQuantizePrefix = "dino.quantize.";  // the quantizer's keys below
+inline constexpr const char * kQuantizeRecipe = "dino.quantize.recipe";  // how dino_quantize made the file
+inline constexpr const char * kImatrixImages = "dino.quantize.imatrix.images";
+inline constexpr const char * kImatrixDigest = "dino.quantize.imatrix.digest";
+
+}  // namespace dino::kv

@@ -14,7 +14,21 @@ namespace dino::kernels {
 
 #if !DINO_KERNELS_X86 && !DINO_KERNELS_ARM64
 selection select_isa(const std::string &) { return {}; }  // no kernels for this CPU family yet
+std::vector<std::string> forced_names() { return {}; }
 #endif
+
+std::string forced_error() {
+    const char * env = std::getenv("DINO_KERNELS");
+    if (!env || !*env || std::string(env) == "ggml") return "";
+    std::string valid = "ggml";
+    for (const std::string & n : forced_names()) {
+        if (n == env) return "";
+        valid += ", " + n;
+    }
+    std::string shown;  // printable ASCII only: the value goes to terminals and logs
+    for (const char * c = env; *c && shown.size() < 40; ++c) shown += (*c >= 0x20 && *c < 0x7F) ? *c : '?';
+    return "DINO_KERNELS='" + shown + "' is not a build of the kernels here; use one of: " + valid + " (or unset it for the best this CPU runs)";
+}
 
 const selection & active() {
     static const selection s = [] {

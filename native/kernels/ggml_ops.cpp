@@ -43,7 +43,7 @@ void linear_forward(ggml_tensor * dst, int, int nth, void * userdata) {
     const ggml_tensor * residual = dst->src[norm ? 4 : 2];
     const auto f = [](const ggml_tensor * t) { return t ? static_cast<const float *>(t->data) : nullptr; };
     const int64_t rows = ggml_nrows(x);
-    const bool int8 = op.w->fmt == packed_linear::format::q8 || op.w->fmt == packed_linear::format::q4;
+    const bool int8 = op.w->int8();
     const int64_t panel = int8 ? active().k->rows_int8 : active().k->rows_float;
     share_out(node, nth, [&] {
         const int64_t left = rows - node.next.load();

@@ -8,6 +8,7 @@
 #include "kernels.h"
 
 #include <string>
+#include <vector>
 
 namespace dino::kernels {
 
@@ -46,6 +47,9 @@ struct selection {
 // (e.g. "avx2", "avx512-novnni", "neon", "dotprod"), empty for the best build.  Families without
 // kernels return {}.
 selection select_isa(const std::string & forced);
+
+// The DINO_KERNELS values this family takes besides "ggml" (forced builds: "avx2", "neon", ...).
+std::vector<std::string> forced_names();
 
 // The build that runs in this process (chosen once).
 const selection & active();

@@ -19,7 +19,7 @@
 // The wing:
 //   kernels.h      this interface            dispatch.cpp  which build runs
 //   pack.cpp       weight layouts            ggml_ops.cpp  the custom ops
-//   isa.h          what an ISA build offers  simd.inc, int8.inc: the code, once
+//   isa.h          what an ISA build offers  simd.inc (+ simd/*.inc): the code, once
 //   x86/           select.cpp (CPUID), avx512.cpp and avx2.cpp (simd.inc per ISA)
 //   arm64/         select.cpp (HWCAP), build.inc (NEON's vec + simd.inc), and
 //                  neon.cpp, dotprod.cpp, i8mm.cpp (one build each)
@@ -55,6 +55,9 @@ struct packed_linear {
     float * offsets = nullptr;
     size_t bytes = 0;
 
+    // Whether the products run as int8 dot products (q8 and q4), not FMA.
+    bool int8() const { return fmt == format::q8 || fmt == format::q4; }
+
     packed_linear() = default;
     packed_linear(const packed_linear &) = delete;
     packed_linear & operator=(const packed_linear &) = delete;
@@ -65,6 +68,10 @@ struct packed_linear {
 // "i8mm", "dotprod", "neon"),
 // or null: ggml's ops (another CPU, or DINO_KERNELS=ggml).
 const char * isa_name();
+
+// Empty, or why DINO_KERNELS cannot be honoured: a value that names no build of this CPU
+// family (the message lists the valid ones).  The loader refuses a model then.
+std::string forced_error();
 
 // True when this CPU (and OS) runs our kernels.
 bool cpu_supported();

@@ -55,11 +55,11 @@ internal static class BenchCommand
         perImage.Sort();
         double median = perImage.Count % 2 == 1 ? perImage[perImage.Count / 2] : (perImage[perImage.Count / 2 - 1] + perImage[perImage.Count / 2]) / 2;
         long peakRss = PeakRss.Bytes();
-        int nThreads = threads == 0 ? Environment.ProcessorCount : threads;
+        int nThreads = dino.Threads;  // as the native side resolved --threads 0 (CPU affinity, cgroup quota)
         var parts = profile ? Profile(dino, inputs, runs, nThreads, ct) : null;
         var result = new
         {
-            model = dino.Info.Name, weights = dino.Info.WeightType, kernels = dino.Info.Kernels, size = s, batch, threads = threads == 0 ? Environment.ProcessorCount : threads,
+            model = dino.Info.Name, weights = dino.Info.WeightType, kernels = dino.Info.Kernels, size = s, batch, threads = nThreads,
             runs, median_ms_per_image = median, min_ms_per_image = perImage[0], max_ms_per_image = perImage[^1], images_per_second = 1000 / median,
             load_ms = loadMs, model_mb = dino.Info.WeightBytes / 1e6, peak_rss_mb = peakRss / 1e6, profile = parts,
         };

@@ -32,6 +32,12 @@ public sealed record QuantizeOptions
     /// <summary>Compute threads for calibration and measurement; 0 = all cores.</summary>
     public int Threads { get; init; }
 
+    /// <summary>
+    /// The calibration and measuring computes refuse a step whose buffers would pass this many MiB (an estimate, as
+    /// <see cref="DinoModelOptions.MaxComputeMemoryMB"/>; 0 = no limit).
+    /// </summary>
+    public long MaxComputeMemoryMB { get; init; } = 8192;
+
     /// <summary>Told what the work is doing as it goes (calibration and measurement take minutes on a full-size model).</summary>
     public IProgress<QuantizeProgress>? Progress { get; init; }
 }

@@ -27,10 +27,16 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
 
     private (int code, string stdout, string stderr) Dino(params string[] args) => DinoWith(new Dictionary<string, string>(), args);
 
-    private (int code, string stdout, string stderr) DinoWith(Dictionary<string, string> env, params string[] args)
+    private (int code, string stdout, string stderr) DinoWith(Dictionary<string, string> env, params string[] args) =>
+        DinoUnder(env, Array.Empty<string>(), args);
+
+    // The dino command started through a launcher (taskset -c 0 ...), or straight when there is none.
+    private (int code, string stdout, string stderr) DinoUnder(Dictionary<string, string> env, string[] launcher, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
+        var psi = new ProcessStartInfo(launcher.Length > 0 ? launcher[0] : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
         foreach (var (k, v) in env) psi.Environment[k] = v;
+        foreach (string a in launcher.Skip(1)) psi.ArgumentList.Add(a);
+        if (launcher.Length > 0) psi.ArgumentList.Add("dotnet");
         psi.ArgumentList.Add(CliPath());
         foreach (string a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
@@ -218,6 +224,28 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         var text = Dino("bench", "-m", q, "--runs", "2", "--profile");
         Assert.Contains("of peak", text.stdout);
         Assert.Contains("per block: 0:", text.stdout);
+    }
+
+    [Fact]
+    public void ThreadsZeroMeansTheCoresThisProcessMayUse()
+    {
+        // Under taskset -c 0 the process may use one core: "all" is 1, reported and run, probe included.
+        string q = TestData.Data("tiny-dino-q8_0.gguf");
+        var (code, stdout, _) = DinoUnder(new Dictionary<string, string>(), new[] { "taskset", "-c", "0" },
+                                          "bench", "-m", q, "--threads", "0", "--runs", "1", "--json", "--profile");
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal(1, doc.RootElement.GetProperty("threads").GetInt32());
+    }
+
+    [Fact]
+    public void AnUnknownKernelBuildIsRefusedWithTheValidOnes()
+    {
+        var (code, _, err) = DinoWith(new Dictionary<string, string> { ["DINO_KERNELS"] = "bogus\u001b[31m" }, "info", TestData.Data("tiny-hf-f32.gguf"));
+        Assert.NotEqual(0, code);
+        Assert.Contains("DINO_KERNELS='bogus?[31m' is not a build", err);
+        Assert.Contains("ggml, ", err);
+        Assert.DoesNotContain("bogus\u001b", err);  // (the CLI may colour its own message)
     }
 
     [Fact]

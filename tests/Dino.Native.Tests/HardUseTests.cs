@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
 using Xunit.Abstractions;
 
 namespace Dino.Tests;
@@ -42,6 +44,64 @@ public class HardUseTests(ITestOutputHelper output)
         double growthMb = (after - start) / 1e6;
         output.WriteLine($"RSS after {warmup} load/embed/dispose cycles: {start / 1e6:F1} MB; after {total}: {after / 1e6:F1} MB ({growthMb:+0.0;-0.0} MB)");
         Assert.True(growthMb < 16, $"RSS grew {growthMb:F1} MB over {total - warmup} cycles");
+    }
+
+    [Fact]
+    public void EmbedBatchOverManyLargeImagesHoldsABatchAtATime()
+    {
+        // 200 paths of a 4000x3000 photo, preprocessed to 224 (600 KB a tensor): decoding every path before
+        // computing the first would hold 120 MB of tensors; batch by batch holds MaxBatchSize of them.
+        string dir = Path.Combine(Path.GetTempPath(), "dino-batch-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string photo = Path.Combine(dir, "big.jpg");
+            using (var img = new Image<Rgb24>(4000, 3000))
+            {
+                img.ProcessPixelRows(rows =>
+                {
+                    for (int y = 0; y < rows.Height; y++)
+                    {
+                        var row = rows.GetRowSpan(y);
+                        for (int x = 0; x < row.Length; x++) row[x] = new Rgb24((byte)(x * 7), (byte)(y * 3), (byte)((x + y) * 5));
+                    }
+                });
+                img.SaveAsJpeg(photo);
+            }
+            const int count = 200, batch = 4;
+            using var m = DinoModel.Load(TestData.Data("tiny-hf-f32.gguf"), new DinoModelOptions { MaxBatchSize = batch });
+            var options = new EmbedOptions { Preprocess = m.DefaultPreprocessing with { Resize = 224 } };
+            long settledAt = 0, peak = 0;
+            IEnumerable<string> Paths()
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    if (i >= 3 * batch)  // past the first batches: what is held from here on must not grow
+                    {
+                        long now = GC.GetTotalMemory(forceFullCollection: true);
+                        if (settledAt == 0) settledAt = now;
+                        peak = Math.Max(peak, now);
+                    }
+                    yield return photo;
+                }
+            }
+            var results = m.EmbedBatch(Paths(), options);
+            Assert.Equal(count, results.Count);
+            Assert.All(results, r => Assert.Equal(results[0].Embedding, r.Embedding));
+            double growthMb = (peak - settledAt) / 1e6;
+            output.WriteLine($"managed heap while reading {count} paths: {settledAt / 1e6:F1} MB settled, peak {peak / 1e6:F1} MB ({growthMb:+0.0} MB)");
+            Assert.True(growthMb < 24, $"the managed heap grew {growthMb:F1} MB over {count} inputs (all of them held: ~{count * 0.6:F0} MB)");
+
+            // Still throws on the first bad image, naming it.
+            string bad = Path.Combine(dir, "bad.png");
+            File.WriteAllText(bad, "not an image");
+            var e = Assert.Throws<DinoImageException>(() => m.EmbedBatch(new[] { photo, bad, photo }, options));
+            Assert.Contains("bad.png", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

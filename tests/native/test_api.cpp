@@ -10,6 +10,9 @@
 
 #if defined(__linux__)
 #include <unistd.h>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 #endif
 
 namespace {
@@ -360,4 +363,61 @@ TEST(Api, ProfileTimesEveryKernelOp) {
     if (kernels.find("attention avx512-bf16") != std::string::npos) EXPECT_GT(bf16, 1e8) << kernels;
     else EXPECT_EQ(bf16, 0) << kernels;
     EXPECT_EQ(dino_peak_ops(3, 1, 0.05), 0);  // no such probe
+}
+
+// "0 threads" is what this process may use (its CPU affinity), and a context says what it runs with.
+TEST(Api, ContextReportsItsThreads) {
+    const dino_model * m = shared_model(kTiny);
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(dino_context_get_threads(make_context(m, 3).get()), 3);
+    EXPECT_EQ(dino_context_get_threads(nullptr), 0);
+#if defined(__linux__)
+    cpu_set_t set;
+    ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+    EXPECT_LE(dino_context_get_threads(make_context(m, 0).get()), CPU_COUNT(&set));
+    // Pinned to one CPU, "all" is one.
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+        if (CPU_ISSET(c, &set)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    }
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    const int32_t pinned = dino_context_get_threads(make_context(m, 0).get());
+    ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);
+    EXPECT_EQ(pinned, 1);
+#endif
+    dino_context_params p = dino_context_default_params();
+    p.n_threads = DINO_MAX_THREADS + 1;
+    dino_context * c = nullptr;
+    EXPECT_EQ(dino_context_new(m, &p, &c), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(dino_last_error()).find("out of range"), std::string::npos) << dino_last_error();
+}
+
+// DINO_KERNELS names a build of this CPU family, "ggml", or nothing: anything else is refused at
+// load with the valid values, never echoed with its control characters.
+TEST(Api, UnknownKernelBuildIsRefused) {
+    const char * was = getenv("DINO_KERNELS");
+    const std::string saved = was ? was : "";
+    const auto set = [](const char * v) {
+#if defined(_WIN32)
+        _putenv_s("DINO_KERNELS", v ? v : "");
+#else
+        if (v) setenv("DINO_KERNELS", v, 1);
+        else unsetenv("DINO_KERNELS");
+#endif
+    };
+    set("bogus\x1b[31m");
+    dino_model * m = nullptr;
+    const dino_status st = dino_model_load(data_path(kTiny).c_str(), nullptr, &m);
+    const std::string message = dino_last_error();
+    set(was ? saved.c_str() : nullptr);
+    EXPECT_EQ(st, DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(m, nullptr);
+    EXPECT_NE(message.find("DINO_KERNELS='bogus?[31m'"), std::string::npos) << message;
+    EXPECT_NE(message.find("ggml"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\x1b'), std::string::npos);
+    dino_model_free(m);
 }

@@ -294,6 +294,24 @@ TEST(Quantized, RecipeMeetsItsTargetOnImagesItDidNotSee) {
     for (const std::string & f : {q4, mix, fit}) remove(f.c_str());
 }
 
+// Calibration computes under the same memory guard as any context: one 224 image of ViT-S/8
+// needs about 50 MB of compute buffers, so a 16 MB guard refuses it before computing.
+TEST(Quantized, CalibrationHonoursTheMemoryGuard) {
+    const std::vector<float> images(size_t(2) * 3 * 224 * 224, 0.1f);
+    dino_quantize_params p = dino_quantize_default_params();
+    EXPECT_EQ(p.max_memory_mb, 8192);
+    p.type = "q4_0";
+    p.calibration = images.data();
+    p.n_calibration = 2;
+    p.calibration_size = 224;
+    p.n_threads = 2;
+    p.max_memory_mb = 16;
+    const std::string out = data_path("guarded.gguf");
+    EXPECT_EQ(dino_quantize_model(data_path("vits8-hf-f32.gguf").c_str(), out.c_str(), &p), DINO_ERR_OUT_OF_MEMORY);
+    EXPECT_NE(std::string(dino_last_error()).find("the limit is 16 MB"), std::string::npos) << dino_last_error();
+    EXPECT_FALSE(std::ifstream(out).good()) << "a refused quantization wrote its output";
+}
+
 TEST(Quantized, RecipeRefusesBadRequests) {
     const std::string in = data_path("tiny-dino-f32.gguf"), out = data_path("never-written.gguf");
     const std::vector<float> images = wave_images(4, 32, 1);

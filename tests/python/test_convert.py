@@ -85,6 +85,26 @@ class ConverterTest(unittest.TestCase):
         cg.convert(self.path(src), out, outtype, name="t", heads=heads)
         return read_gguf(out)
 
+    def test_gguf_keys_are_one_table_that_the_schema_documents(self):
+        """native/tensor_names.h spells every metadata key libdino reads or writes; docs/gguf.md documents
+        each, and the converter writes every key the loader reads (the quantizer's are the quantizer's)."""
+        import re
+        with open(os.path.join(ROOT, "native", "tensor_names.h")) as f:
+            header = f.read()
+        table = header[header.index("namespace dino::kv"):]
+        keys = re.findall(r'inline constexpr const char \* k\w+ = "([^"]+)";', table)
+        self.assertGreater(len(keys), 15)
+        with open(os.path.join(ROOT, "docs", "gguf.md")) as f:
+            doc = f.read()
+        for k in keys:
+            self.assertIn(f"`{k}" if k.endswith(".") else f"`{k}`", doc, f"{k} is not documented in docs/gguf.md")
+        kv, _, _ = self.convert("tiny-hf")
+        optional = {"general.alignment"}
+        for k in keys:
+            if k.startswith("dino.quantize.") or k in optional:
+                continue
+            self.assertIn(k, kv, f"the converter does not write {k}")
+
     def test_layouts_give_the_same_tensors(self):
         kv_st, t_st, d_st = self.convert("tiny-hf")
         kv_bin, t_bin, d_bin = self.convert("tiny-hf-bin")

@@ -17,6 +17,8 @@
 
 namespace dino::kernels {
 
+std::vector<std::string> forced_names() { return {"i8mm", "dotprod", "neon"}; }
+
 selection select_isa(const std::string & forced) {
     // forced "neon" or "dotprod": that build even where a better one runs (tests); a build whose
     // instructions this CPU lacks is never chosen, forced or not.

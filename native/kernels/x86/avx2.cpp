@@ -103,8 +103,6 @@ struct vec {
     }
 };
 
-#include "../simd.inc"
-
 bool vnni_supported() {
     unsigned a, b, c, d;
     return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));  // CPUID.7.1:EAX.AVX-VNNI
@@ -112,11 +110,11 @@ bool vnni_supported() {
 
 bool bf16_supported() { return false; }  // (no 256-bit bf16 attention)
 
+#include "../simd.inc"
+
 }  // namespace
 }  // namespace dino::kernels::avx2
 
 namespace dino::kernels {
-extern const isa_kernels avx2_kernels = {"avx2", avx2::vec::kRowsQ8, avx2::vec::kRowsF, avx2::vec::kRowsAttention, false, avx2::vnni_supported, avx2::bf16_supported,
-                                         avx2::linear_rows, avx2::attention_rows, avx2::gelu,
-                                         avx2::peak_probe};
+extern const isa_kernels avx2_kernels = avx2::table("avx2");
 }  // namespace dino::kernels

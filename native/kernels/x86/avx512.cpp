@@ -177,8 +177,6 @@ struct vec {
     }
 };
 
-#include "../simd.inc"
-
 bool vnni_supported() {
     unsigned a, b, c, d;
     return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11));  // CPUID.7.0:ECX.AVX512_VNNI
@@ -189,11 +187,11 @@ bool bf16_supported() {
     return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));  // CPUID.7.1:EAX.AVX512_BF16
 }
 
+#include "../simd.inc"
+
 }  // namespace
 }  // namespace dino::kernels::avx512
 
 namespace dino::kernels {
-extern const isa_kernels avx512_kernels = {"avx512", avx512::vec::kRowsQ8, avx512::vec::kRowsF, avx512::vec::kRowsAttention, false, avx512::vnni_supported, avx512::bf16_supported,
-                                           avx512::linear_rows, avx512::attention_rows, avx512::gelu,
-                                           avx512::peak_probe};
+extern const isa_kernels avx512_kernels = avx512::table("avx512");
 }  // namespace dino::kernels

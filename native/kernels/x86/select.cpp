@@ -6,6 +6,8 @@
 
 namespace dino::kernels {
 
+std::vector<std::string> forced_names() { return {"avx512", "avx512-novnni", "avx2", "avx2-novnni"}; }
+
 selection select_isa(const std::string & forced) {
     // forced "avx2": the AVX2 build even on AVX-512 CPUs; "...novnni": int8 without VNNI
     // even where it exists (tests: avx2-novnni, avx512-novnni).

@@ -66,6 +66,36 @@ internal sealed unsafe class ContextHandle : SafeHandle
         return h;
     }
 
+    /// <summary>The threads this context computes with (0 resolved to what the process may use).</summary>
+    internal int Threads => NativeMethods.dino_context_get_threads(this);
+
+    /// <summary>
+    /// Runs n images of height x width (pixels: n x 3 x height x width) and fills the buffers' outputs;
+    /// cancellation stops the computation (OperationCanceledException). A failure throws as <see cref="Errors"/> maps it.
+    /// </summary>
+    internal void Compute(float[] pixels, int n, int height, int width, ComputeBuffers b, CancellationToken ct)
+    {
+        using var reg = ct.CanBeCanceled ? ct.Register(RequestAbort) : default;
+        DinoStatus status;
+        fixed (float* px = pixels, c = b.Cls, tk = b.Tokens, at = b.Attention, im = b.Intermediate)
+        {
+            var outputs = NativeMethods.dino_outputs_default();
+            outputs.Cls = c;
+            outputs.ClsCapacity = (nuint)b.Cls.Length;
+            outputs.Tokens = tk;
+            outputs.TokensCapacity = (nuint)(b.Tokens?.Length ?? 0);
+            outputs.Attention = at;
+            outputs.AttentionCapacity = (nuint)(b.Attention?.Length ?? 0);
+            outputs.AttentionFull = b.AttentionFull ? (byte)1 : (byte)0;
+            outputs.Intermediate = im;
+            outputs.IntermediateCapacity = (nuint)(b.Intermediate?.Length ?? 0);
+            outputs.NIntermediate = b.IntermediateLayers;
+            status = NativeMethods.dino_compute(this, px, n, height, width, &outputs);
+        }
+        if (status == DinoStatus.Aborted) ct.ThrowIfCancellationRequested();
+        Errors.ThrowIfFailed(status, ErrorSource.Native, ct);
+    }
+
     /// <summary>Asks a running dino_compute to stop (any thread).</summary>
     internal void RequestAbort() => Volatile.Write(ref *_abortFlag, 1);
 

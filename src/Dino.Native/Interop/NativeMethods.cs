@@ -64,6 +64,7 @@ internal unsafe struct NativeQuantizeParams
     public int NThreads;
     public delegate* unmanaged[Cdecl]<byte*, int, int, void*, byte> Progress;
     public void* ProgressUserData;
+    public long MaxMemoryMb;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -139,6 +140,9 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Library, EntryPoint = "dino_context_free")]
     internal static partial void dino_context_free(IntPtr context);
+
+    [LibraryImport(Library, EntryPoint = "dino_context_get_threads")]
+    internal static partial int dino_context_get_threads(ContextHandle context);
 
     [LibraryImport(Library, EntryPoint = "dino_context_set_abort_callback")]
     internal static partial void dino_context_set_abort_callback(ContextHandle context, delegate* unmanaged[Cdecl]<void*, byte> callback, void* userData);
