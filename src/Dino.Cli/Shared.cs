@@ -13,7 +13,7 @@ internal static class Shared
 
     public static Option<int> Threads() => new("--threads", "-t")
     {
-        Description = "Compute threads per image batch (0 = all cores)",
+        Description = "Compute threads per image batch (0 = the cores this process may use: CPU affinity, container quota)",
         DefaultValueFactory = _ => 0,
     };
 

@@ -3,7 +3,7 @@ namespace Dino;
 /// <summary>Options of <see cref="DinoModel.Load"/>.</summary>
 public sealed record DinoModelOptions
 {
-    /// <summary>Native threads per embedding call; 0 = all cores.</summary>
+    /// <summary>Native threads per embedding call; 0 = the cores this process may use (its CPU affinity and container quota; <see cref="DinoModel.Threads"/> says how many).</summary>
     public int ThreadsPerCall { get; init; }
 
     /// <summary>Images computed together by <see cref="DinoModel.EmbedBatch(IReadOnlyList{ImageTensor}, EmbedOptions?, CancellationToken)"/> (default 8).</summary>
