@@ -10,35 +10,13 @@
 # downloaded as a package file (nothing installed), 8 to calibrate on and 8 held out to measure.
 # Speed: `dino bench` at batch 1 and 2 threads, the models in turn, median of 3 rounds of 3 runs.
 # Results: out/quant/table.md.
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 out="$root/out/quant"
-build="${DINO_BUILD_DIR:-$root/build}"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-py=/usr/bin/python3; [ -x "$py" ] || py=python3
-step() { printf '\n== %s\n' "$*" >&2; }
 
-"$root/scripts/bootstrap.sh"
-cmake -S "$root" -B "$build" >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
-dotnet build "$root/src/Dino.Cli" -c Release -p:DinoNativeBuildDir="$build/" -v quiet -nologo >/dev/null
-dino() { dotnet "$root/src/Dino.Cli/bin/Release/net10.0/dino.dll" "$@"; }
+build_dino
 mkdir -p "$out"
 
-if [ ! -d "$out/photos/held-out" ]; then
-  step "real photos (Debian's python3-skimage data)"
-  rm -rf "$out/photos" "$out/deb" && mkdir -p "$out/deb" "$out/photos/calibration" "$out/photos/held-out"
-  (cd "$out/deb" && apt-get download -qq python3-skimage 2>/dev/null)
-  dpkg -x "$out"/deb/python3-skimage_*.deb "$out/deb/x"
-  data=$(find "$out/deb/x" -type d -path '*skimage/data' | head -1)
-  for f in astronaut.png chelsea.png coffee.png motorcycle_left.png rocket.jpg coins.png grass.png brick.png; do
-    cp "$data/$f" "$out/photos/calibration/"
-  done
-  for f in camera.png moon.png motorcycle_right.png ihc.png gravel.png cell.png hubble_deep_field.jpg retina.jpg; do
-    cp "$data/$f" "$out/photos/held-out/"
-  done
-  rm -rf "$out/deb"
-fi
+skimage_photos "$out/photos"
 cal="$out/photos/calibration" held="$out/photos/held-out"
 
 if [ $# -ge 1 ]; then

@@ -1,26 +1,20 @@
 #!/usr/bin/env bash
 # The benchmark, one command: Dino.Native (f32, f16, q8_0, q4_0) against ONNX Runtime 1.31.1 (fp32 and
 # dynamic int8) and PyTorch, on the same synthetic ViT-S/8 weights, timed side by side in one run.
+# The report names the CPU (model, the features that pick our paths, its class) and each dino row's
+# kernels; DINO_KERNELS=avx2 bench/run.sh forces the dino rows onto another path.
 #
 #   bench/run.sh                     # batch 1 and 8, 2 and 1 threads, 5 rounds
 #   bench/run.sh --batch 1 --threads 2 --rounds 9
 #
 # Needs what scripts/bootstrap.sh installs, plus Debian's python3-onnx (installed here if missing) for
 # the ONNX exports and, optionally, python3-torch for the PyTorch row. Results: out/bench/results.md.
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 out="$root/out/bench"
-build="${DINO_BUILD_DIR:-$root/build}"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-py=/usr/bin/python3
 
 "$root/scripts/bootstrap.sh"
-if ! "$py" -c "import onnx" 2>/dev/null; then
-  sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq python3-onnx >/dev/null
-fi
-cmake -S "$root" -B "$build" >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
+"$py" -c "import onnx" 2>/dev/null || apt_ensure python3-onnx
+DINO_BUILD_DIR="$build" "$root/scripts/build-native.sh" linux-x64 >/dev/null
 
 mkdir -p "$out"
 if [ ! -f "$out/dino-fp32.onnx" ]; then
@@ -35,10 +29,7 @@ dotnet build "$root/bench/Dino.Bench" -c Release -p:DinoNativeBuildDir="$build/"
 torch=()
 if "$py" -c "import torch" 2>/dev/null; then
   # Debian's torch links the reference BLAS unless OpenBLAS is installed: ten times slower, not a fair peer.
-  if ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
-    sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
-    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq libopenblas0-pthread >/dev/null
-  fi
+  apt_ensure libopenblas0-pthread
   torch=(--torch "$out/checkpoints/vits8-dino.pth")
 fi
 "$root/bench/Dino.Bench/bin/Release/net10.0/Dino.Bench" --data "$out" --bench-dir "$root/bench" \

@@ -159,6 +159,7 @@ dino_status dino_context_new(const dino_model * model, const dino_context_params
             case DINO_ATTENTION_EXACT: o.attention = dino::attention_kind::exact; break;
             case DINO_ATTENTION_FLASH: o.attention = dino::attention_kind::flash; break;
             case DINO_ATTENTION_BF16: o.attention = dino::attention_kind::bf16; break;
+            case DINO_ATTENTION_INT8: o.attention = dino::attention_kind::int8; break;
             default: fail(DINO_ERR_INVALID_ARGUMENT, "attention_kernel %d is not a dino_attention_kernel value", p.attention_kernel);
         }
         *out = dino_context::create(model, o).release();
@@ -209,9 +210,11 @@ dino_status dino_compute(dino_context * ctx, const float * pixels, int32_t n, in
         require(out != nullptr, "outputs is NULL");
         const dino::hparams & hp = ctx->model->hp;
         if (n < 1 || n > 4096) fail(DINO_ERR_INVALID_ARGUMENT, "n_images %d is out of range (1 to 4096)", n);
-        if (height < hp.patch || width < hp.patch || height % hp.patch || width % hp.patch || height > 8192 || width > 8192) {
-            fail(DINO_ERR_INVALID_ARGUMENT, "image size %dx%d is not a multiple of the patch size %d between %d and 8192",
-                 height, width, hp.patch, hp.patch);
+        if (height < hp.patch || width < hp.patch || height > 8192 || width > 8192) {
+            fail(DINO_ERR_INVALID_ARGUMENT, "image size %dx%d is outside %d to 8192 pixels a side", height, width, hp.patch);
+        }
+        if (height % hp.patch || width % hp.patch) {
+            fail(DINO_ERR_INVALID_ARGUMENT, "image size %dx%d is not a multiple of the patch size %d", height, width, hp.patch);
         }
         if (out->n_intermediate < 0 || out->n_intermediate > hp.depth) {
             fail(DINO_ERR_INVALID_ARGUMENT, "n_intermediate %d is out of range (0 to %d blocks)", out->n_intermediate, hp.depth);
@@ -252,15 +255,16 @@ dino_status dino_quantize_model(const char * input_path, const char * output_pat
     return guarded([&] {
         require(input_path && input_path[0] && output_path && output_path[0], "input or output path is NULL or empty");
         const dino_quantize_params p = params ? *params : dino_quantize_default_params();
-        require(p.type != nullptr || p.target_cos > 0 || p.max_mb > 0, "type is NULL");
-        require(p.n_calibration >= 0 && p.n_calibration <= 100000, "n_calibration is out of range (0 to 100000)");
-        require(p.n_calibration == 0 || p.calibration != nullptr, "calibration is NULL but n_calibration is not 0");
+        // The ranges first (NaN fails them), so that a NaN target is named as itself, not as a missing type.
         if (!(p.target_cos == 0 || (p.target_cos > 0 && p.target_cos < 1))) {
             fail(DINO_ERR_INVALID_ARGUMENT, "target_cos %g is not in (0, 1) (0 = none)", p.target_cos);
         }
         if (!(p.max_mb == 0 || (p.max_mb > 0 && p.max_mb < 1e9))) {
             fail(DINO_ERR_INVALID_ARGUMENT, "max_mb %g is not a positive size (0 = none)", p.max_mb);
         }
+        require(p.type != nullptr || p.target_cos > 0 || p.max_mb > 0, "type is NULL");
+        require(p.n_calibration >= 0 && p.n_calibration <= 100000, "n_calibration is out of range (0 to 100000)");
+        require(p.n_calibration == 0 || p.calibration != nullptr, "calibration is NULL but n_calibration is not 0");
         dino::install_ggml_logger();
         dino::quantize_request r;
         r.type = p.type ? p.type : "q4_0";

@@ -31,6 +31,11 @@
  * negative = error) and sets a message read by dino_last_error().  Nothing a
  * caller passes in (file, tensor, argument) reaches a ggml assertion: inputs
  * are validated first.
+ *
+ * Lifetimes: each object is freed once, by its own _free function, after every
+ * context made from a model is freed.  Using an object after it is freed, or
+ * freeing it twice, is undefined behaviour, as with free(): the library cannot
+ * tell a freed pointer from a live one.
  */
 #ifndef DINO_H
 #define DINO_H
@@ -196,6 +201,13 @@ typedef enum dino_attention_kernel {
      * the probabilities rounded to bf16 (8 significant bits) and every sum,
      * the scale and the softmax in f32.  FLASH where the CPU lacks it. */
     DINO_ATTENTION_BF16  = 3,
+    /* FLASH with q k^T and p v as int8 products on q8_0 blocks (the int8
+     * linear kernels: VNNI, maddubs, sdot, smmla): each head's keys and values
+     * quantized per 32 values along head_dim and along the keys, the queries
+     * and the probabilities per 32 values as the linear layers' activations;
+     * the sums exact, their scaling and the softmax in f32.  Needs head_dim a
+     * multiple of 32; FLASH where it is not or the CPU has no kernels. */
+    DINO_ATTENTION_INT8  = 4,
 } dino_attention_kernel;
 
 /* The most compute threads a context takes. */
@@ -330,7 +342,9 @@ DINO_API const char * dino_quantize_type_name(int32_t index);
  * K-quants need rows that are multiples of 256: a tensor whose rows are not
  * (in ViT-S: every one but ffn_down) falls back to q4_0 (for q2_k/q3_k),
  * q5_0 (q4_k), q5_1 (q5_k) or q8_0 (q6_k).  Norms, biases and embeddings stay
- * F32.  The output is written to output_path.tmp and renamed when complete.
+ * F32.  The output is written beside output_path under a fresh name and renamed
+ * when complete.  An output_path that is the input (the same file, links and
+ * hard links followed) is DINO_ERR_INVALID_ARGUMENT, before anything is read.
  * The same as dino_quantize_model with only params.type set. */
 DINO_API dino_status dino_quantize(const char * input_path, const char * output_path, const char * type);
 

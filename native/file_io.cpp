@@ -78,6 +78,20 @@ bool read_at(FILE * f, uint64_t offset, void * dst, uint64_t n) {
     return _fseeki64(f, int64_t(offset), SEEK_SET) == 0 && fread(dst, 1, n, f) == n;
 }
 
+bool same_file(const std::string & a, const std::string & b) {
+    auto identity = [](const std::string & path, BY_HANDLE_FILE_INFORMATION & info) {
+        HANDLE h = CreateFileW(wide(path).c_str(), FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                               nullptr, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, nullptr);
+        if (h == INVALID_HANDLE_VALUE) return false;
+        const bool ok = GetFileInformationByHandle(h, &info) != 0;
+        CloseHandle(h);
+        return ok;
+    };
+    BY_HANDLE_FILE_INFORMATION x, y;
+    return identity(a, x) && identity(b, y) && x.dwVolumeSerialNumber == y.dwVolumeSerialNumber &&
+           x.nFileIndexHigh == y.nFileIndexHigh && x.nFileIndexLow == y.nFileIndexLow;
+}
+
 #else
 
 file_ptr open_regular(const std::string & path, uint64_t & size) {
@@ -128,6 +142,11 @@ static void remove_quietly(const std::string & path) noexcept { ::remove(path.c_
 bool read_at(FILE * f, uint64_t offset, void * dst, uint64_t n) {
     static_assert(sizeof(off_t) == 8, "64-bit file offsets");
     return fseeko(f, off_t(offset), SEEK_SET) == 0 && fread(dst, 1, n, f) == n;
+}
+
+bool same_file(const std::string & a, const std::string & b) {
+    struct stat x, y;
+    return stat(a.c_str(), &x) == 0 && stat(b.c_str(), &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
 #endif

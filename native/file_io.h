@@ -42,6 +42,10 @@ private:
     bool committed_ = false;
 };
 
+// Whether a and b name the same existing file, links followed: the same device and inode (Windows:
+// volume and file index), so a link or a hard link to the input is caught, not only the same path.
+bool same_file(const std::string & a, const std::string & b);
+
 // Reads `n` bytes at `offset`; false on a short read or a failed seek.
 bool read_at(FILE * f, uint64_t offset, void * dst, uint64_t n);
 

@@ -228,16 +228,17 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
             ggml_tensor * o;  // [hd, H, T, N]
             // The flash kernel never materializes the probabilities: a requested attention output
             // comes from the exact path.
-            const bool fused = (s.attention_kernel == attention_kind::flash || s.attention_kernel == attention_kind::bf16) &&
-                               !(last && s.attention);
+            const bool fused = s.attention_kernel != attention_kind::exact && !(last && s.attention);
             const bool bf16 = s.attention_kernel == attention_kind::bf16 && m.attention_bf16.heads > 0;
+            const bool int8 = s.attention_kernel == attention_kind::int8 && m.attention_int8.heads > 0;
             if (fused && m.attention.heads > 0) {
                 // Ours (kernels.h): straight from qkv to the heads side by side, [D, T, N].
                 // q k^T and p v: 2 x T x T x D multiply-adds per image.
                 o = dino::kernels::attention(ctx,
-                                             node(*g, il, "attention", DINO_PROFILE_ATTENTION, bf16 ? DINO_PEAK_BF16_DOT : DINO_PEAK_F32_FMA,
+                                             node(*g, il, "attention", DINO_PROFILE_ATTENTION,
+                                                  bf16 ? DINO_PEAK_BF16_DOT : int8 ? DINO_PEAK_INT8_DOT : DINO_PEAK_F32_FMA,
                                                   4.0 * double(T * T * D * N)),
-                                             bf16 ? m.attention_bf16 : m.attention, qkv);
+                                             bf16 ? m.attention_bf16 : int8 ? m.attention_int8 : m.attention, qkv);
             } else if (fused) {
                 // f32 keys and values: f16 ones measured slower here (the CPU kernel converts them back
                 // row by row) and less precise.

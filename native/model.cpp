@@ -382,7 +382,8 @@ std::unique_ptr<dino_model> dino_model::load(const std::string & path, const din
     m->norm_w = m->tensor(tn::weight(tn::kOutputNorm));
     m->norm_b = m->tensor(tn::bias(tn::kOutputNorm));
     m->attention = dino::kernels::attention_kernel(h.dim, h.heads);
-    m->attention_bf16 = dino::kernels::attention_kernel(h.dim, h.heads, true);
+    m->attention_bf16 = dino::kernels::attention_kernel(h.dim, h.heads, dino::kernels::attention_products::bf16);
+    m->attention_int8 = dino::kernels::attention_kernel(h.dim, h.heads, dino::kernels::attention_products::int8);
     for (int i = 0; i < h.depth; ++i) {
         dino::block k;
         for (const block_linear_spec & l : kBlockLinears) {

@@ -84,6 +84,7 @@ struct dino_model {
     std::vector<dino::block> blocks;
     dino::kernels::attention_op attention;       // our attention kernel, when heads > 0 (kernels.h)
     dino::kernels::attention_op attention_bf16;  // the same with bf16 products, when the CPU has them
+    dino::kernels::attention_op attention_int8;  // the same with int8 products, when head_dim allows them
     ggml_tensor * norm_w = nullptr, * norm_b = nullptr;    // ref: norm
 
     ggml_context * ctx = nullptr;            // tensor metadata

@@ -24,6 +24,7 @@ enum class attention_kind {
     exact,      // ggml's soft_max over the materialized scores
     flash,      // our f32 kernel, or ggml's flash attention
     bf16,       // our kernel with bf16 products
+    int8,       // our kernel with int8 products (the int8 linear kernels)
 };
 
 inline constexpr int32_t kMaxThreads = 512;            // dino.h: DINO_MAX_THREADS

@@ -12,6 +12,7 @@
 #include "quantize.h"
 
 #include "errors.h"
+#include "file_io.h"
 #include "model.h"
 #include "recipe.h"
 #include "tensor_names.h"
@@ -147,6 +148,9 @@ const char * dino::quantize_type_name(size_t index) {
 
 void dino::quantize(const char * input_path, const char * output_path, const quantize_request & r) {
     const output_type & out_type = find_output_type(r.type);
+    // Written over, the input would be gone (a link or hard link to it is the same file).
+    if (dino::file_io::same_file(input_path, output_path))
+        fail(DINO_ERR_INVALID_ARGUMENT, "%s is the input %s: the output must be another file", output_path, input_path);
     if (r.recipe()) {
         if (r.n_images < 1) fail(DINO_ERR_INVALID_ARGUMENT, "a target (cosine or size) needs calibration images to measure on");
         if (std::find(std::begin(dino::kRecipeTypes), std::end(dino::kRecipeTypes) - 1, out_type.type) == std::end(dino::kRecipeTypes) - 1) {

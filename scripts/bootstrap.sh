@@ -10,28 +10,17 @@
 # googletest, numpy for the converter, clang and zlib for NativeAOT publishes,
 # mingw-w64 and wine for win-x64, the aarch64 cross compiler and qemu-user for
 # linux-arm64) and a Debian 13 arm64 run-time sysroot for qemu into .deps/.
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# It records which ggml it chose in .deps/ggml-origin, which CMake, MSBuild and the scripts read.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 deps="$root/.deps"
 ggml="$deps/ggml"
 mkdir -p "$deps"
 
-say() { echo "bootstrap: $*" >&2; }
-
 # --- Debian packages -----------------------------------------------------------
-need=()
 # g++-mingw-w64-x86-64-posix and wine: the win-x64 build and its tests; g++-aarch64-linux-gnu and
 # qemu-user: linux-arm64's.
-for p in g++ cmake make libgtest-dev python3-numpy libgomp1 clang libclang-rt-14-dev zlib1g-dev unzip \
-         g++-mingw-w64-x86-64-posix wine wine64 g++-aarch64-linux-gnu qemu-user; do
-  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  say "installing Debian packages: ${need[*]}"
-  sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
-  $sudo_ apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+apt_ensure g++ cmake make libgtest-dev python3-numpy libgomp1 clang libclang-rt-14-dev zlib1g-dev unzip \
+  g++-mingw-w64-x86-64-posix wine wine64 g++-aarch64-linux-gnu qemu-user
 
 # --- Debian packages of another suite or architecture, never installed --------
 # apt_download DIR SUITE ARCH PACKAGE...: downloads the .debs into DIR through a
@@ -44,7 +33,7 @@ apt_download() {
   local uri
   uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
   [ -n "$uri" ] || uri=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-  [ -n "$uri" ] || { say "no Debian mirror configured in /etc/apt"; exit 1; }
+  [ -n "$uri" ] || die "no Debian mirror configured in /etc/apt"
   printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nArchitectures: %s\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
     "$uri" "$suite" "$arch" > "$apt_dir/parts/$suite.sources"
   local opts=(-o "Dir::Etc::SourceList=$apt_dir/empty" -o "Dir::Etc::SourceParts=$apt_dir/parts"
@@ -80,12 +69,7 @@ prebuilt_ggml() {
       mkdir -p "$ggml/lib/$(dirname "$f")"
       cp "$pkg/$f" "$ggml/lib/$f"
     done
-    for base in "$ggml"/lib/*/native/*/libggml-base.so "$ggml"/lib/*/native/*/ggml-base.dll; do
-      [ -f "$base" ] || continue
-      top="$(dirname "$(dirname "$base")")/$(basename "$base")"
-      [ -f "$top" ] || cp "$base" "$top"   # the first variant's copy serves every identical one
-      if cmp -s "$base" "$top"; then rm "$base"; fi
-    done
+    for rid_dir in "$ggml"/lib/*/native; do share_ggml_base "$rid_dir"; done
     rm -rf "$work"
     touch "$ggml/lib/.complete-v2"
   fi
@@ -107,29 +91,34 @@ prebuilt_ggml() {
 # --- ggml: from the native/ggml submodule where it is populated, else prebuilt --
 # DINO_GGML_FROM_SOURCE=1: the submodule must be used (a connected CI sets it);
 # =0: the prebuilt libraries even where it is populated; unset: the submodule if
-# populated.  CMakeLists.txt and Directory.Build.props apply the same rule to
-# find what this made: build-ggml/ (scripts/build-ggml.sh) or .deps/ggml/.
+# populated.  The choice is made here only, and written to .deps/ggml-origin (build-ggml or
+# .deps/ggml), where CMakeLists.txt, Directory.Build.props and the scripts find it.
 ggml_from_source=0
 if [ -f "$root/native/ggml/CMakeLists.txt" ] && [ "${DINO_GGML_FROM_SOURCE:-}" != 0 ]; then ggml_from_source=1; fi
 if [ "${DINO_GGML_FROM_SOURCE:-}" = 1 ] && [ $ggml_from_source = 0 ]; then
-  say "DINO_GGML_FROM_SOURCE=1, but native/ggml is empty (git submodule update --init)"; exit 1
+  die "DINO_GGML_FROM_SOURCE=1, but native/ggml is empty (git submodule update --init)"
 fi
 if [ $ggml_from_source = 1 ]; then
-  # Rebuilt when the submodule's commit (or, outside git, its sources) or the build script change.
+  # Rebuilt when the submodule's commit (or, outside git, its sources), the build script or the CPU
+  # levels change.
   if [ -e "$root/native/ggml/.git" ]; then id=$(git -C "$root/native/ggml" rev-parse HEAD)
   else id=$(cd "$root/native/ggml" && find CMakeLists.txt include src -type f | sort | xargs cat | sha1sum | cut -c1-40); fi
-  stamp="$id $(sha1sum < "$root/scripts/build-ggml.sh" | cut -c1-40)"
+  stamp="$id $(cat "$root/scripts/build-ggml.sh" "$root/native/cpu-variants.txt" | sha1sum | cut -c1-40)"
   if [ "$(cat "$root/build-ggml/.complete" 2>/dev/null)" != "$stamp" ]; then
     say "building ggml from native/ggml for linux-x64, win-x64 and linux-arm64 (several minutes)"
     rm -rf "$root/build-ggml" "$root/build-ggml-work"
     "$root/scripts/build-ggml.sh" "$root/build-ggml" linux-x64 win-x64 linux-arm64
     echo "$stamp" > "$root/build-ggml/.complete"
   fi
+  origin=build-ggml
   say "ggml built from native/ggml in $root/build-ggml"
 else
   prebuilt_ggml
+  origin=.deps/ggml
   say "ggml ready in $ggml"
 fi
+# Rewritten only when the choice changes: CMake re-configures when this file does.
+[ "$(cat "$ggml_origin_file" 2>/dev/null)" = "$origin" ] || echo "$origin" > "$ggml_origin_file"
 
 # --- linux-arm64 run-time sysroot (Debian 13) ----------------------------------
 # ggml's arm64 libraries need glibc 2.38 (Debian 12's cross libc is 2.36): qemu

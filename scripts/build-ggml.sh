@@ -9,8 +9,7 @@
 #
 # Options, and why (docs/building.md):
 #   - portable code only: GGML_NATIVE=OFF.  A package runs on other machines, so it is never built
-#     with -march=native; x64 gets one build per CPU level the loader knows (avx512, avx2, avx,
-#     noavx) with exactly the features the loader checks for, arm64 one ARMv8.0 build (our own
+#     with -march=native; x64 gets one build per CPU level of native/cpu-variants.txt, with exactly the features the loader checks for, arm64 one ARMv8.0 build (our own
 #     kernels bring sdot/smmla, chosen at run time);
 #   - shared libraries linked to directly (BUILD_SHARED_LIBS=ON, GGML_BACKEND_DL=OFF): libdino calls
 #     ggml-cpu's functions, not a backend registry, and the loader preloads the variant it picks;
@@ -19,29 +18,26 @@
 #     libraries link the GCC runtime statically (no DLLs beyond the system's).  Debian 12's MinGW
 #     headers lack THREAD_POWER_THROTTLING_STATE, so Windows builds target _WIN32_WINNT 0x0601:
 #     ggml then skips asking Windows 11 not to throttle its threads (docs/building.md).
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 src="$root/native/ggml"
 out="${1:?usage: build-ggml.sh OUT <rid>...}"; shift
-[ -f "$src/CMakeLists.txt" ] || { echo "build-ggml.sh: native/ggml is empty (git submodule update --init)" >&2; exit 1; }
+[ -f "$src/CMakeLists.txt" ] || die "native/ggml is empty (git submodule update --init)"
 mkdir -p "$out/include"
 cp "$src"/include/{ggml.h,ggml-alloc.h,ggml-backend.h,ggml-cpu.h,gguf.h} "$out/include/"
 cp "$src/LICENSE" "$out/include/LICENSE.ggml"
 
+# Each x64 level turns on exactly the ggml options native/cpu-variants.txt gives it (the features the
+# loader checks for), all others off.
 x86_off=(-DGGML_SSE42=OFF -DGGML_AVX=OFF -DGGML_AVX2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF -DGGML_BMI2=OFF -DGGML_AVX512=OFF)
-variant_flags() {  # the features of each x64 level, as NativeLibraryLoader.SupportedVariants checks them
-  case "$1" in
-    noavx)  echo "${x86_off[*]}" ;;
-    avx)    echo "${x86_off[*]} -DGGML_SSE42=ON -DGGML_AVX=ON" ;;
-    avx2)   echo "${x86_off[*]} -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" ;;
-    avx512) echo "${x86_off[*]} -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON" ;;
-  esac
+level_flags() {
+  local o; echo "${x86_off[*]}"
+  for o in $(cpu_level_options "$1"); do echo "-D$o=ON"; done
 }
 
 build_one() {  # RID VARIANT(or "") FLAGS...
   local rid="$1" variant="$2"; shift 2
   local dir="$root/build-ggml-work/$rid${variant:+-$variant}" dest="$out/lib/$rid/native${variant:+/$variant}"
-  echo "build-ggml: $rid ${variant:-(one build)} (log: $dir.log)" >&2
+  say "$rid ${variant:-(one build)} (log: $dir.log)"
   mkdir -p "$(dirname "$dir")"
   cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DGGML_BACKEND_DL=OFF \
     -DGGML_NATIVE=OFF -DGGML_BUILD_TESTS=OFF -DGGML_BUILD_EXAMPLES=OFF -DGGML_CCACHE=OFF \
@@ -57,29 +53,22 @@ build_one() {  # RID VARIANT(or "") FLAGS...
 for rid in "$@"; do
   case "$rid" in
     linux-x64)
-      for v in avx512 avx2 avx noavx; do
+      for v in $(cpu_levels); do
         # shellcheck disable=SC2046
-        build_one linux-x64 "$v" $(variant_flags "$v")
+        build_one linux-x64 "$v" $(level_flags "$v")
       done ;;
     win-x64)
-      for v in avx512 avx2 avx noavx; do
+      for v in $(cpu_levels); do
         # shellcheck disable=SC2046
-        build_one win-x64 "$v" $(variant_flags "$v") -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/win-x64-mingw.cmake" \
+        build_one win-x64 "$v" $(level_flags "$v") -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/win-x64-mingw.cmake" \
           -DGGML_OPENMP=OFF -DCMAKE_SHARED_LINKER_FLAGS="-static -s -Wl,--no-insert-timestamp -Wl,--exclude-libs,libgcc.a:libgcc_eh.a:libstdc++.a:libwinpthread.a" \
           -DCMAKE_C_FLAGS=-D_WIN32_WINNT=0x0601 -DCMAKE_CXX_FLAGS=-D_WIN32_WINNT=0x0601
       done ;;
     linux-arm64)
       build_one linux-arm64 "" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/linux-arm64.cmake" -DGGML_CPU_ARM_ARCH=armv8-a ;;
-    *) echo "build-ggml.sh: no ggml build for '$rid'" >&2; exit 2 ;;
+    *) say "no ggml build for '$rid'"; exit 2 ;;
   esac
-  # ggml-base once at the RID's top where every variant's copy is the same (as bootstrap lays out
-  # the prebuilt libraries); a variant keeps its own where it differs.
-  for base in "$out"/lib/"$rid"/native/*/libggml-base.so "$out"/lib/"$rid"/native/*/ggml-base.dll; do
-    [ -f "$base" ] || continue
-    top="$(dirname "$(dirname "$base")")/$(basename "$base")"
-    [ -f "$top" ] || cp "$base" "$top"
-    if cmp -s "$base" "$top"; then rm "$base"; fi
-  done
+  share_ggml_base "$out/lib/$rid/native"   # as bootstrap lays out the prebuilt libraries
 done
 # What was built, for bootstrap.sh's up-to-date check and for people.
 { [ -e "$src/.git" ] && git -C "$src" rev-parse HEAD || echo "native/ggml (not a git checkout)"; } > "$out/SOURCE"

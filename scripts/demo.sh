@@ -8,30 +8,21 @@
 # tests/data/make_synthetic.py: its embeddings are NOT meaningful.  To run it
 # on the real model, convert it (README: "Real weights") and pass the GGUF:
 #     ./scripts/demo.sh path/to/dino-vits8-f32.gguf
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 out="$root/out/demo"
-build="${DINO_BUILD_DIR:-$root/build}"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-step() { printf '\n== %s\n' "$*" >&2; }
 
 step "setup and build"
-"$root/scripts/bootstrap.sh"
-cmake -S "$root" -B "$build" -DDINO_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
-dotnet build "$root/src/Dino.Cli" -c Release -p:DinoNativeBuildDir="$build/" -v quiet -nologo >/dev/null
-dino() { dotnet "$root/src/Dino.Cli/bin/Release/net10.0/dino.dll" "$@"; }
-python=/usr/bin/python3; [ -x "$python" ] || python=python3
+build_dino
 mkdir -p "$out"
 
 if [ $# -ge 1 ]; then
   f32="$1"
 else
   step "a synthetic facebook/dino-vits8 checkpoint (Hugging Face layout; random weights)"
-  "$python" "$root/tests/data/make_synthetic.py" "$out/checkpoints" --config vits8
+  "$py" "$root/tests/data/make_synthetic.py" "$out/checkpoints" --config vits8
   step "convert to GGUF (scripts/convert_gguf.py, numpy only)"
   f32="$out/dino-vits8-synthetic-f32.gguf"
-  "$python" "$root/scripts/convert_gguf.py" "$out/checkpoints/vits8-hf" --outfile "$f32" --outtype f32 --name dino-vits8-synthetic
+  "$py" "$root/scripts/convert_gguf.py" "$out/checkpoints/vits8-hf" --outfile "$f32" --outtype f32 --name dino-vits8-synthetic
   rm -rf "$out/checkpoints"  # the maker writes every checkpoint layout (~270 MB); the GGUF is all the demo uses
 fi
 
@@ -49,7 +40,7 @@ dino info "$mix" | grep -E "^(model|weights|quantization)"
 
 step "embed a folder of images (tests/images) into embeddings.npy"
 dino embed -m "$q8" "$root/tests/images" -o "$out/embeddings.npy"
-"$python" -c "import numpy, sys; a = numpy.load(sys.argv[1]); print('embeddings.npy:', a.shape, a.dtype)" "$out/embeddings.npy" \
+"$py" -c "import numpy, sys; a = numpy.load(sys.argv[1]); print('embeddings.npy:', a.shape, a.dtype)" "$out/embeddings.npy" \
   2>/dev/null || true
 
 step "nearest neighbours of photo.jpg"

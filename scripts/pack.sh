@@ -4,17 +4,15 @@
 # (scripts/build-native.sh), packs Dino.Native and the dino tool into out/packages/,
 # and checks that each runtime's files are in the package.
 #   scripts/pack.sh [version]        (default: the version in Directory.Build.props)
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 out="$root/out/packages"
 rids=(linux-x64 win-x64 linux-arm64)
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 version=()
 [ $# -ge 1 ] && version=(-p:Version="$1")
 
 "$root/scripts/bootstrap.sh"
 for rid in "${rids[@]}"; do
-  echo "pack: building libdino for $rid" >&2
+  say "building libdino for $rid"
   "$root/scripts/build-native.sh" "$rid" >/dev/null
 done
 mkdir -p "$out"
@@ -24,14 +22,15 @@ for project in Dino.Native Dino.Cli; do
     -p:DinoNativeLinuxArm64Dir="$root/build-linux-arm64/" >/dev/null
 done
 
-# Every runtime: libdino, ggml-base and each CPU variant's ggml-cpu (linux-arm64: one ggml build).
+# Every runtime: libdino, ggml-base and each CPU level's ggml-cpu (linux-arm64: one ggml build).
 nupkg=$(ls -t "$out"/Dino.Native.*.nupkg | grep -v '\.symbols\.' | head -1)
 listing=$(unzip -Z1 "$nupkg")
+wants=(linux-x64/native/libdino.so linux-x64/native/libggml-base.so win-x64/native/dino.dll win-x64/native/ggml-base.dll
+       linux-arm64/native/{libdino,libggml-base,libggml-cpu}.so)
+for level in $(cpu_levels); do wants+=("linux-x64/native/$level/libggml-cpu.so" "win-x64/native/$level/ggml-cpu.dll"); done
 missing=0
-for want in linux-x64/native/libdino.so linux-x64/native/libggml-base.so win-x64/native/dino.dll win-x64/native/ggml-base.dll \
-            linux-x64/native/{avx512,avx2,avx,noavx}/libggml-cpu.so win-x64/native/{avx512,avx2,avx,noavx}/ggml-cpu.dll \
-            linux-arm64/native/{libdino,libggml-base,libggml-cpu}.so; do
-  grep -qx "nativeassets/$want" <<<"$listing" || { echo "pack: $nupkg lacks nativeassets/$want" >&2; missing=1; }
+for want in "${wants[@]}"; do
+  grep -qx "nativeassets/$want" <<<"$listing" || { say "$nupkg lacks nativeassets/$want"; missing=1; }
 done
 [ $missing = 0 ] || exit 1
-echo "pack: $(ls -t "$out"/*.nupkg | head -2 | tr '\n' ' ')(runtimes: ${rids[*]})"
+say "$(ls -t "$out"/*.nupkg | head -2 | tr '\n' ' ')(runtimes: ${rids[*]})"

@@ -4,7 +4,6 @@
 # tests' emulator.  QEMU_CPU picks the CPU model (default cortex-a72: baseline
 # ARMv8.0, no dot product), so code that uses an instruction its CPU lacks dies
 # with SIGILL: cortex-a76 adds sdot, max adds smmla (i8mm) and SVE.
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export QEMU_LD_PREFIX="${QEMU_LD_PREFIX:-$root/.deps/sysroot-linux-arm64}" QEMU_CPU="${QEMU_CPU:-cortex-a72}"
 exec qemu-aarch64 "$@"

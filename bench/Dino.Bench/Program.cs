@@ -24,6 +24,7 @@ foreach (var v in variants)
     if (!File.Exists(v.Path)) { Console.Error.WriteLine($"bench: missing {v.Path} (run bench/run.sh)"); return 2; }
 
 var report = new StringBuilder();
+report.AppendLine($"CPU: {Cpu.Describe()}");
 report.AppendLine($"Machine: {Environment.ProcessorCount} cores, {DinoNativeLibrary.SupportedCpuVariants[0]} ggml; {DinoNativeLibrary.Version}; ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
 report.AppendLine("Kernels: " + string.Join("; ", variants.Where(v => !v.Onnx).Select(v =>
 {

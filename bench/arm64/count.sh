@@ -7,14 +7,13 @@
 # Run scripts/build-native.sh linux-arm64 --tests first.  Each build runs under the CPU model that
 # has just its instructions (neon: cortex-a72, dotprod: cortex-a76, i8mm: max); ggml's one arm64
 # build (ARMv8.0) under cortex-a72.
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 exe="${DINO_ARM64_BUILD:-$root/build-linux-arm64}/tests/native/linear_op"
 type="${1:-q8_0}" K="${2:-384}" N="${3:-1536}" rows="${4:-64}"
-[ -x "$exe" ] || { echo "count.sh: no $exe (scripts/build-native.sh linux-arm64 --tests)" >&2; exit 1; }
+[ -x "$exe" ] || die "no $exe (scripts/build-native.sh linux-arm64 --tests)"
 count() {  # CPU PATH KERNELS REPS
-  DINO_KERNELS="$3" qemu-aarch64 -L "$root/.deps/sysroot-linux-arm64" -cpu "$1" -d in_asm,exec,nochain -D /dev/stdout \
-    "$exe" "$2" "$type" "$K" "$N" "$rows" "$4" | /usr/bin/python3 "$root/bench/arm64/count_insns.py"
+  DINO_KERNELS="$3" QEMU_CPU="$1" "$root/scripts/qemu-arm64.sh" -d in_asm,exec,nochain -D /dev/stdout \
+    "$exe" "$2" "$type" "$K" "$N" "$rows" "$4" | "$py" "$root/bench/arm64/count_insns.py"
 }
 outputs=$((N * rows))
 macs=$((N * rows * K))
@@ -24,6 +23,6 @@ for run in "ggml ggml cortex-a72" "ours neon cortex-a72" "ours dotprod cortex-a7
   one=$(count "$cpu" "$path" "$kernels" 1)
   three=$(count "$cpu" "$path" "$kernels" 3)
   per=$(((three - one) / 2))
-  /usr/bin/python3 -c "import sys; p, o, m = map(int, sys.argv[2:]); print('%-24s %14d %10.1f %10.2f' % (sys.argv[1], p, p / o, m / p))" \
+  "$py" -c "import sys; p, o, m = map(int, sys.argv[2:]); print('%-24s %14d %10.1f %10.2f' % (sys.argv[1], p, p / o, m / p))" \
     "$path ($kernels, $cpu)" "$per" "$outputs" "$macs"
 done

@@ -1,12 +1,15 @@
 // linear_op: one ViT-S/8 linear layer (q8_0/q4_0/f32 weights, bias) on ROWS tokens, computed REPS times
 // on one thread, by our kernels or by ggml's ops (ggml_mul_mat + ggml_add): the unit that
-// bench/arm64/count.sh counts instructions of under qemu, where arm64 code cannot be timed.
+// bench/arm64/count.sh counts instructions of under qemu, where arm64 code cannot be timed.  On
+// hardware it also prints the layer's speed against the int8 or f32 peak the probe measures (one
+// thread), the quickest way to see a microkernel change.
 //   linear_op ours|ggml TYPE K N ROWS REPS
 #include "kernels.h"
 
 #include "ggml-cpu.h"
 #include "ggml.h"
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -59,13 +62,20 @@ int main(int argc, char ** argv) {
     ggml_cgraph * gf = ggml_new_graph(ctx);
     ggml_build_forward_expand(gf, y);
     double check = 0;
+    const auto start = std::chrono::steady_clock::now();
     for (int r = 0; r < reps; ++r) {
         if (ggml_graph_compute_with_ctx(ctx, gf, 1) != GGML_STATUS_SUCCESS) return 1;
         check += static_cast<const float *>(y->data)[r % (N * rows)];
     }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("%s %s K=%lld N=%lld rows=%lld reps=%d kernels=%s check=%.6g\n", path.c_str(), type_name.c_str(),
                 (long long) K, (long long) N, (long long) rows, reps,
                 dino::kernels::isa_name() ? dino::kernels::isa_name() : "ggml", check);
+    if (reps > 0 && std::getenv("LINEAR_OP_TIME")) {
+        const double gops = 2.0 * double(K) * double(N) * double(rows) * reps / seconds / 1e9;
+        const double peak = dino::kernels::peak_ops(type == GGML_TYPE_F32 ? 0 : 1, 1, 1.0) / 1e9;
+        std::printf("%.2f ms/rep, %.1f GOP/s, peak %.1f GOP/s: %.0f %%\n", 1e3 * seconds / reps, gops, peak, 100 * gops / peak);
+    }
     ggml_free(ctx);
     return 0;
 }

@@ -51,11 +51,14 @@ void linear_rows(const linear_op & op, const float * x, const float * norm_w, co
     active().k->linear_rows(op, active().vnni, x, norm_w, norm_b, bias, residual, y, row_begin, row_end);  // pack() said yes
 }
 
-attention_op attention_kernel(int64_t dim, int heads, bool bf16) {
+attention_op attention_kernel(int64_t dim, int heads, attention_products products) {
     attention_op op;
     if (heads <= 0 || dim % heads != 0 || (dim / heads) % kTile != 0 || !cpu_supported()) return op;
-    if (bf16 && !active().k->bf16_supported()) return op;
-    op.bf16 = bf16;
+    if (products == attention_products::bf16 && !active().k->bf16_supported()) return op;
+    if (products == attention_products::int8 && (dim / heads) % kBlock != 0) return op;  // q8_0 blocks along head_dim
+    op.bf16 = products == attention_products::bf16;
+    op.int8 = products == attention_products::int8;
+    op.vnni = active().vnni;
     op.heads = heads;
     op.scale = 1.0f / std::sqrt(float(dim / heads));  // ref: self.scale = head_dim ** -0.5
     return op;

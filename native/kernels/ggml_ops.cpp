@@ -44,7 +44,8 @@ void linear_forward(ggml_tensor * dst, int, int nth, void * userdata) {
     const auto f = [](const ggml_tensor * t) { return t ? static_cast<const float *>(t->data) : nullptr; };
     const int64_t rows = ggml_nrows(x);
     const bool int8 = op.w->int8();
-    const int64_t panel = int8 ? active().k->rows_int8 : active().k->rows_float;
+    const isa_kernels & k = *active().k;
+    const int64_t panel = !int8 ? k.rows_float : active().vnni ? k.rows_int8_vnni : k.rows_int8;
     share_out(node, nth, [&] {
         const int64_t left = rows - node.next.load();
         const int64_t size = std::clamp<int64_t>(left / (2 * nth) / panel, 1, kBlockPanels) * panel;

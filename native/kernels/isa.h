@@ -25,7 +25,7 @@ constexpr int64_t kBlockPanels = 8;  // a linear op's unit of work: this many mi
 
 struct isa_kernels {
     const char * name;                 // "avx512", "avx2", "i8mm", "dotprod", "neon"
-    int rows_int8, rows_float, rows_attention;  // microkernel heights: threads take whole panels
+    int rows_int8, rows_int8_vnni, rows_float, rows_attention;  // microkernel heights: threads take whole panels
     bool int8_pairs8;                  // int8 weights in the pairs8 layout (pack.cpp), else groups4
     bool (*vnni_supported)();          // this CPU has the ISA's VNNI (else int8 uses maddubs)
     bool (*bf16_supported)();          // this CPU has the ISA's bf16 dot products (attention_op.bf16)
@@ -36,6 +36,11 @@ struct isa_kernels {
     void (*gelu)(const float * x, float * y, int64_t n);
     double (*peak_probe)(int kind, bool vnni, int64_t n);  // kernels.h: peak_ops
 };
+
+// Room in p for q8 weights of N x K (either layout), its memory reused where large enough: p's
+// format, sizes, scales and offsets set, its values to be written (int8 attention packs each head's
+// keys and values so, simd/attention_int8.inc).  False when out of memory.
+bool reserve_q8(packed_linear & p, int64_t N, int64_t K);
 
 // The build that runs here and how its int8 path runs.
 struct selection {

@@ -54,6 +54,7 @@ struct packed_linear {
     float * scales = nullptr;
     float * offsets = nullptr;
     size_t bytes = 0;
+    size_t capacity = 0;  // bytes allocated at data (reserve_q8 reuses them)
 
     // Whether the products run as int8 dot products (q8 and q4), not FMA.
     bool int8() const { return fmt == format::q8 || fmt == format::q4; }
@@ -141,13 +142,17 @@ void linear_rows(const linear_op & op, const float * x, const float * norm_w, co
 // k and v, each heads x head_dim; result [D, T, N].  The softmax is exact (a
 // query's scores for all keys fit in cache); f32 throughout.
 // bf16: q k^T and p v as bf16 dot products (AVX512_BF16), f32 sums and softmax.
+// int8: q k^T and p v as int8 products on q8_0 blocks (the linear int8 kernels), f32 softmax.
 struct attention_op {
     int heads = 0;  // 0: no kernel here (head_dim not a multiple of 16, or no build for this CPU)
     float scale = 0;
     bool bf16 = false;
+    bool int8 = false;
+    bool vnni = false;  // int8 products by VNNI (else maddubs, or arm64's)
 };
-// bf16: where the CPU has bf16 dot products (else heads = 0).
-attention_op attention_kernel(int64_t dim, int heads, bool bf16 = false);
+enum class attention_products { f32, bf16, int8 };
+// bf16: where the CPU has bf16 dot products; int8: where head_dim is a multiple of 32 (else heads = 0).
+attention_op attention_kernel(int64_t dim, int heads, attention_products products = attention_products::f32);
 ggml_tensor * attention(ggml_context * ctx, op_node & node, const attention_op & op, ggml_tensor * qkv);
 
 // The same on plain arrays: one sequence's head, queries [q_begin, q_end).

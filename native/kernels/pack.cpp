@@ -61,7 +61,44 @@ void block_values(ggml_type type, const uint8_t * blk, ggml_fp16_t & d16, int8_t
     }
 }
 
+// Lays one 32-value block of column c (0..15) of a tile into blk, the block's bytes, in the layout
+// this CPU's int8 kernels read (isa.h: groups4 or pairs8; q4: w + 8 in nibbles); returns sum(q).
+int32_t put_block(uint8_t * blk, int64_t c, const int8_t q[kBlock], bool q4, bool pairs8) {
+    int32_t sum = 0;
+    for (int j = 0; j < kBlock; ++j) {
+        if (!pairs8) {  // groups4: group g = j / 4 is [16 columns x 4 K], 64 bytes
+            const int g = j / 4;
+            const int64_t at = c * 4 + j % 4;
+            if (!q4) blk[g * 64 + at] = uint8_t(q[j]);
+            else blk[(g / 2) * 64 + at] |= uint8_t((q[j] + 8) << (g % 2 ? 4 : 0));
+        } else {  // pairs8: K 8i..8i+7 as [16 columns x 8 K], 128 bytes (q4: columns 8-15 high)
+            const int i = j / 8;
+            if (!q4) blk[i * 128 + c * 8 + j % 8] = uint8_t(q[j]);
+            else blk[i * 64 + (c % 8) * 8 + j % 8] |= uint8_t((q[j] + 8) << (c >= 8 ? 4 : 0));
+        }
+        sum += q[j];
+    }
+    return sum;
+}
+
 }  // namespace
+
+bool reserve_q8(packed_linear & p, int64_t N, int64_t K) {
+    const size_t values = size_t(N * K), per_block = size_t(N * (K / kBlock)) * 4, bytes = values + 2 * per_block;
+    if (p.capacity < bytes) {
+        free_aligned(p.data);
+        p.data = alloc_aligned(bytes);
+        p.capacity = p.data ? bytes : 0;
+        if (!p.data) return false;
+    }
+    p.fmt = packed_linear::format::q8;
+    p.n = N;
+    p.k = K;
+    p.bytes = bytes;
+    p.scales = reinterpret_cast<float *>(static_cast<uint8_t *>(p.data) + values);
+    p.offsets = reinterpret_cast<float *>(static_cast<uint8_t *>(p.data) + values + per_block);
+    return true;
+}
 
 bool can_pack(ggml_type type, int64_t K, int64_t N) {
     const bool int8 = int8_type(type);
@@ -83,7 +120,7 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
         const bool q4 = w->type == GGML_TYPE_Q4_0;
         p->fmt = q4 ? packed_linear::format::q4 : packed_linear::format::q8;
         const size_t values = size_t(N * K) / (q4 ? 2 : 1), per_block = size_t(N * KB) * 4;
-        p->bytes = values + 2 * per_block;
+        p->bytes = p->capacity = values + 2 * per_block;
         p->data = alloc_aligned(p->bytes);
         if (!p->data) return nullptr;
         std::memset(p->data, 0, values);
@@ -100,21 +137,7 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
                 ggml_fp16_t d16;
                 block_values(w->type, row + size_t(b) * block_bytes, d16, q);
                 const int64_t base = t * KB + b;
-                uint8_t * blk = qs + base * (q4 ? kBlock * kTile / 2 : kBlock * kTile);
-                int32_t sum = 0;
-                for (int j = 0; j < kBlock; ++j) {
-                    if (!pairs8) {  // groups4: group g = j / 4 is [16 columns x 4 K], 64 bytes
-                        const int g = j / 4;
-                        const int64_t at = c * 4 + j % 4;
-                        if (!q4) blk[g * 64 + at] = uint8_t(q[j]);
-                        else blk[(g / 2) * 64 + at] |= uint8_t((q[j] + 8) << (g % 2 ? 4 : 0));
-                    } else {  // pairs8: K 8i..8i+7 as [16 columns x 8 K], 128 bytes (q4: columns 8-15 high)
-                        const int i = j / 8;
-                        if (!q4) blk[i * 128 + c * 8 + j % 8] = uint8_t(q[j]);
-                        else blk[i * 64 + (c % 8) * 8 + j % 8] |= uint8_t((q[j] + 8) << (c >= 8 ? 4 : 0));
-                    }
-                    sum += q[j];
-                }
+                const int32_t sum = put_block(qs + base * (q4 ? kBlock * kTile / 2 : kBlock * kTile), c, q, q4, pairs8);
                 p->scales[base * kTile + c] = ggml_fp16_to_fp32(d16);
                 p->offsets[base * kTile + c] = ggml_fp16_to_fp32(d16) * float(-128 * sum);
             }

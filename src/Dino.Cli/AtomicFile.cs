@@ -5,7 +5,9 @@ namespace Dino.Cli;
 /// created exclusively (a link planted at that name is never followed), and renamed over it only when
 /// complete, so an interrupted or failed run never leaves a file that looks whole. A link is written
 /// through: the file it names is replaced and the link stays. A device or FIFO (/dev/null, /dev/full,
-/// a pipe) is written straight to, never replaced.
+/// a pipe) is written straight to, never replaced. This process's own standard output or error
+/// (/dev/stdout, /dev/fd/1, /proc/self/fd/2, ...) is written through the handle it inherited, so that a
+/// pipe works and a shell's `>> file` appends.
 /// </summary>
 internal sealed class AtomicFile : IDisposable
 {
@@ -19,6 +21,11 @@ internal sealed class AtomicFile : IDisposable
     public AtomicFile(string path)
     {
         _path = Path.GetFullPath(path);
+        if (StandardStream(_path) is int fd and > 0)
+        {
+            Stream = fd == 1 ? Console.OpenStandardOutput() : Console.OpenStandardError();
+            return;
+        }
         if (new FileInfo(_path).LinkTarget != null)
             _path = File.ResolveLinkTarget(_path, returnFinalTarget: true)?.FullName ?? _path;
         string? kind = Dino.IO.RegularFile.NonRegularKind(_path);
@@ -47,7 +54,21 @@ internal sealed class AtomicFile : IDisposable
         }
     }
 
-    public FileStream Stream { get; } = null!;
+    public Stream Stream { get; } = null!;
+
+    /// <summary>1 or 2 where path names this process's standard output or error, else 0 (also on Windows).</summary>
+    public static int StandardStream(string path)
+    {
+        if (OperatingSystem.IsWindows()) return 0;
+        string full = Path.GetFullPath(path);
+        if (full == "/dev/stdout") return 1;
+        if (full == "/dev/stderr") return 2;
+        foreach (string folder in new[] { "/dev/fd/", "/proc/self/fd/" })
+        {
+            if (full.StartsWith(folder, StringComparison.Ordinal) && full[folder.Length..] is "1" or "2") return full[^1] - '0';
+        }
+        return 0;
+    }
 
     public void Commit()
     {
@@ -58,7 +79,7 @@ internal sealed class AtomicFile : IDisposable
             _committed = true;
             return;
         }
-        Stream.Flush(flushToDisk: true);
+        ((FileStream)Stream).Flush(flushToDisk: true);
         Stream.Dispose();
         File.Move(_temp, _path, overwrite: true);
         lock (Pending) Pending.Remove(_temp);

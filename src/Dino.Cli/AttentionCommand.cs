@@ -39,7 +39,8 @@ internal static class AttentionCommand
     {
         if (!Path.GetExtension(output).Equals(".png", StringComparison.OrdinalIgnoreCase))
             throw new UsageException($"-o {output}: the attention picture is a PNG; name it .png");
-        if (mass <= 0 || mass > 1) throw new UsageException("--mass must be in (0, 1]");
+        Shared.RefuseOutputOverInput(output, new[] { imagePath, modelPath });
+        if (!(mass > 0 && mass <= 1)) throw new UsageException("--mass must be in (0, 1]");  // (NaN too)
         using var dino = Shared.Open(modelPath, threads);
         int size = sizeOption ?? dino.Info.ImageSize;
         if (size < dino.Info.PatchSize || size % dino.Info.PatchSize != 0) throw new UsageException($"--size must be a multiple of {dino.Info.PatchSize}");

@@ -44,7 +44,8 @@ internal static class EmbedCommand
                            int? size, AttentionKernel attention, bool normalize, bool tokens, CancellationToken ct)
     {
         // A device or FIFO (/dev/stdout, a pipe) takes JSON lines, as stdout does; a folder is no output at all.
-        string? special = output == null ? null : Dino.IO.RegularFile.NonRegularKind(Path.GetFullPath(output));
+        string? special = output == null ? null
+            : AtomicFile.StandardStream(output) > 0 ? "standard output" : Dino.IO.RegularFile.NonRegularKind(Path.GetFullPath(output));
         if (special == "a folder") throw new UsageException($"{output}: is a folder, not a file");
         format ??= output == null || special != null ? "jsonl" : Path.GetExtension(output).ToLowerInvariant() switch
         {
@@ -55,11 +56,14 @@ internal static class EmbedCommand
             var ext => throw new UsageException($"-o {output}: '{(ext.Length > 0 ? ext : "no extension")}' says no format; " +
                                                 "name it .npy, .jsonl or .csv, or give --format"),
         };
-        if (format == "npy" && output == null) throw new UsageException("--format npy needs an output file (-o FILE.npy)");
+        if (format == "npy" && (output == null || special != null))
+            throw new UsageException("--format npy needs an output file (-o FILE.npy): it writes the row count last, and its paths beside it");
         if (format == "csv" && tokens) throw new UsageException("--tokens needs --format npy or jsonl");
         var failed = new List<string>();
         var ignored = new List<string>();
         var files = Inputs.Expand(paths, allowNpy: true, failed, ignored);
+        Shared.RefuseOutputOverInput(output, files.Append(modelPath));
+        if (format == "npy") Shared.RefuseOutputOverInput(EmbeddingIndex.PathsFile(output!), files.Append(modelPath));
         if (files.Count == 0 && failed.Count == 0) throw new UsageException("no images found in the given paths");
 
         using var dino = Shared.Open(modelPath, threads, batch, attention);

@@ -27,14 +27,49 @@ internal static class EmbeddingIndex
     // Non-ASCII as it is (readable), not \uXXXX; lone surrogates cannot occur in names .NET enumerates.
     private static readonly JsonSerializerOptions PathsJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>The longest line an index file may have: a --tokens JSON line of 785 tokens of 384 values is ~4 MB.</summary>
+    private const int MaxLineChars = 64 << 20;
+
+    // The lines of a text file, each at most MaxLineChars: a file with no newline is refused, never held whole.
+    // Read in blocks (a character at a time would cost a call per character of a large index).
     private static IEnumerable<string> Lines(string path)
     {
         using var reader = new StreamReader(Dino.IO.RegularFile.OpenRead(path), new System.Text.UTF8Encoding(false));
-        while (reader.ReadLine() is { } line) yield return line;
+        var block = new char[1 << 16];
+        var line = new System.Text.StringBuilder();
+        int number = 0, n;
+        while ((n = reader.Read(block, 0, block.Length)) > 0)
+        {
+            for (int start = 0; start < n;)
+            {
+                int end = Array.IndexOf(block, '\n', start, n - start);
+                int take = (end < 0 ? n : end) - start;
+                if (line.Length + take > MaxLineChars)
+                    throw new InvalidDataException($"{path}:{number + 1}: a line longer than {MaxLineChars >> 20} M characters: not an index dino wrote");
+                line.Append(block, start, take);
+                if (end < 0) break;
+                number++;
+                yield return Trimmed(line);
+                start = end + 1;
+            }
+        }
+        if (line.Length > 0) yield return Trimmed(line);
     }
 
-    /// <summary>Every (label, CLS vector) of an index file; an index without rows is an error.</summary>
-    public static List<(string label, float[] vector)> Read(string path)
+    // The line so far without its '\r' (CRLF files), and the builder emptied for the next.
+    private static string Trimmed(System.Text.StringBuilder line)
+    {
+        if (line.Length > 0 && line[^1] == '\r') line.Length--;
+        string s = line.ToString();
+        line.Clear();
+        return s;
+    }
+
+    /// <summary>
+    /// Every (label, CLS vector) of an index file, read one row at a time (memory stays at a row, whatever the
+    /// file's size); a value that is not finite, or an index without rows, is an error.
+    /// </summary>
+    public static IEnumerable<(string label, float[] vector)> Read(string path)
     {
         if (!File.Exists(path)) throw new UsageException($"{path}: no such file or folder");
         var rows = Path.GetExtension(path).ToLowerInvariant() switch
@@ -43,50 +78,73 @@ internal static class EmbeddingIndex
             ".csv" => ReadCsv(path),
             _ => ReadJsonLines(path),
         };
-        if (rows.Count == 0) throw new InvalidDataException($"{path}: the index holds no embeddings");
-        return rows;
+        return Checked(rows, path);
     }
 
-    private static List<(string, float[])> ReadNpy(string path)
+    private static IEnumerable<(string, float[])> Checked(IEnumerable<(string, float[])> rows, string path)
     {
-        var (shape, data) = Npy.Read(path);
-        if (shape.Length != 2) throw new InvalidDataException($"{path}: expected [N, D] embeddings, found [{string.Join(", ", shape)}]");
+        long n = 0;
+        foreach (var (label, v) in rows)
+        {
+            n++;
+            if (!Array.TrueForAll(v, float.IsFinite))
+                throw new InvalidDataException($"{path}: row {n} ({label}) holds a value that is not a finite number");
+            yield return (label, v);
+        }
+        if (n == 0) throw new InvalidDataException($"{path}: the index holds no embeddings");
+    }
+
+    private static IEnumerable<(string, float[])> ReadNpy(string path)
+    {
+        using FileStream f = Dino.IO.RegularFile.OpenRead(path);
+        long[] shape = Npy.ReadHeader(f, path, out _);
+        if (shape.Length != 2 || shape[1] < 1 || shape[1] > 1 << 20)
+            throw new InvalidDataException($"{path}: expected [N, D] embeddings, found [{string.Join(", ", shape)}]");
         string pathsFile = PathsFile(path);
-        string[] labels = File.Exists(pathsFile)
-            ? Lines(pathsFile).Select((l, i) => LabelFromPathsLine(l, pathsFile, i + 1)).ToArray()
-            : Enumerable.Range(0, (int)shape[0]).Select(i => $"#{i}").ToArray();
-        if (labels.Length != shape[0]) throw new InvalidDataException($"{pathsFile}: {labels.Length} paths for {shape[0]} embeddings");
+        using var labels = File.Exists(pathsFile) ? Lines(pathsFile).GetEnumerator() : null;
         int d = (int)shape[1];
-        return Enumerable.Range(0, labels.Length).Select(i => (labels[i], data.AsSpan(i * d, d).ToArray())).ToList();
+        var bytes = new byte[d * 4];
+        for (long i = 0; i < shape[0]; i++)
+        {
+            string label = $"#{i}";
+            if (labels != null)
+            {
+                if (!labels.MoveNext()) throw new InvalidDataException($"{pathsFile}: {i} paths for {shape[0]} embeddings");
+                label = LabelFromPathsLine(labels.Current, pathsFile, (int)Math.Min(i + 1, int.MaxValue));
+            }
+            f.ReadExactly(bytes);
+            var v = new float[d];
+            Buffer.BlockCopy(bytes, 0, v, 0, bytes.Length);
+            yield return (label, v);
+        }
+        if (labels != null && labels.MoveNext()) throw new InvalidDataException($"{pathsFile}: more paths than the {shape[0]} embeddings");
     }
 
-    private static List<(string, float[])> ReadJsonLines(string path)
+    private static IEnumerable<(string, float[])> ReadJsonLines(string path)
     {
-        var list = new List<(string, float[])>();
         int line = 0;
         foreach (string text in Lines(path))
         {
             line++;
             if (string.IsNullOrWhiteSpace(text)) continue;
+            (string, float[]) row;
             try
             {
                 using var doc = JsonDocument.Parse(text);
                 string label = doc.RootElement.GetProperty("path").GetString() ?? $"#{line}";
-                float[] v = doc.RootElement.GetProperty("embedding").EnumerateArray().Select(x => x.GetSingle()).ToArray();
-                list.Add((label, v));
+                row = (label, doc.RootElement.GetProperty("embedding").EnumerateArray().Select(x => x.GetSingle()).ToArray());
             }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             {
                 throw new InvalidDataException($"{path}:{line}: not a line written by 'dino embed --format jsonl' ({e.Message})");
             }
+            yield return row;
         }
-        return list;
     }
 
     // A row: "label" (quoted, "" for a quote inside), then the values.
-    private static List<(string, float[])> ReadCsv(string path)
+    private static IEnumerable<(string, float[])> ReadCsv(string path)
     {
-        var list = new List<(string, float[])>();
         int line = 0;
         foreach (string text in Lines(path))
         {
@@ -103,9 +161,8 @@ internal static class EmbeddingIndex
                 if (!float.TryParse(values[i], NumberStyles.Float, CultureInfo.InvariantCulture, out v[i]))
                     throw new InvalidDataException($"{path}:{line}: value {i + 1} ('{values[i]}') is not a number");
             }
-            list.Add((label, v));
+            yield return (label, v);
         }
-        return list;
     }
 
     private static int ClosingQuote(string s)

@@ -10,20 +10,23 @@ internal static class InfoCommand
     {
         var json = new Option<bool>("--json") { Description = "Print JSON" };
         var tensors = new Option<bool>("--tensors") { Description = "List every tensor" };
-        var path = new Argument<string>("MODEL") { Description = "A GGUF model file" };
+        var path = new Argument<string?>("MODEL") { Description = "A GGUF model file", Arity = ArgumentArity.ZeroOrOne };
+        var model = new Option<string?>("--model", "-m") { Description = "The model, as the other commands take it (instead of MODEL)" };
         var cmd = new Command("info", "Show a model: hyperparameters, weight types and sizes, file size, preprocessing defaults.")
-        { path, json, tensors };
+        { path, model, json, tensors };
         CliHelp.AddDetails(cmd, """
             Examples:
               dino info dino-vits8-q8_0.gguf
               dino info model.gguf --json --tensors
             """);
-        cmd.SetAction(r => Run(r.GetValue(path)!, r.GetValue(json), r.GetValue(tensors)));
+        cmd.SetAction(r => Run(r.GetValue(path), r.GetValue(model), r.GetValue(json), r.GetValue(tensors)));
         return cmd;
     }
 
-    private static int Run(string path, bool json, bool listTensors)
+    private static int Run(string? argument, string? option, bool json, bool listTensors)
     {
+        if (argument != null && option != null) throw new UsageException("give the model once: as MODEL or as -m, not both");
+        string path = argument ?? option ?? throw new UsageException("no model: dino info MODEL (or -m MODEL)");
         using var m = DinoModel.Load(path, new DinoModelOptions { CheckWeights = false });
         var i = m.Info;
         var p = m.DefaultPreprocessing;
@@ -33,7 +36,7 @@ internal static class InfoCommand
         {
             var o = new Dictionary<string, object?>
             {
-                ["path"] = path, ["file_bytes"] = fileBytes, ["info"] = i,
+                ["path"] = path, ["file_bytes"] = fileBytes, ["info"] = InfoJson(i),
                 ["preprocess"] = new { p.Resize, p.ResizeShortestEdge, p.Crop, resample = p.Resample.ToString().ToLowerInvariant(), p.RescaleFactor, p.Mean, p.Std },
                 ["tensor_types"] = byType,
                 ["tensors"] = m.Tensors,  // always: --tensors is for the text form
@@ -59,5 +62,13 @@ internal static class InfoCommand
                 Console.WriteLine($"  {t.Name,-28} {t.Type,-5} [{string.Join(", ", t.Shape)}] {t.Bytes:N0} B");
         }
         return ExitCode.Ok;
+    }
+
+    // The info as JSON, without "quantization" where the file does not say (as other absent values are).
+    private static System.Text.Json.Nodes.JsonObject InfoJson(DinoModelInfo info)
+    {
+        var o = JsonSerializer.SerializeToNode(info, Shared.Json)!.AsObject();
+        if (info.Quantization.Length == 0) o.Remove("quantization");
+        return o;
     }
 }

@@ -30,13 +30,31 @@ internal static class Npy
     /// <summary>A little-endian float32 C-order array; anything else (or a malformed header) is InvalidDataException.</summary>
     public static (long[] shape, float[] data) Read(string path)
     {
-        byte[] b = Dino.IO.RegularFile.ReadAllBytes(path);
-        if (b.Length < 10 || b[0] != 0x93 || Encoding.ASCII.GetString(b, 1, 5) != "NUMPY")
+        using FileStream f = Dino.IO.RegularFile.OpenRead(path);
+        long[] shape = ReadHeader(f, path, out long count);
+        if (count > Array.MaxLength) throw new InvalidDataException($"{path}: {count} values is more than an array holds");
+        var values = new float[count];
+        f.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));  // no copy of the bytes first
+        return (shape, values);
+    }
+
+    /// <summary>
+    /// A .npy header read from s, its data checked against the rest of the stream's length: the shape, and
+    /// in count the number of float32 values that follow (the stream is left at the first).
+    /// </summary>
+    public static long[] ReadHeader(Stream s, string path, out long count)
+    {
+        Span<byte> pre = stackalloc byte[12];
+        int got = s.ReadAtLeast(pre, 12, throwOnEndOfStream: false);
+        if (got < 10 || pre[0] != 0x93 || Encoding.ASCII.GetString(pre[1..6]) != "NUMPY")
             throw new InvalidDataException($"{path}: not a .npy file");
-        int start = b[6] == 1 ? 10 : 12;
-        long len = b[6] == 1 ? BitConverter.ToUInt16(b, 8) : b.Length >= 12 ? BitConverter.ToUInt32(b, 8) : long.MaxValue;
-        if (start + len > b.Length) throw new InvalidDataException($"{path}: truncated header");
-        string header = Encoding.ASCII.GetString(b, start, (int)len);
+        int start = pre[6] == 1 ? 10 : 12;
+        long len = pre[6] == 1 ? BitConverter.ToUInt16(pre[8..10]) : got >= 12 ? BitConverter.ToUInt32(pre[8..12]) : long.MaxValue;
+        if (start + len > s.Length || len > 1 << 20) throw new InvalidDataException($"{path}: truncated header");
+        s.Position = start;
+        var hb = new byte[len];
+        s.ReadExactly(hb);
+        string header = Encoding.ASCII.GetString(hb);
         if (!header.Contains("'<f4'") || header.Contains("'fortran_order': True"))
             throw new InvalidDataException($"{path}: only little-endian float32 C-order arrays are read");
         int key = header.IndexOf("'shape'", StringComparison.Ordinal);
@@ -50,7 +68,8 @@ internal static class Npy
                 throw new InvalidDataException($"{path}: shape entry '{x}' is not a size");
             shape.Add(n);
         }
-        long count = 1, data = b.Length - start - len;
+        long data = s.Length - start - len;
+        count = 1;
         foreach (long n in shape)
         {
             // The data must be exactly count floats; a product past the file's size is caught before it can overflow.
@@ -58,8 +77,6 @@ internal static class Npy
         }
         if (count == long.MaxValue || count * 4 != data)
             throw new InvalidDataException($"{path}: {data} data bytes do not match the shape ({string.Join("x", shape)}) of float32");
-        var values = new float[count];
-        Buffer.BlockCopy(b, start + (int)len, values, 0, (int)data);
-        return (shape.ToArray(), values);
+        return shape.ToArray();
     }
 }

@@ -21,9 +21,14 @@ internal static class PreprocessCommand
             """);
         cmd.SetAction(r =>
         {
+            string path = r.GetValue(output)!;
+            bool regular = AtomicFile.StandardStream(path) == 0 && Dino.IO.RegularFile.NonRegularKind(Path.GetFullPath(path)) == null;
+            if (regular && !path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
+                throw new UsageException($"{path}: preprocess writes a .npy tensor; give -o a name that ends in .npy");
+            Shared.RefuseOutputOverInput(path, new[] { r.GetValue(image)!, r.GetValue(model)! });
             using var dino = Shared.Open(r.GetValue(model)!, 1);
             var t = dino.Preprocess(r.GetValue(image)!, Shared.Recipe(dino, r.GetValue(size)));
-            using var f = new AtomicFile(r.GetValue(output)!);
+            using var f = new AtomicFile(path);
             Npy.Write(f.Stream, new long[] { 3, t.Height, t.Width }, t.Data);
             f.Commit();
             Console.Error.WriteLine($"dino: wrote [3, {t.Height}, {t.Width}] to {r.GetValue(output)}");

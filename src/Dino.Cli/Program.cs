@@ -29,9 +29,13 @@ if (!CliHelp.Requested(parsed) && CliHelp.UnknownOption(parsed, args) is string 
     Console.Error.WriteLine($"Try '{command} --help'.");
     return ExitCode.Usage;
 }
-if (parsed.Errors.Count > 0 && !CliHelp.Requested(parsed))
+// Errors stop the run, except where help was asked for; a command that does not exist stops it even then
+// (`dino nosuch --help` would print the root help and succeed).
+if (parsed.Errors.Count > 0 && (!CliHelp.Requested(parsed) || parsed.UnmatchedTokens.Count > 0))
 {
     foreach (var e in parsed.Errors) Console.Error.WriteLine($"dino: {Plain(e.Message)}");
+    if (parsed.Errors.Any(e => e.Message.Contains("'--model' is required", StringComparison.Ordinal)))
+        Console.Error.WriteLine($"The model goes after -m: dino {parsed.CommandResult.Command.Name} -m MODEL.gguf ...");
     Console.Error.WriteLine("Try 'dino --help' or 'dino <command> --help'.");
     return ExitCode.Usage;
 }

@@ -49,9 +49,10 @@ internal static class QuantizeCommand
         if (targetCos != 0 && !(targetCos > 0 && targetCos < 1)) throw new UsageException($"--target-cos {targetCos.ToString(CultureInfo.InvariantCulture)} is not between 0 and 1");
         if (maxMb != 0 && !(maxMb > 0)) throw new UsageException("--max-mb must be a positive size in MB");
         if (Path.GetFullPath(input) == Path.GetFullPath(output)) throw new UsageException("IN and OUT must be different files");
+        Shared.RefuseOutputOverInput(output, new[] { input });
         // Output problems are output errors (exit 1), named by OUT, found before minutes of quantizing.
         string folder = Path.GetDirectoryName(Path.GetFullPath(output))!;
-        if (!Directory.Exists(folder)) throw new IOException($"{output}: cannot write it: the folder {folder} does not exist");
+        if (!Directory.Exists(folder)) throw new UsageException($"{folder}: no such folder for the output");
 
         using var before = Shared.Open(input, threads);
         // Calibration and probe images as 'embed' takes inputs: a bad one is skipped, said and counted.

@@ -24,7 +24,7 @@ internal static class Shared
 
     public static Option<AttentionKernel> Attention() => new("--attention")
     {
-        Description = "The attention kernel: auto (the library's choice for the model: `dino info` says which), exact, flash (f32), bf16 (bf16 products where the CPU has them)",
+        Description = "The attention kernel: auto (the library's choice for the model: `dino info` says which), exact, flash (f32), bf16 (bf16 products where the CPU has them), int8 (int8 products)",
         DefaultValueFactory = _ => AttentionKernel.Auto,
     };
 
@@ -45,7 +45,31 @@ internal static class Shared
     public static DinoModel Open(string path, int threads, int batch = 8, AttentionKernel attention = AttentionKernel.Auto)
     {
         if (batch < 1) throw new UsageException("--batch must be 1 or more");
-        return DinoModel.Load(path, new DinoModelOptions { ThreadsPerCall = threads, MaxBatchSize = batch, Attention = attention });
+        var model = DinoModel.Load(path, new DinoModelOptions { ThreadsPerCall = threads, MaxBatchSize = batch, Attention = attention });
+        WarnIfOversubscribed(threads);
+        return model;
+    }
+
+    /// <summary>
+    /// Refuses an output that is one of the inputs (the same file: the same path, or a symbolic or hard link
+    /// to it), before anything is computed: written over, the input would be gone.
+    /// </summary>
+    public static void RefuseOutputOverInput(string? output, IEnumerable<string> inputs)
+    {
+        if (output == null || AtomicFile.StandardStream(output) > 0) return;
+        foreach (string input in inputs)
+        {
+            if (Dino.IO.RegularFile.SameFile(output, input))
+                throw new UsageException($"{output} is the input {input}: the output must be another file");
+        }
+    }
+
+    /// <summary>More threads than the cores this process may use run, but slower than fewer would: say so.</summary>
+    public static void WarnIfOversubscribed(int threads)
+    {
+        if (threads > Environment.ProcessorCount)
+            Console.Error.WriteLine($"dino: warning: --threads {threads} is more than the {Environment.ProcessorCount} cores this process may use; " +
+                                    "the extra threads wait on the others (0 takes the cores there are)");
     }
 
     /// <summary>The model's recipe, with its output size changed to size (crop if it crops, else the resize).</summary>
@@ -55,6 +79,7 @@ internal static class Shared
         if (size is not int s) return p;
         if (s < 8 || s % model.Info.PatchSize != 0)
             throw new UsageException($"--size must be a multiple of the patch size {model.Info.PatchSize}");
+        if (s > 8192) throw new UsageException("--size is at most 8192 (the largest side the engine computes)");
         return p.Crop > 0 ? p with { Crop = s, Resize = (int)Math.Round((double)s * p.Resize / p.Crop) }
                           : p with { Resize = s, ResizeShortestEdge = false };
     }

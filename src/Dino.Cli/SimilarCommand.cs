@@ -34,27 +34,42 @@ internal static class SimilarCommand
         float[] q = dino.Embed(Inputs.Tensors(dino, query, recipe).First().tensor, cancellationToken: ct).Embedding;
 
         int failed = 0;
-        List<(string label, float[] vector)> entries;
+        IEnumerable<(string label, float[] vector)> entries;
         if (Directory.Exists(index))
         {
-            entries = new();
+            var embedded = new List<(string label, float[] vector)>();
+            entries = embedded;
             var unreadable = new List<string>();
             var files = Inputs.Expand(new[] { index }, allowNpy: false, unreadable);
             failed += unreadable.Count;
             foreach (string f in files)
             {
                 ct.ThrowIfCancellationRequested();
-                try { entries.Add((f, dino.Embed(dino.Preprocess(f, recipe), cancellationToken: ct).Embedding)); }
+                try { embedded.Add((f, dino.Embed(dino.Preprocess(f, recipe), cancellationToken: ct).Embedding)); }
                 catch (DinoImageException e) { failed++; Console.Error.WriteLine($"dino: skipped: {e.Message}"); }
             }
         }
         else entries = EmbeddingIndex.Read(index);
 
-        var wrong = entries.FirstOrDefault(e => e.vector.Length != q.Length);
-        if (wrong.vector != null)
-            throw new InvalidDataException($"{index}: vectors of {wrong.vector.Length} values, the model's have {q.Length} (made with another model, or with --tokens?)");
-        var ranked = entries.Select(e => (e.label, cos: DinoEmbedding.CosineSimilarity(q, e.vector)))
-                            .OrderByDescending(x => x.cos).Take(k).ToList();
+        // The k best, row by row (an index file is never held whole): a min-heap of k by cosine, a cosine that
+        // is not a number (a zero row) ranked last.
+        // Ties keep the index's order: the priority is (cosine, -row).
+        var best = new PriorityQueue<(string label, double cos), (double cos, long order)>();
+        long row = 0;
+        foreach (var (label, vector) in entries)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (vector.Length != q.Length)
+                throw new InvalidDataException($"{index}: vectors of {vector.Length} values, the model's have {q.Length} (made with another model, or with --tokens?)");
+            double cos = DinoEmbedding.CosineSimilarity(q, vector);
+            if (double.IsNaN(cos)) cos = double.NegativeInfinity;
+            var priority = (cos, -row++);
+            if (best.Count < k) best.Enqueue((label, cos), priority);
+            else if (best.TryPeek(out _, out var worst) && priority.CompareTo(worst) > 0) best.EnqueueDequeue((label, cos), priority);
+        }
+        var ranked = new List<(string label, double cos)>();
+        while (best.Count > 0) ranked.Add(best.Dequeue());
+        ranked.Reverse();
         Console.WriteLine("rank\tcosine\tpath");
         for (int i = 0; i < ranked.Count; i++)
             Console.WriteLine($"{i + 1}\t{ranked[i].cos.ToString("F4", CultureInfo.InvariantCulture)}\t{Printable(ranked[i].label)}");

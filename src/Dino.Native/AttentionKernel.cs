@@ -11,4 +11,6 @@ public enum AttentionKernel
     Flash = 2,
     /// <summary><see cref="Flash"/> with q k^T and p v as bf16 dot products (AVX512_BF16: Zen 4 and later, Sapphire Rapids and later): about twice as fast; q, k, v and the probabilities are rounded to bf16, every sum and the softmax stay f32. <see cref="Flash"/> where the CPU lacks it.</summary>
     Bf16 = 3,
+    /// <summary><see cref="Flash"/> with q k^T and p v as int8 products on q8_0 blocks (the int8 kernels of the linear layers): each head's keys, values, queries and probabilities quantized per 32 values, the sums exact, the softmax in f32. Needs head_dim a multiple of 32 (<see cref="Flash"/> otherwise).</summary>
+    Int8 = 4,
 }

@@ -23,6 +23,7 @@ public sealed class DinoEmbeddingGenerator : IEmbeddingGenerator<DataContent, Em
     }
 
     /// <inheritdoc />
+    /// <remarks>The decoding and the computation run on a thread-pool thread (Task.Run).</remarks>
     public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
         IEnumerable<DataContent> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {

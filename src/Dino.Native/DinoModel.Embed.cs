@@ -181,36 +181,44 @@ public sealed partial class DinoModel
     }
 
     /// <summary>Embeds encoded images from streams without blocking.</summary>
+    /// <remarks>The work runs on a thread-pool thread (Task.Run): the caller's thread is free, a pool thread is busy for the whole computation.</remarks>
     public Task<IReadOnlyList<DinoEmbedding>> EmbedBatchAsync(IEnumerable<Stream> streams, EmbedOptions? options = null,
                                                               CancellationToken cancellationToken = default) =>
         Task.Run(() => EmbedBatch(streams, options, cancellationToken), cancellationToken);
 
     /// <summary>Embeds an image file without blocking; cancellation stops the native computation.</summary>
+    /// <remarks>The work runs on a thread-pool thread (Task.Run): the caller's thread is free, a pool thread is busy for the whole computation.</remarks>
     public Task<DinoEmbedding> EmbedAsync(string path, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
         Task.Run(() => Embed(path, options, cancellationToken), cancellationToken);
 
     /// <summary>Embeds an encoded image from a stream without blocking.</summary>
+    /// <remarks>The work runs on a thread-pool thread (Task.Run): the caller's thread is free, a pool thread is busy for the whole computation.</remarks>
     public Task<DinoEmbedding> EmbedAsync(Stream stream, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
         Task.Run(() => Embed(stream, options, cancellationToken), cancellationToken);
 
     /// <summary>Embeds encoded image bytes without blocking.</summary>
+    /// <remarks>The work runs on a thread-pool thread (Task.Run): the caller's thread is free, a pool thread is busy for the whole computation.</remarks>
     public Task<DinoEmbedding> EmbedAsync(ReadOnlyMemory<byte> encoded, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
         Task.Run(() => Embed(encoded, options, cancellationToken), cancellationToken);
 
     /// <summary>Embeds an ImageSharp image without blocking.</summary>
+    /// <remarks>The work runs on a thread-pool thread (Task.Run): the caller's thread is free, a pool thread is busy for the whole computation.</remarks>
     public Task<DinoEmbedding> EmbedAsync(Image image, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
         Task.Run(() => Embed(image, options, cancellationToken), cancellationToken);
 
     /// <summary>Embeds a preprocessed tensor without blocking.</summary>
+    /// <remarks>The work runs on a thread-pool thread (Task.Run): the caller's thread is free, a pool thread is busy for the whole computation.</remarks>
     public Task<DinoEmbedding> EmbedAsync(ImageTensor tensor, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
         Task.Run(() => Embed(tensor, options, cancellationToken), cancellationToken);
 
     /// <summary>Decodes and embeds image files without blocking; a bad file throws, as <see cref="EmbedBatch(IEnumerable{string}, EmbedOptions?, CancellationToken)"/> does (<see cref="EmbedEachAsync"/> does not).</summary>
+    /// <remarks>The work runs on a thread-pool thread (Task.Run): the caller's thread is free, a pool thread is busy for the whole computation.</remarks>
     public Task<IReadOnlyList<DinoEmbedding>> EmbedBatchAsync(IEnumerable<string> paths, EmbedOptions? options = null,
                                                               CancellationToken cancellationToken = default) =>
         Task.Run(() => EmbedBatch(paths, options, cancellationToken), cancellationToken);
 
     /// <summary>Embeds many tensors without blocking; cancellation stops the batch in progress.</summary>
+    /// <remarks>The work runs on a thread-pool thread (Task.Run): the caller's thread is free, a pool thread is busy for the whole computation.</remarks>
     public Task<IReadOnlyList<DinoEmbedding>> EmbedBatchAsync(IReadOnlyList<ImageTensor> tensors, EmbedOptions? options = null,
                                                               CancellationToken cancellationToken = default) =>
         Task.Run(() => EmbedBatch(tensors, options, cancellationToken), cancellationToken);
@@ -221,7 +229,12 @@ public sealed partial class DinoModel
         ct.ThrowIfCancellationRequested();
         int n = batch.Length, D = Info.EmbeddingLength, H = Info.HeadCount, K = o.IntermediateLayers;
         int T = TokenCount(height, width);
-        if (T == 0) throw new ArgumentException($"image size {width}x{height} is not a multiple of the patch size {Info.PatchSize}");
+        if (T == 0)
+        {
+            throw new ArgumentException(height > PreprocessOptions.MaxSide || width > PreprocessOptions.MaxSide
+                ? $"image size {width}x{height} is more than {PreprocessOptions.MaxSide} pixels a side, the largest the engine computes"
+                : $"image size {width}x{height} is not a multiple of the patch size {Info.PatchSize}");
+        }
         int Q = o.Attention == AttentionOutput.Full ? T : 1;
         long image = 3L * height * width;
         var pixels = new float[checked(n * image)];

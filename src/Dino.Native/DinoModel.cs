@@ -125,12 +125,12 @@ public sealed partial class DinoModel : IDisposable
     /// <summary>The threads each call computes with (<see cref="DinoModelOptions.ThreadsPerCall"/>, 0 resolved to the cores this process may use).</summary>
     public int Threads { get; private set; }
 
-    /// <summary>Tokens per image of height x width: 1 + (height/patch)(width/patch); 0 where the size is not a positive multiple of the patch size.</summary>
+    /// <summary>Tokens per image of height x width: 1 + (height/patch)(width/patch); 0 where the size is not a positive multiple of the patch size, or a side is above 8192 (the engine's largest).</summary>
     public int TokenCount(int height, int width)
     {
         ThrowIfDisposed();
         int p = Info.PatchSize;
-        if (height < p || width < p || height % p != 0 || width % p != 0) return 0;
+        if (height < p || width < p || height % p != 0 || width % p != 0 || height > PreprocessOptions.MaxSide || width > PreprocessOptions.MaxSide) return 0;
         long t = 1 + (long)(height / p) * (width / p);
         return t > int.MaxValue ? 0 : (int)t;
     }

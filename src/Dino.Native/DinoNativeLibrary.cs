@@ -10,7 +10,7 @@ public static unsafe class DinoNativeLibrary
 {
     private static Action<DinoLogLevel, string>? _logger;
 
-    /// <summary>A folder holding libdino and the ggml variant folders (default: the package's runtimes folder; env DINO_NATIVE_DIR).</summary>
+    /// <summary>A folder holding libdino and the ggml variant folders, as an absolute path (default: the package's runtimes folder; env DINO_NATIVE_DIR). A relative one is refused: it would load whatever the working directory holds.</summary>
     public static string? Directory
     {
         get => NativeLibraryLoader.Directory;

@@ -36,20 +36,31 @@ public sealed record PreprocessOptions
     public static PreprocessOptions DinoEvaluation(int crop = 224) =>
         new() { Resize = crop * 256 / 224, ResizeShortestEdge = true, Crop = crop, Resample = ResampleFilter.Bicubic };
 
+    /// <summary>The largest side, in pixels, of an image the engine computes (the native dino_compute's limit).</summary>
+    internal const int MaxSide = 8192;
+
     internal void Validate()
     {
         if (Resize < 0 || Crop < 0) throw new ArgumentException("Resize and Crop must not be negative");
+        // Checked here, before a resize allocates: the native side would refuse the result only after.
+        if (Resize > MaxSide) throw new ArgumentOutOfRangeException(nameof(Resize), Resize, $"Resize is at most {MaxSide} pixels (the largest side the engine computes)");
+        if (Crop > MaxSide) throw new ArgumentOutOfRangeException(nameof(Crop), Crop, $"Crop is at most {MaxSide} pixels (the largest side the engine computes)");
+        if (Mean is null || Std is null) throw new ArgumentNullException(Mean is null ? nameof(Mean) : nameof(Std), "Mean and Std need 3 values (R, G, B)");
         if (Mean.Count != 3 || Std.Count != 3) throw new ArgumentException("Mean and Std need 3 values (R, G, B)");
         if (Std.Any(s => !(s > 0))) throw new ArgumentException("Std values must be positive");
         if (!(RescaleFactor > 0)) throw new ArgumentException("RescaleFactor must be positive");
     }
 
-    /// <summary>The output size for an input of w x h.</summary>
+    /// <summary>The resized size for an input of w x h (before any crop); sides above <see cref="MaxSide"/> are
+    /// refused for this image before anything is allocated.</summary>
     internal (int width, int height) ResizedSize(int w, int h)
     {
-        if (Resize == 0) return (w, h);
-        if (!ResizeShortestEdge) return (Resize, Resize);
+        if (Resize == 0 || !ResizeShortestEdge) return Resize == 0 ? (w, h) : (Resize, Resize);
         // torchvision's Resize(int): the shorter side to Resize, the longer scaled and truncated
-        return w <= h ? (Resize, (int)((long)Resize * h / w)) : ((int)((long)Resize * w / h), Resize);
+        long longer = w <= h ? (long)Resize * h / w : (long)Resize * w / h;
+        if (longer > MaxSide)
+            throw new DinoImageException($"the image ({w}x{h}) resized to {Resize} on its shorter side would be {longer} pixels long: " +
+                                         $"more than {MaxSide}, the largest side the engine computes");
+        return w <= h ? (Resize, (int)longer) : ((int)longer, Resize);
     }
 }

@@ -106,6 +106,33 @@ public class ApiUseTests(ModelFixture models)
     }
 
     [Fact]
+    public void SizesTheEngineCannotComputeAreRefusedBeforeTheyAreAllocated()
+    {
+        string png = TestData.Image("rgb.png");
+        // Options: refused where they are checked, as themselves (the resize would have allocated first).
+        var big = Assert.Throws<ArgumentOutOfRangeException>(() => models.Q8.Preprocess(png, new PreprocessOptions { Resize = 1 << 20 }));
+        Assert.Equal("Resize", big.ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => models.Q8.Preprocess(png, PreprocessOptions.HuggingFace() with { Crop = 9000 }));
+        Assert.Throws<ArgumentNullException>(() => models.Q8.Preprocess(png, new PreprocessOptions { Mean = null! }));
+        // An image whose longer side would pass 8192 at a sane Resize: that image's error, and EmbedEach's
+        // promise of one result per input holds.
+        string thin = Path.Combine(Path.GetTempPath(), $"dino-thin-{Guid.NewGuid():N}.png");
+        using (var img = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(4, 400))
+            SixLabors.ImageSharp.ImageExtensions.SaveAsPng(img, thin);
+        try
+        {
+            var o = new EmbedOptions { Preprocess = new PreprocessOptions { Resize = 224, ResizeShortestEdge = true, Crop = 224 } };
+            var e = Assert.Throws<DinoImageException>(() => models.Q8.Embed(thin, o));
+            Assert.Contains("more than 8192", e.Message);
+            var results = models.Q8.EmbedEach(new[] { thin, png }, o).ToList();
+            Assert.Equal(2, results.Count);
+            Assert.NotNull(results[0].Error);
+            Assert.Null(results[1].Error);
+        }
+        finally { File.Delete(thin); }
+    }
+
+    [Fact]
     public void QuantizeWritesAModelAndRejectsBadTypes()
     {
         string output = Path.Combine(Path.GetTempPath(), $"dino-q-{Guid.NewGuid()}.gguf");

@@ -29,4 +29,17 @@ public class BindingTests
         Assert.Contains("ggml 0.18.0", DinoNativeLibrary.Version);
         Assert.Contains(DinoNativeLibrary.SupportedCpuVariants[0], DinoNativeLibrary.LoadedFrom);
     }
+
+    [Fact]
+    public void TheCpuLevelsAreTheTablesLevelsThisCpuHasTheFeaturesFor()
+    {
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return;
+        // The kernel's own list of this CPU's features, against the loader's checks of each feature the table names.
+        var flags = File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("flags", StringComparison.Ordinal))
+            .Split(':')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var levels = TestData.CpuLevels;
+        Assert.Equal(new[] { "avx512", "avx2", "avx", "noavx" }, levels.Select(l => l.Level));
+        var expected = levels.Where(l => l.Needs.All(flags.Contains)).Select(l => l.Level);
+        Assert.Equal(expected, DinoNativeLibrary.SupportedCpuVariants);
+    }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using Xunit.Abstractions;
@@ -180,11 +181,12 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.Equal(0, code);
         Assert.Contains("CLS cosine", stdout);
 
-        // An output folder that does not exist is an output error (1) naming OUT, found before quantizing.
+        // An output folder that does not exist is a usage error (2), as for every command, naming the folder,
+        // found before quantizing.
         string lost = Path.Combine(_dir, "no-such-folder", "q.gguf");
         var (lc, _, lerr) = Dino("quantize", TestData.Data("tiny-hf-f32.gguf"), lost, "--type", "q8_0");
-        Assert.Equal(1, lc);
-        Assert.Contains($"{lost}: cannot write it", lerr);
+        Assert.Equal(2, lc);
+        Assert.Contains($"{Path.GetDirectoryName(lost)}: no such folder for the output", lerr);
         // A bad probe image is skipped and counted (exit 1); the model is written and the drift reported.
         string probes = Path.Combine(_dir, "probes");
         Directory.CreateDirectory(probes);
@@ -236,6 +238,186 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.Equal(0, code);
         using var doc = JsonDocument.Parse(stdout);
         Assert.Equal(1, doc.RootElement.GetProperty("threads").GetInt32());
+    }
+
+    [Fact]
+    public void InfoTakesTheModelAsAnArgumentOrAsMinusM()
+    {
+        string f32 = TestData.Data("tiny-hf-f32.gguf");
+        var plain = Dino("info", f32);
+        var withM = Dino("info", "-m", f32);
+        Assert.Equal(0, withM.code);
+        Assert.Equal(plain.stdout, withM.stdout);
+        var both = Dino("info", f32, "-m", f32);
+        Assert.Equal(2, both.code);
+        Assert.Contains("not both", both.stderr);
+        var none = Dino("info");
+        Assert.Equal(2, none.code);
+        Assert.Contains("-m MODEL", none.stderr);
+        // A file dino quantize did not make says nothing about quantization: absent, not "".
+        using var doc = JsonDocument.Parse(Dino("info", f32, "--json").stdout);
+        Assert.False(doc.RootElement.GetProperty("info").TryGetProperty("quantization", out _));
+    }
+
+    [Fact]
+    public void HelpForACommandThatDoesNotExistIsAUsageError()
+    {
+        var (code, _, err) = Dino("nosuch", "--help");
+        Assert.Equal(2, code);
+        Assert.Contains("nosuch", err);
+    }
+
+    [Fact]
+    public void SmallUsageErrorsSayWhatToDo()
+    {
+        string f32 = TestData.Data("tiny-hf-f32.gguf"), png = TestData.Image("rgb.png");
+        // The model given as the first argument, as `dino info` takes it: the hint names -m.
+        var noM = Dino("embed", f32, png);
+        Assert.Equal(2, noM.code);
+        Assert.Contains("dino embed -m MODEL.gguf", noM.stderr);
+        // preprocess writes .npy: not into a file named .png.
+        var png_out = Path.Combine(_dir, "p.png");
+        var wrongName = Dino("preprocess", "-m", f32, png, "-o", png_out);
+        Assert.Equal(2, wrongName.code);
+        Assert.Contains("ends in .npy", wrongName.stderr);
+        Assert.False(File.Exists(png_out));
+        // A missing output folder is a usage error for every command.
+        string missing = Path.Combine(_dir, "no", "such");
+        Assert.Equal(2, Dino("embed", "-m", f32, png, "-o", Path.Combine(missing, "e.npy")).code);
+        Assert.Equal(2, Dino("quantize", f32, Path.Combine(missing, "q.gguf"), "--type", "q8_0").code);
+    }
+
+    [Fact]
+    public void StandardOutputAsTheOutputFileWorksThroughAPipeAndAppends()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        string f32 = TestData.Data("tiny-hf-f32.gguf"), png = TestData.Image("rgb.png");
+        // Into a pipe (this test reads the process's stdout through one): JSON lines, nothing renamed.
+        var piped = Dino("embed", "-m", f32, png, "-o", "/dev/stdout");
+        Assert.Equal(0, piped.code);
+        Assert.Contains("\"embedding\"", piped.stdout);
+        // Appended by the shell (>> file): the earlier lines stay, the new one follows.
+        string file = Path.Combine(_dir, "appended.jsonl");
+        File.WriteAllText(file, "first line\n");
+        var psi = new ProcessStartInfo("sh") { RedirectStandardError = true, WorkingDirectory = _dir };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("exec dotnet \"$0\" embed -m \"$1\" \"$2\" -o /dev/stdout >> \"$3\"");
+        foreach (string a in new[] { CliPath(), f32, png, file }) psi.ArgumentList.Add(a);
+        using (var p = Process.Start(psi)!)
+        {
+            string err = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, err);
+        }
+        var lines = File.ReadAllLines(file);
+        Assert.Equal(2, lines.Length);
+        Assert.Equal("first line", lines[0]);
+        Assert.Contains("\"embedding\"", lines[1]);
+        // .npy writes its row count last: not into a stream it cannot seek.
+        Assert.Equal(2, Dino("embed", "-m", f32, png, "-o", "/dev/stdout", "--format", "npy").code);
+    }
+
+    [Fact]
+    public void NoCommandWritesOverItsInput()
+    {
+        // The same path, a symbolic link and a hard link to the input: each refused before anything is
+        // computed (exit 2), and the input intact.
+        string f32 = Path.Combine(_dir, "in.gguf"), png = Path.Combine(_dir, "in.png"), npy = Path.Combine(_dir, "in.npy");
+        File.Copy(TestData.Data("tiny-hf-f32.gguf"), f32);
+        File.Copy(TestData.Image("rgb.png"), png);
+        Assert.Equal(0, Dino("preprocess", "-m", f32, png, "-o", npy).code);
+        var before = new[] { f32, png, npy }.ToDictionary(f => f, File.ReadAllBytes);
+        string Link(string target, string name, bool hard)
+        {
+            string link = Path.Combine(_dir, name);
+            if (hard)
+            {
+                using var ln = Process.Start("ln", new[] { target, link })!;
+                ln.WaitForExit();
+                Assert.Equal(0, ln.ExitCode);
+            }
+            else
+            {
+                File.CreateSymbolicLink(link, target);
+            }
+            return link;
+        }
+        var cases = new List<string[]>
+        {
+            new[] { "quantize", f32, Link(f32, "q-link.gguf", false), "--type", "q8_0" },
+            new[] { "embed", "-m", f32, npy, "-o", npy },
+            new[] { "embed", "-m", f32, png, "-o", Link(png, "e-link.jsonl", false) },
+            new[] { "attention", "-m", f32, png, "-o", Link(png, "a-link.png", false) },
+            new[] { "preprocess", "-m", f32, png, "-o", Link(png, "p-link.npy", false) },
+        };
+        if (!OperatingSystem.IsWindows())
+        {
+            cases.Add(new[] { "quantize", f32, Link(f32, "q-hard.gguf", true), "--type", "q8_0" });
+            cases.Add(new[] { "embed", "-m", f32, png, "-o", Link(png, "e-hard.jsonl", true) });
+        }
+        foreach (var args in cases)
+        {
+            var (code, _, err) = Dino(args);
+            Assert.True(code == 2, $"{string.Join(' ', args)}: exit {code}\n{err}");
+            Assert.Contains("the output must be another file", err);
+        }
+        foreach (var (file, bytes) in before) Assert.Equal(bytes, File.ReadAllBytes(file));
+    }
+
+    [Fact]
+    public void NotANumberIsNotAnAttentionMass()
+    {
+        var (code, _, err) = Dino("attention", "-m", TestData.Data("tiny-hf-f32.gguf"), TestData.Image("rgb.png"), "-o", Path.Combine(_dir, "a.png"), "--mass", "NaN");
+        Assert.Equal(2, code);
+        Assert.Contains("--mass must be in (0, 1]", err);
+        // A size the engine cannot compute: refused before the resize allocates it.
+        var huge = Dino("embed", "-m", TestData.Data("tiny-hf-f32.gguf"), TestData.Image("rgb.png"), "--size", "16384");
+        Assert.Equal(2, huge.code);
+        Assert.Contains("--size is at most 8192", huge.stderr);
+    }
+
+    [Fact]
+    public void SimilarReadsUntrustedIndexesWithinBoundsAndRanksOnlyNumbers()
+    {
+        string png = TestData.Image("rgb.png");
+        // Take the query's own embedding, to build rows with known cosines.
+        var (_, json, _) = Dino("embed", "-m", Model, png);
+        float[] q;
+        using (var doc = JsonDocument.Parse(json)) q = doc.RootElement.GetProperty("embedding").EnumerateArray().Select(x => x.GetSingle()).ToArray();
+        string Row(string label, IEnumerable<float> v) =>
+            $"\"{label}\"," + string.Join(",", v.Select(x => x.ToString("R", CultureInfo.InvariantCulture)));
+        // Ranked by cosine, a zero row at 0 (DinoEmbedding.CosineSimilarity's value for it), between the others.
+        string csv = Path.Combine(_dir, "ranks.csv");
+        File.WriteAllLines(csv, new[] { Row("zero", new float[q.Length]), Row("opposite", q.Select(x => -x)), Row("same", q) });
+        var (code, stdout, err) = Dino("similar", "-m", Model, png, csv, "-k", "3");
+        Assert.True(code == 0, err);
+        var order = stdout.Trim().Split('\n').Skip(1).Select(l => l.Split('\t')[2]).ToArray();
+        Assert.Equal(new[] { "same", "zero", "opposite" }, order);
+        // Rows with a value that is not finite are refused, not ranked.
+        File.WriteAllLines(csv, new[] { Row("same", q), Row("bad", q.Select((x, i) => i == 3 ? float.NaN : x)) });
+        var nan = Dino("similar", "-m", Model, png, csv);
+        Assert.Equal(1, nan.code);
+        Assert.Contains("not a finite number", nan.stderr);
+        // A JSON-lines file of one enormous line is refused at the line's bound, not read whole.
+        string jsonl = Path.Combine(_dir, "one-line.jsonl");
+        using (var f = File.Create(jsonl))
+        {
+            var chunk = System.Text.Encoding.ASCII.GetBytes(new string('x', 1 << 20));
+            for (int i = 0; i < 65; i++) f.Write(chunk);
+        }
+        var longLine = Dino("similar", "-m", Model, png, jsonl);
+        Assert.Equal(1, longLine.code);
+        Assert.Contains("a line longer than 64 M characters", longLine.stderr);
+    }
+
+    [Fact]
+    public void MoreThreadsThanCoresRunWithAWarning()
+    {
+        int many = Environment.ProcessorCount + 1;
+        var (code, _, err) = Dino("embed", "-m", TestData.Data("tiny-hf-f32.gguf"), TestData.Image("rgb.png"), "--threads", many.ToString(CultureInfo.InvariantCulture));
+        Assert.Equal(0, code);
+        Assert.Contains($"warning: --threads {many} is more than the {Environment.ProcessorCount} cores", err);
+        Assert.DoesNotContain("warning", Dino("embed", "-m", TestData.Data("tiny-hf-f32.gguf"), TestData.Image("rgb.png")).stderr);
     }
 
     [Fact]
@@ -550,6 +732,15 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         var bad = DinoWith(new() { ["DINO_CPU_VARIANT"] = "avx9000" }, "info", TestData.Data("tiny-hf-f32.gguf"));
         Assert.Equal(3, bad.code);
         Assert.Contains("'avx9000' (DINO_CPU_VARIANT) is not a CPU variant; the variants are avx512, avx2, avx, noavx", bad.stderr);
+        // Shown with its control characters as '?', never echoed for a terminal to act on.
+        var escaped = DinoWith(new() { ["DINO_CPU_VARIANT"] = "avx\u001b[31m" }, "info", TestData.Data("tiny-hf-f32.gguf"));
+        Assert.Equal(3, escaped.code);
+        Assert.Contains("'avx?[31m' (DINO_CPU_VARIANT)", escaped.stderr);
+        Assert.DoesNotContain("\u001b", escaped.stderr, StringComparison.Ordinal);
+        // A relative DINO_NATIVE_DIR would load whatever the working directory holds: refused.
+        var relative = DinoWith(new() { ["DINO_NATIVE_DIR"] = "lib" }, "info", TestData.Data("tiny-hf-f32.gguf"));
+        Assert.Equal(3, relative.code);
+        Assert.Contains("'lib' (DINO_NATIVE_DIR): not an absolute path", relative.stderr);
         var missing = DinoWith(new() { ["DINO_NATIVE_DIR"] = Path.Combine(_dir, "nowhere") }, "info", TestData.Data("tiny-hf-f32.gguf"));
         Assert.Equal(3, missing.code);
         Assert.Contains("Tried:", missing.stderr);

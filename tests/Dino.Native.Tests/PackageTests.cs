@@ -28,7 +28,7 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
                 var names = zip.Entries.Select(e => e.FullName).ToHashSet();
                 Assert.Contains("nativeassets/linux-x64/native/libdino.so", names);
                 Assert.Contains("nativeassets/linux-x64/native/libggml-base.so", names);  // once: the variants' copies are identical
-                foreach (string v in new[] { "avx512", "avx2", "avx", "noavx" })
+                foreach (string v in TestData.CpuLevels.Select(l => l.Level))
                 {
                     Assert.Contains($"nativeassets/linux-x64/native/{v}/libggml-cpu.so", names);
                     Assert.DoesNotContain($"nativeassets/linux-x64/native/{v}/libggml-base.so", names);
@@ -42,7 +42,7 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
                 {
                     Assert.Contains("nativeassets/win-x64/native/dino.dll", names);
                     Assert.Contains("nativeassets/win-x64/native/ggml-base.dll", names);  // (and a variant's own where it differs)
-                    foreach (string v in new[] { "avx512", "avx2", "avx", "noavx" })
+                    foreach (string v in TestData.CpuLevels.Select(l => l.Level))
                         Assert.Contains($"nativeassets/win-x64/native/{v}/ggml-cpu.dll", names);
                 }
                 Assert.Contains("buildTransitive/Dino.Native.targets", names);

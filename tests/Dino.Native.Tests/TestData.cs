@@ -15,6 +15,14 @@ internal static class TestData
 
     internal static string Image(string name) => Path.Combine(RepoRoot, "tests", "images", name);
 
+    /// <summary>native/cpu-variants.txt: the x86-64 ggml levels, best first, with the /proc/cpuinfo features each needs.</summary>
+    internal static IReadOnlyList<(string Level, string[] Needs)> CpuLevels =>
+        File.ReadLines(Path.Combine(RepoRoot, "native", "cpu-variants.txt"))
+            .Select(line => line.Split('#')[0].Split('|'))
+            .Where(columns => columns.Length == 3)
+            .Select(columns => (columns[0].Trim(), columns[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)))
+            .ToList();
+
     private static string FindRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)

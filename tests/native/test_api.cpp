@@ -77,7 +77,7 @@ std::pair<int, double> load_in_fresh_process(const std::string & path) {
 
 }  // namespace
 
-TEST(Api, VersionAndInfo) {
+TEST(TinyApi, VersionAndInfo) {
     EXPECT_NE(std::string(dino_version()).find("ggml 0.18.0"), std::string::npos) << dino_version();
     const dino_model * m = shared_model("vits8-dino-q8_0.gguf");
     ASSERT_NE(m, nullptr);
@@ -134,7 +134,7 @@ TEST(Api, VersionAndInfo) {
     EXPECT_EQ(dino_model_token_count(nullptr, 224, 224), 0);
 }
 
-TEST(Api, LoadErrorsAreStatusesWithMessages) {
+TEST(TinyApi, LoadErrorsAreStatusesWithMessages) {
     dino_model * m = reinterpret_cast<dino_model *>(0x1);
     EXPECT_EQ(dino_model_load(data_path("does-not-exist.gguf").c_str(), nullptr, &m), DINO_ERR_IO);
     EXPECT_EQ(m, nullptr);
@@ -158,7 +158,7 @@ TEST(Api, LoadErrorsAreStatusesWithMessages) {
     dino_context_free(nullptr);
 }
 
-TEST(Api, ComputeArgumentErrors) {
+TEST(TinyApi, ComputeArgumentErrors) {
     const dino_model * m = shared_model(kTiny);
     ASSERT_NE(m, nullptr);
     auto ctx = make_context(m);
@@ -207,7 +207,7 @@ TEST(Api, ComputeArgumentErrors) {
     EXPECT_EQ(dino_context_new(nullptr, nullptr, &small), DINO_ERR_INVALID_ARGUMENT);
 }
 
-TEST(Api, ContextIsReusedAcrossShapes) {
+TEST(TinyApi, ContextIsReusedAcrossShapes) {
     const dino_model * m = shared_model(kTiny);
     ASSERT_NE(m, nullptr);
     auto ctx = make_context(m);
@@ -263,7 +263,7 @@ TEST(Api, AbortCallbackStopsAndContextStaysUsable) {
     EXPECT_EQ(r.cls, want.cls);
 }
 
-TEST(Api, LogCallbackReceivesMessages) {
+TEST(TinyApi, LogCallbackReceivesMessages) {
     static std::vector<std::string> lines;
     dino_log_set([](int32_t level, const char * msg, void *) { if (level >= DINO_LOG_INFO) lines.push_back(msg); }, nullptr);
     dino_model * m = nullptr;
@@ -277,7 +277,7 @@ TEST(Api, LogCallbackReceivesMessages) {
 // The deepest model the loader accepts computes every output on every kernel path (CTest runs this
 // with DINO_KERNELS=ggml and avx2 too): the graph is sized from the model, never overflows ggml's
 // fixed object budget (which aborts the process).
-TEST(Api, DeepestModelComputesEveryOutput) {
+TEST(TinyApi, DeepestModelComputesEveryOutput) {
     const dino_model * m = shared_model("deep-f32.gguf");
     ASSERT_NE(m, nullptr);
     EXPECT_EQ(info_of(m).block_count, 256);
@@ -398,7 +398,7 @@ TEST(Api, ContextReportsItsThreads) {
 
 // DINO_KERNELS names a build of this CPU family, "ggml", or nothing: anything else is refused at
 // load with the valid values, never echoed with its control characters.
-TEST(Api, UnknownKernelBuildIsRefused) {
+TEST(TinyApi, UnknownKernelBuildIsRefused) {
     const char * was = getenv("DINO_KERNELS");
     const std::string saved = was ? was : "";
     const auto set = [](const char * v) {

@@ -61,6 +61,7 @@ struct linear_case {
     int64_t K, N, rows;
     bool norm, gelu, residual;
     bool importance = false;  // quantized with an importance matrix
+    bool extreme = false;     // every activation and weight at +-max, products of one sign per output
 };
 
 void check_linear(const linear_case & c) {
@@ -73,8 +74,18 @@ void check_linear(const linear_case & c) {
     ggml_tensor * x = filled(ctx, rng, c.K, c.rows, 1.0f);
     std::vector<float> importance(size_t(c.K));
     for (float & v : importance) v = std::exp(3.0f * std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng));
-    ggml_tensor * w = weight(ctx, filled(ctx, rng, c.K, c.N, 1.0f / std::sqrt(float(c.K))), c.type,
-                             c.importance ? importance.data() : nullptr);
+    ggml_tensor * w32 = filled(ctx, rng, c.K, c.N, 1.0f / std::sqrt(float(c.K)));
+    if (c.extreme) {
+        // x[r][k] = +-s_k and w[n][k] = +-s_k: every quantized value at +-127 (q4: -8 or 7), and each
+        // output's K products of one sign: the int16 sums' worst case (int8.inc: tile_q8_maddubs).
+        std::vector<float> sign(size_t(c.K));
+        for (float & v : sign) v = rng() % 2 ? 1.0f : -1.0f;
+        for (int64_t r = 0; r < c.rows; ++r)
+            for (int64_t k = 0; k < c.K; ++k) static_cast<float *>(x->data)[r * c.K + k] = (r % 2 ? -1.0f : 1.0f) * sign[size_t(k)];
+        for (int64_t n = 0; n < c.N; ++n)
+            for (int64_t k = 0; k < c.K; ++k) static_cast<float *>(w32->data)[n * c.K + k] = (n % 3 ? -1.0f : 1.0f) * sign[size_t(k)];
+    }
+    ggml_tensor * w = weight(ctx, w32, c.type, c.importance ? importance.data() : nullptr);
     ggml_tensor * b = filled(ctx, rng, c.N, 1, 0.1f);
     ggml_tensor * nw = filled(ctx, rng, c.K, 1, 1.0f);
     ggml_tensor * nb = filled(ctx, rng, c.K, 1, 0.1f);
@@ -115,17 +126,15 @@ void check_linear(const linear_case & c) {
     EXPECT_LE(d.max_abs, tol * d.max_ref) << "max abs " << d.max_abs << " of " << d.max_ref;
 }
 
-bool have() {
-    if (dino::kernels::cpu_supported()) return true;
-    std::printf("[ skipped  ] this CPU has no AVX2/AVX-512: the graph uses ggml's ops\n");
-    return false;
-}
+// Our kernels run here (else the graph uses ggml's ops, and a test of them has nothing to test).
+#define SKIP_WITHOUT_KERNELS() \
+    if (!dino::kernels::cpu_supported()) GTEST_SKIP() << "no kernels here (no AVX2/AVX-512, or DINO_KERNELS=ggml)"
 
 }  // namespace
 
 TEST(Kernels, LinearMatchesGgmlForEveryTypeAndFusion) {
     for (ggml_type type : {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q5_0, GGML_TYPE_Q4_0}) {
-        if (!have()) return;
+        SKIP_WITHOUT_KERNELS();
         // 13 rows: remainders for both microkernel heights (4 and 6); 48 columns: a single last tile;
         // K = 544: 17 blocks, one past AVX-512's 16 quantized at a time.
         for (const auto & [K, N, rows] : {std::tuple<int64_t, int64_t, int64_t>{96, 48, 13}, {384, 64, 7}, {1536, 32, 5}, {544, 16, 3}}) {
@@ -136,9 +145,22 @@ TEST(Kernels, LinearMatchesGgmlForEveryTypeAndFusion) {
 
 // Weights quantized with an importance matrix (other scales, the same format) compute exactly as well.
 TEST(Kernels, LinearMatchesGgmlForImportanceWeightedQuantization) {
-    if (!have()) return;
+    SKIP_WITHOUT_KERNELS();
     for (ggml_type type : {GGML_TYPE_Q8_0, GGML_TYPE_Q5_0, GGML_TYPE_Q4_0}) {
         for (int f = 0; f < 8; f += 3) check_linear({type, 384, 64, 7, bool(f & 1), bool(f & 2), bool(f & 4), true});
+    }
+}
+
+// Activations and weights at the ends of their ranges, all products of one sign: the int16 partial sums
+// of the maddubs path at their bound, and every other path's integer sums at their largest.
+TEST(Kernels, LinearIsExactAtTheInt8Extremes) {
+    SKIP_WITHOUT_KERNELS();
+    for (ggml_type type : {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0}) {
+        for (const auto & [K, N, rows] : {std::tuple<int64_t, int64_t, int64_t>{1536, 48, 13}, {384, 64, 7}}) {
+            linear_case c{type, K, N, rows, false, false, false};
+            c.extreme = true;
+            check_linear(c);
+        }
     }
 }
 
@@ -152,7 +174,7 @@ TEST(Kernels, PackRefusesWhatItHasNoKernelFor) {
 }
 
 TEST(Kernels, GeluMatchesErfcInDouble) {
-    if (!have()) return;
+    SKIP_WITHOUT_KERNELS();
     std::vector<float> x, y;
     for (float v = -16.0f; v <= 16.0f; v += 1.0f / 512) x.push_back(v);
     x.insert(x.end(), {0.0f, -0.0f, 1e-30f, -1e-30f, 100.0f, -100.0f, 3e38f, -3e38f});
@@ -214,7 +236,7 @@ const std::tuple<int64_t, int, int64_t, int64_t> kAttentionShapes[] = {{128, 2, 
 }  // namespace
 
 TEST(Kernels, AttentionMatchesGgmlSoftmaxAttention) {
-    if (!have()) return;
+    SKIP_WITHOUT_KERNELS();
     for (const auto & [D, H, T, N] : kAttentionShapes) {
         SCOPED_TRACE("D=" + std::to_string(D) + " heads=" + std::to_string(H) + " T=" + std::to_string(T) + " N=" + std::to_string(N));
         const dino::kernels::attention_op op = dino::kernels::attention_kernel(D, H);
@@ -229,18 +251,36 @@ TEST(Kernels, AttentionMatchesGgmlSoftmaxAttention) {
 // summed in f32.  On these N(0, 1) inputs that leaves about 4e-3 of the largest output; the f32
 // kernel's error is a thousand times smaller, so the bound also shows that the bf16 path ran.
 TEST(Kernels, AttentionInBf16StaysWithinItsRounding) {
-    if (!have()) return;
-    if (dino::kernels::attention_kernel(384, 6, true).heads == 0) {
-        std::printf("[ skipped  ] this CPU has no bf16 dot products (AVX512_BF16)\n");
-        return;
-    }
+    SKIP_WITHOUT_KERNELS();
+    if (dino::kernels::attention_kernel(384, 6, dino::kernels::attention_products::bf16).heads == 0)
+        GTEST_SKIP() << "this CPU has no bf16 dot products (AVX512_BF16)";
     for (const auto & [D, H, T, N] : kAttentionShapes) {
         SCOPED_TRACE("D=" + std::to_string(D) + " heads=" + std::to_string(H) + " T=" + std::to_string(T) + " N=" + std::to_string(N));
-        const dino::kernels::attention_op op = dino::kernels::attention_kernel(D, H, true);
+        const dino::kernels::attention_op op = dino::kernels::attention_kernel(D, H, dino::kernels::attention_products::bf16);
         ASSERT_TRUE(op.bf16);
         const double e = attention_error(op, D, H, T, N);
         std::printf("[ measure  ] bf16 attention D=%lld T=%lld: max error %.3g of the largest output\n", (long long) D, (long long) T, e);
         EXPECT_LE(e, 1e-2);
+        EXPECT_GE(e, 1e-5);
+    }
+}
+
+// int8 products: q and k quantized to q8_0 blocks along head_dim, p and v along the keys (relative
+// error up to 1/254 of each block's largest value), sums exact, scaled in f32.  On these N(0, 1)
+// inputs that leaves about 1e-2 of the largest output; the bound also shows that the int8 path ran.
+TEST(Kernels, AttentionInInt8StaysWithinItsQuantization) {
+    SKIP_WITHOUT_KERNELS();
+    for (const auto & [D, H, T, N] : kAttentionShapes) {
+        if ((D / H) % 32 != 0) {
+            EXPECT_EQ(dino::kernels::attention_kernel(D, H, dino::kernels::attention_products::int8).heads, 0);
+            continue;  // head_dim not whole q8_0 blocks: no int8 kernel
+        }
+        SCOPED_TRACE("D=" + std::to_string(D) + " heads=" + std::to_string(H) + " T=" + std::to_string(T) + " N=" + std::to_string(N));
+        const dino::kernels::attention_op op = dino::kernels::attention_kernel(D, H, dino::kernels::attention_products::int8);
+        ASSERT_TRUE(op.int8);
+        const double e = attention_error(op, D, H, T, N);
+        std::printf("[ measure  ] int8 attention D=%lld T=%lld: max error %.3g of the largest output\n", (long long) D, (long long) T, e);
+        EXPECT_LE(e, 3e-2);
         EXPECT_GE(e, 1e-5);
     }
 }

@@ -126,7 +126,7 @@ TEST(Parity, NonSquareSizeInterpolatesPositions) {
     expect_close("vits8 dino 160x240 last_hidden_state", r.tokens.data(), tok.data.data(), 601, 384, 0.9999, kMaxAbs);
 }
 
-TEST(Parity, TinyModels) {
+TEST(TinyParity, EveryLayoutMatchesItsReference) {
     {
         const dino_model * m = shared_model("tiny-hf-f32.gguf");
         ASSERT_NE(m, nullptr);

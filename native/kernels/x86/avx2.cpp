@@ -18,7 +18,8 @@ namespace {
 
 struct vec {
     static constexpr int W = 8;
-    static constexpr int kRowsQ8 = 2, kTilesQ8 = 1;  // 2 rows x 2 vectors: 4 int32 + 4 f32 accumulators of 16
+    static constexpr int kRowsQ8 = 2, kTilesQ8 = 1;  // VNNI: 2 rows x 2 vectors: 4 int32 + 4 f32 accumulators of 16
+    static constexpr int kRowsMaddubs = 2, kTilesMaddubs = 1;  // 2 rows x 2 vectors: 8 int16 accumulators (h, l)
     static constexpr int kRowsF = 6, kTilesF = 1;    // 6 rows x 2 vectors: 12 accumulators
     static constexpr int kRowsAttention = 6;
     static constexpr bool kSignedDot = false, kMatmulInt8 = false;  // int8 by VNNI or maddubs (int8.inc)
@@ -76,9 +77,10 @@ struct vec {
     static F cvt_f(I v) { return _mm256_cvtepi32_ps(v); }
     static I low_nibbles(I v) { return _mm256_and_si256(v, _mm256_set1_epi8(0x0F)); }
     static I high_nibbles(I v) { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F)); }
-    static I abs8(I v) { return _mm256_abs_epi8(v); }
-    static I sign8(I a, I w) { return _mm256_sign_epi8(a, w); }  // a * sign(w)
-    static I maddubs_ones(I u8, I s8) { return _mm256_madd_epi16(_mm256_maddubs_epi16(u8, s8), _mm256_set1_epi16(1)); }
+    static I set1_i16(int16_t v) { return _mm256_set1_epi16(v); }
+    static I add_i16(I a, I b) { return _mm256_add_epi16(a, b); }
+    static I maddubs(I u8, I s8) { return _mm256_maddubs_epi16(u8, s8); }  // int16 pairs, saturating
+    static I madd(I a, I b) { return _mm256_madd_epi16(a, b); }            // int16 pairs to int32
     DINO_INT8 static I dpbusd(I acc, I a, I w) { return _mm256_dpbusd_avx_epi32(acc, a, w); }
 
     static constexpr int kQuantizeBlocks = 1;  // a block at a time

@@ -26,6 +26,7 @@ namespace {
 struct vec {
     static constexpr int W = 16;
     static constexpr int kRowsQ8 = 6, kTilesQ8 = 2;  // 6 x 2 tiles: 12 int32 + 12 f32 accumulators of 32
+    static constexpr int kRowsMaddubs = 6, kTilesMaddubs = 2;  // 6 rows x 2 vectors: 24 int16 accumulators (h, l)
     static constexpr int kRowsF = 6, kTilesF = 2;    // 6 x 2 tiles: 12 accumulators
     static constexpr int kRowsAttention = 12;        // 12 x 2 tiles: 24 accumulators
     static constexpr bool kSignedDot = false, kMatmulInt8 = false;  // int8 by VNNI or maddubs (int8.inc)
@@ -104,9 +105,10 @@ struct vec {
     static F cvt_f(I v) { return _mm512_cvtepi32_ps(v); }
     static I low_nibbles(I v) { return _mm512_and_si512(v, _mm512_set1_epi8(0x0F)); }
     static I high_nibbles(I v) { return _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0F)); }
-    static I abs8(I v) { return _mm512_abs_epi8(v); }
-    static I sign8(I a, I w) { return _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a); }  // a * sign(w), w != 0
-    static I maddubs_ones(I u8, I s8) { return _mm512_madd_epi16(_mm512_maddubs_epi16(u8, s8), _mm512_set1_epi16(1)); }
+    static I set1_i16(int16_t v) { return _mm512_set1_epi16(v); }
+    static I add_i16(I a, I b) { return _mm512_add_epi16(a, b); }
+    static I maddubs(I u8, I s8) { return _mm512_maddubs_epi16(u8, s8); }  // int16 pairs, saturating
+    static I madd(I a, I b) { return _mm512_madd_epi16(a, b); }            // int16 pairs to int32
     DINO_INT8 static I dpbusd(I acc, I a, I w) { return _mm512_dpbusd_epi32(acc, a, w); }
 
     // bf16 pairs (simd.inc: attention_rows_bf16), rounded to nearest even.

@@ -55,6 +55,39 @@ internal static partial class RegularFile
         };
     }
 
+    /// <summary>
+    /// Whether <paramref name="a"/> and <paramref name="b"/> name the same existing file, links followed: on
+    /// Linux the same device and inode (so a symbolic or hard link to an input is caught); elsewhere the
+    /// same full path once symbolic links are resolved. Used so that no output is written over an input.
+    /// </summary>
+    public static unsafe bool SameFile(string a, string b)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            byte* x = stackalloc byte[256], y = stackalloc byte[256];
+            const uint mask = 0x100;  // STATX_INO; stx_dev_major/minor are always filled
+            try
+            {
+                if (Statx(-100, a, 0, mask, x) != 0 || Statx(-100, b, 0, mask, y) != 0) return false;
+            }
+            catch (EntryPointNotFoundException) { return SamePath(a, b); }
+            return *(ulong*)(x + 32) == *(ulong*)(y + 32) &&                                         // stx_ino
+                   *(uint*)(x + 136) == *(uint*)(y + 136) && *(uint*)(x + 140) == *(uint*)(y + 140);  // stx_dev_major, _minor
+        }
+        return SamePath(a, b);
+    }
+
+    private static bool SamePath(string a, string b)
+    {
+        static string Resolved(string p)
+        {
+            string full = Path.GetFullPath(p);
+            return File.Exists(full) ? File.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full : full;
+        }
+        if (!File.Exists(a) || !File.Exists(b)) return false;
+        return string.Equals(Resolved(a), Resolved(b), OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
+    }
+
     /// <summary>All of a regular file's bytes.</summary>
     public static byte[] ReadAllBytes(string path)
     {

@@ -11,7 +11,7 @@ namespace Dino.Interop;
 /// <remarks>
 /// The package brings, for each RID, runtimes/&lt;rid&gt;/native/ with libdino and
 /// ggml-base at the top and ggml-cpu per x86-64 CPU level in
-/// {avx512,avx2,avx,noavx}/ (a level's own ggml-base beside it where it differs;
+/// {avx512,avx2,avx,noavx}/ (native/cpu-variants.txt; a level's own ggml-base beside it where it differs;
 /// see buildTransitive/Dino.Native.targets). The best level the CPU supports is
 /// preloaded (ggml-base, then ggml-cpu), so that libdino binds to it when it loads. DINO_NATIVE_DIR and
 /// DINO_CPU_VARIANT (or <see cref="Directory"/> and <see cref="CpuVariant"/>, which
@@ -76,25 +76,46 @@ internal static class NativeLibraryLoader
         return $"{os}-{arch}";
     }
 
-    /// <summary>The ggml CPU variants this machine can run, best first ("" = no variant folders).</summary>
-    internal static IReadOnlyList<string> SupportedVariants()
+    /// <summary>The x86-64 levels of ggml the package ships, best first, each with the CPU features it needs
+    /// (/proc/cpuinfo names): native/cpu-variants.txt, the table CMake and the scripts read, embedded.</summary>
+    internal static IReadOnlyList<(string Level, string[] Needs)> CpuLevels { get; } = ReadCpuLevels();
+
+    private static List<(string, string[])> ReadCpuLevels()
     {
-        if (RuntimeInformation.ProcessArchitecture != Architecture.X64) return new[] { "" };
-        var list = new List<string>();
-        if (Avx512F.IsSupported && Avx512F.VL.IsSupported && Avx512BW.IsSupported && Avx512CD.IsSupported && Avx512DQ.IsSupported)
-            list.Add("avx512");
-        if (Avx2.IsSupported && Fma.IsSupported && HasF16C()) list.Add("avx2");
-        if (Avx.IsSupported) list.Add("avx");
-        list.Add("noavx");
-        return list;
+        using Stream table = typeof(NativeLibraryLoader).Assembly.GetManifestResourceStream("Dino.cpu-variants.txt")
+            ?? throw new InvalidOperationException("Dino.cpu-variants.txt is not embedded in Dino.Native");
+        using var reader = new StreamReader(table);
+        var levels = new List<(string, string[])>();
+        while (reader.ReadLine() is string line)
+        {
+            string[] columns = line.Split('#')[0].Split('|');
+            if (columns.Length != 3) continue;
+            levels.Add((columns[0].Trim(), columns[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+        }
+        return levels;
     }
 
-    private static bool HasF16C()
+    /// <summary>The ggml CPU variants this machine can run, best first ("" = no variant folders).</summary>
+    internal static IReadOnlyList<string> SupportedVariants() =>
+        RuntimeInformation.ProcessArchitecture != Architecture.X64
+            ? new[] { "" }
+            : CpuLevels.Where(l => l.Needs.All(HasFeature)).Select(l => l.Level).ToList();
+
+    /// <summary>Whether this CPU has a feature, by its /proc/cpuinfo name; false for a name it does not know.</summary>
+    private static bool HasFeature(string name) => name switch
     {
-        if (!X86Base.IsSupported) return false;
-        var (_, _, ecx, _) = X86Base.CpuId(1, 0);
-        return (ecx & (1 << 29)) != 0;
-    }
+        "sse4_2" => Sse42.IsSupported,
+        "avx" => Avx.IsSupported,
+        "avx2" => Avx2.IsSupported,
+        "fma" => Fma.IsSupported,
+        "f16c" => X86Base.IsSupported && (X86Base.CpuId(1, 0).Ecx & (1 << 29)) != 0,
+        "avx512f" => Avx512F.IsSupported,
+        "avx512cd" => Avx512CD.IsSupported,
+        "avx512vl" => Avx512F.VL.IsSupported,
+        "avx512dq" => Avx512DQ.IsSupported,
+        "avx512bw" => Avx512BW.IsSupported,
+        _ => false,
+    };
 
     // Where the package's files can be: DINO_NATIVE_DIR alone if set; else runtimes/<rid>/native/ (how the
     // package's build targets lay them out) or the top folder, beside the app and beside this assembly
@@ -103,7 +124,7 @@ internal static class NativeLibraryLoader
     private static List<string> CandidateDirectories()
     {
         string? configured = Directory ?? Environment.GetEnvironmentVariable("DINO_NATIVE_DIR");
-        if (!string.IsNullOrEmpty(configured)) return new List<string> { configured };
+        if (!string.IsNullOrEmpty(configured)) return new List<string> { configured };  // (absolute: LoadBest checked)
         string rid = RuntimeId();
         var bases = new List<string> { AppContext.BaseDirectory };
         string? asmDir = Path.GetDirectoryName(typeof(NativeLibraryLoader).Assembly.Location);
@@ -123,6 +144,14 @@ internal static class NativeLibraryLoader
         var (prefix, suffix) = LibraryNaming();
         string dinoFile = prefix + "dino" + suffix, baseFile = prefix + "ggml-base" + suffix, cpuFile = prefix + "ggml-cpu" + suffix;
         var supported = SupportedVariants();
+        string? configured = Directory ?? Environment.GetEnvironmentVariable("DINO_NATIVE_DIR");
+        if (!string.IsNullOrEmpty(configured) && !Path.IsPathFullyQualified(configured))
+        {
+            // Relative, it would name a folder under whatever the working directory is: libraries planted
+            // there would load (and run their constructors) in this process.
+            error = $"'{Printable(configured)}' (DINO_NATIVE_DIR): not an absolute path; give the full path of the folder holding libdino";
+            return IntPtr.Zero;
+        }
         string? forced = CpuVariant ?? Environment.GetEnvironmentVariable("DINO_CPU_VARIANT");
         var variants = supported.ToList();
         var tried = new List<string>();  // each failure once: variants share ggml-base
@@ -131,12 +160,13 @@ internal static class NativeLibraryLoader
         {
             if (!supported.Contains(forced))
             {
-                string[] all = { "avx512", "avx2", "avx", "noavx" };
+                var all = CpuLevels.Select(l => l.Level).ToList();
+                string shown = Printable(forced);
                 error = RuntimeInformation.ProcessArchitecture != Architecture.X64
-                    ? $"'{forced}' (DINO_CPU_VARIANT): {RuntimeId()} has one ggml build, no CPU variants; unset DINO_CPU_VARIANT"
+                    ? $"'{shown}' (DINO_CPU_VARIANT): {RuntimeId()} has one ggml build, no CPU variants; unset DINO_CPU_VARIANT"
                     : !all.Contains(forced)
-                        ? $"'{forced}' (DINO_CPU_VARIANT) is not a CPU variant; the variants are {string.Join(", ", all)} (this CPU runs {string.Join(", ", supported)})"
-                        : $"CPU variant '{forced}' (DINO_CPU_VARIANT) cannot run on this CPU; it runs {string.Join(", ", supported)}";
+                        ? $"'{shown}' (DINO_CPU_VARIANT) is not a CPU variant; the variants are {string.Join(", ", all)} (this CPU runs {string.Join(", ", supported)})"
+                        : $"CPU variant '{shown}' (DINO_CPU_VARIANT) cannot run on this CPU; it runs {string.Join(", ", supported)}";
                 return IntPtr.Zero;
             }
             variants = new List<string> { forced };
@@ -185,6 +215,10 @@ internal static class NativeLibraryLoader
                     : GlibcNote(tried));
         return IntPtr.Zero;
     }
+
+    // A value from the environment as an error message shows it: control characters (escape sequences
+    // that a terminal would act on) as '?', as the native side shows DINO_KERNELS.
+    private static string Printable(string value) => string.Concat(value.Select(c => char.IsControl(c) ? '?' : c));
 
     // The dynamic loader names the glibc version a library needs ("version `GLIBC_2.38' not found"):
     // say it plainly, with the version this system has.
