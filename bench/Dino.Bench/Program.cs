@@ -13,7 +13,9 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
 const int ProbeRuns = 3;  // timed runs per probe process, after its warm-up
-var opts = Options.Parse(args);
+Options opts;
+try { opts = Options.Parse(args); }
+catch (OptionsException e) { Console.Error.WriteLine($"bench: {e.Message}\n{Options.Usage}"); return 2; }
 if (opts.Probe != null) return Probe(opts);
 
 var variants = new List<Variant>();
@@ -218,27 +220,42 @@ sealed class Options
     public int Rounds = 5;
     public string? Torch, Output, Probe;
 
+    public const string Usage =
+        "usage: bench/run.sh [--types f32,f16,q8_0,q4_0] [--batch 1,8] [--threads 2,1] [--rounds N] [--torch PTH]";
+
+    // Lists take commas or spaces ("--batch 1,8" or "--batch 1 8"); a bad argument is an OptionsException.
     public static Options Parse(string[] args)
     {
         var o = new Options();
         for (int i = 0; i < args.Length; i++)
         {
-            string Next() => args[++i];
-            int[] Ints() => Next().Split(',').Select(int.Parse).ToArray();
-            switch (args[i])
+            string option = args[i];
+            string Next() => ++i < args.Length ? args[i] : throw new OptionsException($"{option} needs a value");
+            int Int(string s) => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0
+                ? n : throw new OptionsException($"{option}: '{s}' is not a positive whole number");
+            string[] List()
+            {
+                var items = new List<string>(Next().Split(',', StringSplitOptions.RemoveEmptyEntries));
+                while (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                    items.AddRange(args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries));
+                return items.Count > 0 ? items.ToArray() : throw new OptionsException($"{option} needs a value");
+            }
+            switch (option)
             {
                 case "--data": o.Data = Next(); break;
                 case "--bench-dir": o.BenchDir = Next(); break;
-                case "--types": o.Types = Next().Split(','); break;
-                case "--batch": o.Batches = Ints(); break;
-                case "--threads": o.Threads = Ints(); break;
-                case "--rounds": o.Rounds = int.Parse(Next()); break;
+                case "--types": o.Types = List(); break;
+                case "--batch": o.Batches = List().Select(Int).ToArray(); break;
+                case "--threads": o.Threads = List().Select(Int).ToArray(); break;
+                case "--rounds": o.Rounds = Int(Next()); break;
                 case "--torch": o.Torch = Next(); break;
                 case "--output": o.Output = Next(); break;
                 case "--probe": o.Probe = Next(); break;
-                default: throw new ArgumentException($"unknown option {args[i]}");
+                default: throw new OptionsException($"unknown option {option}");
             }
         }
         return o;
     }
 }
+
+sealed class OptionsException(string message) : Exception(message);

@@ -59,7 +59,8 @@ internal static class BenchCommand
         var parts = profile ? Profile(dino, inputs, runs, nThreads, ct) : null;
         var result = new
         {
-            model = dino.Info.Name, weights = dino.Info.WeightType, kernels = dino.Info.Kernels, size = s, batch, threads = nThreads,
+            model = dino.Info.Name, weights = dino.Info.WeightType, kernels = attention == AttentionKernel.Auto ? dino.Info.Kernels  // (the model's default; --attention replaces one part)
+                : $"{dino.Info.Kernels} (attention forced: {attention.ToString().ToLowerInvariant()})", size = s, batch, threads = nThreads,
             runs, median_ms_per_image = median, min_ms_per_image = perImage[0], max_ms_per_image = perImage[^1], images_per_second = 1000 / median,
             load_ms = loadMs, model_mb = dino.Info.WeightBytes / 1e6, peak_rss_mb = peakRss / 1e6, profile = parts,
         };
