@@ -263,4 +263,116 @@ public class HostileImageTests(ModelFixture models, ITestOutputHelper output)
         e = Assert.Throws<DinoImageException>(() => m2.Preprocess(TestData.Image("rgb.png")));
         Assert.Contains("MaxDecodeBytes", e.Message);
     }
+
+    // ---- metadata bounds (ImageMetadata) ----
+
+    private static byte[] Le32(uint v) => BitConverter.GetBytes(v);  // (little-endian hosts: every RID we ship)
+
+    /// <summary>An extended (VP8X) WebP around ImageSharp's lossless encoding, flags and extra chunks as given.</summary>
+    private static byte[] WebpExtended(byte flags, byte[] before, byte[] after, int w = 64, int h = 48)
+    {
+        byte[] simple = Encode(new WebpEncoder { FileFormat = WebpFileFormatType.Lossless }, w, h);
+        byte[] image = simple[12..];  // the VP8L chunk
+        byte[] vp8x = "VP8X"u8.ToArray().Concat(Le32(10)).Concat(new byte[] { flags, 0, 0, 0,
+            (byte)(w - 1), (byte)((w - 1) >> 8), (byte)((w - 1) >> 16), (byte)(h - 1), (byte)((h - 1) >> 8), (byte)((h - 1) >> 16) }).ToArray();
+        byte[] body = "WEBP"u8.ToArray().Concat(vp8x).Concat(before).Concat(image).Concat(after).ToArray();
+        return "RIFF"u8.ToArray().Concat(Le32((uint)body.Length)).Concat(body).ToArray();
+    }
+
+    [Fact]
+    public void WebpMetadataChunksLargerThanTheFileAreRefusedBeforeAnyAllocation()
+    {
+        // A chunk that declares ~4 GB and holds 16 bytes: ImageSharp 2.1 would allocate the declared size.
+        byte[] Overrun(string fourCc) => System.Text.Encoding.ASCII.GetBytes(fourCc).Concat(Le32(0xFFFFFFF0)).Concat(new byte[16]).ToArray();
+        var cases = new (string name, byte[] file)[]
+        {
+            ("EXIF", WebpExtended(0x08, Array.Empty<byte>(), Overrun("EXIF"))),
+            ("XMP", WebpExtended(0x04, Array.Empty<byte>(), Overrun("XMP "))),
+            ("ICCP", WebpExtended(0x20, Overrun("ICCP"), Array.Empty<byte>())),
+            ("EXIF, 2 GB", WebpExtended(0x08, Array.Empty<byte>(), "EXIF"u8.ToArray().Concat(Le32(0x7FFFFFF0)).Concat(new byte[8]).ToArray())),
+        };
+        foreach (var (name, file) in cases)
+        {
+            long allocated = GC.GetAllocatedBytesForCurrentThread();
+            var e = Assert.Throws<DinoImageException>(() => M.Preprocess(file));
+            long cost = GC.GetAllocatedBytesForCurrentThread() - allocated;
+            output.WriteLine($"WebP {name} ({file.Length} bytes): {cost >> 10} KiB allocated: {e.Message}");
+            Assert.Contains("more than the file holds", e.Message);
+            Assert.True(cost < 16L << 20, $"{name}: {cost} bytes allocated");
+        }
+        // The same extended layout without the overrun embeds as the simple file does.
+        Assert.Equal(M.Preprocess(Encode(new WebpEncoder { FileFormat = WebpFileFormatType.Lossless })).Data,
+                     M.Preprocess(WebpExtended(0, Array.Empty<byte>(), Array.Empty<byte>())).Data);
+    }
+
+    private static byte[] JpegSegment(byte marker, byte[] payload) =>
+        new byte[] { 0xFF, marker, (byte)((payload.Length + 2) >> 8), (byte)(payload.Length + 2) }.Concat(payload).ToArray();
+
+    [Fact]
+    public void JpegMetadataPastTheBoundIsDroppedAndTheImageStillEmbedsWithItsOrientation()
+    {
+        // An EXIF orientation (rotate 90) that must survive, then ~24 MB of ICC and XMP segments (ImageSharp 2.1
+        // joins these one at a time: quadratic) and comments, before and between the frame's segments.
+        using var img = new Image<Rgb24>(64, 48);
+        for (int y = 0; y < 48; y++)
+            for (int x = 0; x < 64; x++)
+                img[x, y] = new Rgb24((byte)(x * 4), (byte)(y * 5), (byte)((x + y) * 2));
+        img.Metadata.ExifProfile = new SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifProfile();
+        img.Metadata.ExifProfile.SetValue(SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifTag.Orientation, (ushort)6);
+        using var ms = new MemoryStream();
+        img.SaveAsJpeg(ms, new JpegEncoder { Quality = 95 });
+        byte[] plain = ms.ToArray();
+
+        var junk = new List<byte>();
+        var filler = new byte[65000];
+        for (int i = 0; i < 200; i++)
+            junk.AddRange(JpegSegment(0xE2, "ICC_PROFILE\0"u8.ToArray().Concat(new[] { (byte)(i + 1), (byte)200 }).Concat(filler).ToArray()));
+        for (int i = 0; i < 150; i++)
+            junk.AddRange(JpegSegment(0xE1, "http://ns.adobe.com/xmp/extension/\0"u8.ToArray().Concat(filler).ToArray()));
+        for (int i = 0; i < 20; i++) junk.AddRange(JpegSegment(0xFE, filler));
+        // After the EXIF APP1 (SOI, then the encoder's APP0/APP1 segments): find the first DQT and insert before it.
+        int dqt = plain.AsSpan().IndexOf(new byte[] { 0xFF, 0xDB });
+        byte[] bloated = plain[..dqt].Concat(junk).Concat(plain[dqt..]).ToArray();
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var got = M.Preprocess(bloated).Data;
+        long cost = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        output.WriteLine($"JPEG with {junk.Count >> 20} MiB of metadata: {clock.ElapsedMilliseconds} ms, {cost >> 20} MiB allocated");
+        Assert.Equal(M.Preprocess(plain).Data, got);
+        Assert.NotEqual(M.Preprocess(Encode(new JpegEncoder { Quality = 95 })).Data, got);  // (the orientation was applied)
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), clock.Elapsed.ToString());
+        Assert.True(cost < 3L * bloated.Length, $"{cost} bytes allocated for a {bloated.Length}-byte file");
+
+        // Under the bound nothing is dropped or copied: a comment or two is ordinary.
+        byte[] small = plain[..dqt].Concat(JpegSegment(0xFE, "hello"u8.ToArray())).Concat(plain[dqt..]).ToArray();
+        Assert.Equal(M.Preprocess(plain).Data, M.Preprocess(small).Data);
+    }
+
+    [Fact]
+    public void GifCommentsPastTheBoundAreDroppedAndTheImageStillEmbeds()
+    {
+        byte[] plain = Encode(new GifEncoder());
+        int afterTable = 13 + ((plain[10] & 0x80) != 0 ? 3 << ((plain[10] & 7) + 1) : 0);
+        var comments = new List<byte>();
+        var sub = Enumerable.Repeat((byte)'A', 255).ToArray();
+        for (int c = 0; c < 64; c++)  // 64 comments of 255 x 255 bytes: ~4 MiB, UTF-16 twice in ImageSharp
+        {
+            comments.Add(0x21);
+            comments.Add(0xFE);
+            for (int i = 0; i < 255; i++) { comments.Add(255); comments.AddRange(sub); }
+            comments.Add(0);
+        }
+        // An application extension that is not the loop count (XMP-like) counts too.
+        comments.AddRange(new byte[] { 0x21, 0xFF, 11 }.Concat("XMP DataXMP"u8.ToArray()).Concat(new byte[] { 4, 1, 2, 3, 4, 0 }));
+        byte[] bloated = plain[..afterTable].Concat(comments).Concat(plain[afterTable..]).ToArray();
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var got = M.Preprocess(bloated).Data;
+        long cost = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        output.WriteLine($"GIF with {comments.Count >> 20} MiB of comments: {clock.ElapsedMilliseconds} ms, {cost >> 20} MiB allocated");
+        Assert.Equal(M.Preprocess(plain).Data, got);
+        Assert.True(cost < 3L * bloated.Length, $"{cost} bytes allocated for a {bloated.Length}-byte file");
+    }
 }

@@ -19,7 +19,7 @@ internal readonly record struct RgbImage(byte[] Pixels, int Width, int Height);
 /// <summary>
 /// Decodes images to RGB with ImageSharp 2.1: only JPEG, PNG, GIF (first
 /// frame), WebP and BMP are enabled; the size is checked (Identify) before
-/// decoding, PNG metadata is bounded as PIL bounds it (PngMetadata), decoding allocates under a byte budget, EXIF orientation is
+/// decoding, metadata is bounded (ImageMetadata), decoding allocates under a byte budget, EXIF orientation is
 /// applied, and every format becomes 8-bit RGB (alpha dropped, as PIL's
 /// convert('RGB') does).
 /// </summary>
@@ -65,7 +65,8 @@ internal static class ImageLoader
             s.Position = start;
             if (format == null)
                 throw new DinoImageException($"{what}: not an image in an enabled format ({EnabledFormats})");
-            if (format is PngFormat) PngMetadata.Check(s, what);  // before Identify, which inflates text chunks
+            Stream bounded = ImageMetadata.Bound(s, format, what);  // before Identify, which reads the metadata
+            if (!ReferenceEquals(bounded, s)) (s, start) = (bounded, 0);
             IImageInfo? info = Image.Identify(config, s);
             if (info == null)
                 throw new DinoImageException($"{what}: not an image in an enabled format ({EnabledFormats})");
@@ -87,6 +88,11 @@ internal static class ImageLoader
         catch (InvalidImageContentException e) { throw new DinoImageException($"{what}: corrupt image: {e.Message}", inner: e); }
         catch (ImageFormatException e) { throw new DinoImageException($"{what}: cannot decode: {e.Message}", inner: e); }
         catch (InvalidMemoryOperationException e) { throw new DinoImageException($"{what}: decoding needs too much memory: {e.Message}", inner: e); }
+        catch (OutOfMemoryException e)
+        {
+            // One input's allocation failed (a GC heap limit, as in a container): that input fails, not the process.
+            throw new DinoImageException($"{what}: decoding needs more memory than this process may use: {e.Message}", inner: e);
+        }
         catch (Exception e) when (e is EndOfStreamException or NotSupportedException or ArgumentException or IndexOutOfRangeException or InvalidOperationException or OverflowException)
         {
             // ImageSharp 2.1 lets some malformed inputs escape as these.
