@@ -375,4 +375,67 @@ public class HostileImageTests(ModelFixture models, ITestOutputHelper output)
         Assert.Equal(M.Preprocess(plain).Data, got);
         Assert.True(cost < 3L * bloated.Length, $"{cost} bytes allocated for a {bloated.Length}-byte file");
     }
+
+    // ---- decodes PIL refuses ----
+
+    [Fact]
+    public void JpegsWithOtherThanEightBitSamplesAreRefused()
+    {
+        byte[] plain = Encode(new JpegEncoder { Quality = 95 });
+        int sof = plain.AsSpan().IndexOf(new byte[] { 0xFF, 0xC0 });
+        Assert.True(sof > 0);
+        foreach (byte bits in new byte[] { 12, 16, 1 })
+        {
+            byte[] file = (byte[])plain.Clone();
+            file[sof + 4] = bits;  // FF C0, length, precision
+            var e = Assert.Throws<DinoImageException>(() => M.Preprocess(file));
+            Assert.Contains($"{bits}-bit JPEG", e.Message);
+        }
+        M.Preprocess(plain);
+    }
+
+    /// <summary>An 8-bit palette BMP, w x h, RLE8 (compression 1) with the given run data.</summary>
+    private static byte[] Rle8Bmp(int w, int h, byte[] runs)
+    {
+        var palette = new byte[256 * 4];
+        for (int i = 0; i < 256; i++) { palette[4 * i] = (byte)i; palette[4 * i + 1] = (byte)(255 - i); palette[4 * i + 2] = (byte)(i / 2); }
+        int offset = 14 + 40 + palette.Length;
+        var header = new List<byte>();
+        header.AddRange("BM"u8.ToArray());
+        header.AddRange(Le32((uint)(offset + runs.Length)));
+        header.AddRange(Le32(0));
+        header.AddRange(Le32((uint)offset));
+        foreach (uint v in new uint[] { 40, (uint)w, (uint)h }) header.AddRange(Le32(v));
+        header.AddRange(new byte[] { 1, 0, 8, 0 });  // planes, bits per pixel
+        foreach (uint v in new uint[] { 1, (uint)runs.Length, 2835, 2835, 256, 0 }) header.AddRange(Le32(v));
+        return header.Concat(palette).Concat(runs).ToArray();
+    }
+
+    [Fact]
+    public void RunLengthBmpsThatStopBeforeTheImageEndsAreRefused()
+    {
+        // A few bytes that claim 7071 x 7071 and end at once: ImageSharp would decode a black 50 M-pixel image.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        foreach (byte[] runs in new[] { new byte[] { 0, 1 }, Array.Empty<byte>(), new byte[] { 200, 7, 0, 0 } })
+        {
+            var e = Assert.Throws<DinoImageException>(() => M.Preprocess(Rle8Bmp(7071, 7071, runs)));
+            Assert.Contains("run-length", e.Message);
+        }
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), clock.Elapsed.ToString());
+
+        // 40 x 30 written in full (runs, a delta, absolute runs, ends of line), as PIL accepts: it embeds.
+        var full = new List<byte>();
+        for (int y = 0; y < 30; y++)
+        {
+            if (y == 10) { full.AddRange(new byte[] { 40, 3, 0, 2, 0, 1 }); continue; }  // row 10, then a delta down one row
+            if (y == 11) continue;
+            full.AddRange(new byte[] { 20, (byte)y, 0, 4, 1, 2, 3, 4, 16, (byte)(y * 3), 0, 0 });
+        }
+        full.AddRange(new byte[] { 0, 1 });
+        Assert.NotEmpty(M.Preprocess(Rle8Bmp(40, 30, full.ToArray())).Data);
+        // Without the delta (this Pillow reads 4 bytes for one), ended before the last row: PIL refuses it too.
+        var rows = Enumerable.Range(0, 29).SelectMany(y => new byte[] { 20, (byte)y, 0, 4, 1, 2, 3, 4, 16, (byte)(y * 3), 0, 0 });
+        Assert.Throws<DinoImageException>(() => M.Preprocess(Rle8Bmp(40, 30, rows.Concat(new byte[] { 0, 1 }).ToArray())));
+        Assert.NotEmpty(M.Preprocess(Rle8Bmp(40, 30, rows.Concat(new byte[] { 40, 9, 0, 1 }).ToArray())).Data);
+    }
 }
