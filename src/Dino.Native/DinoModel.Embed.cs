@@ -7,19 +7,19 @@ public sealed partial class DinoModel
 {
     /// <summary>Embeds an image file.</summary>
     public DinoEmbedding Embed(string path, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
-        Embed(Preprocess(path, options?.Preprocess), options, cancellationToken);
+        Embed(Preprocess(path, Checked(options).Preprocess), options, cancellationToken);
 
     /// <summary>Embeds an encoded image read from a stream.</summary>
     public DinoEmbedding Embed(Stream stream, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
-        Embed(Preprocess(stream, options?.Preprocess), options, cancellationToken);
+        Embed(Preprocess(stream, Checked(options).Preprocess), options, cancellationToken);
 
     /// <summary>Embeds encoded image bytes.</summary>
     public DinoEmbedding Embed(ReadOnlyMemory<byte> encoded, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
-        Embed(Preprocess(encoded, options?.Preprocess), options, cancellationToken);
+        Embed(Preprocess(encoded, Checked(options).Preprocess), options, cancellationToken);
 
     /// <summary>Embeds an ImageSharp image.</summary>
     public DinoEmbedding Embed(Image image, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
-        Embed(Preprocess(image, options?.Preprocess), options, cancellationToken);
+        Embed(Preprocess(image, Checked(options).Preprocess), options, cancellationToken);
 
     /// <summary>Embeds an already preprocessed tensor (any size that is a multiple of the patch size).</summary>
     public DinoEmbedding Embed(ImageTensor tensor, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
@@ -33,9 +33,7 @@ public sealed partial class DinoModel
                                                    CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tensors);
-        options ??= new EmbedOptions();
-        if (options.IntermediateLayers < 0 || options.IntermediateLayers > Info.BlockCount)
-            throw new ArgumentOutOfRangeException(nameof(options), $"IntermediateLayers must be 0 to {Info.BlockCount}");
+        options = Checked(options);
         for (int i = 0; i < tensors.Count; i++)
         {
             if (tensors[i] == null) throw new ArgumentNullException(nameof(tensors), $"tensor {i} is null");
@@ -71,6 +69,7 @@ public sealed partial class DinoModel
                                                        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tensors);
+        Checked(options);
         return EachOf(tensors.Select((t, i) => (i, $"tensor {i}", (Func<ImageTensor>)(() => t))).ToList(), options, cancellationToken);
     }
 
@@ -103,8 +102,17 @@ public sealed partial class DinoModel
         }
     }
 
+    /// <summary>The options of a call, checked before any input is read (null: the defaults).</summary>
+    private EmbedOptions Checked(EmbedOptions? options)
+    {
+        options ??= new EmbedOptions();
+        options.Validate(Info.BlockCount);
+        return options;
+    }
+
     private IEnumerable<(int index, string source, Func<ImageTensor> read)> Numbered(IEnumerable<string> paths, EmbedOptions? options)
     {
+        Checked(options);  // (at the first input: this runs when the caller's loop starts)
         int i = 0;
         foreach (string p in paths)
         {
@@ -152,6 +160,7 @@ public sealed partial class DinoModel
     // number of inputs; the first bad input throws.
     private List<DinoEmbedding> BatchByBatch<T>(IEnumerable<T> inputs, Func<T, ImageTensor> read, EmbedOptions? options, CancellationToken ct)
     {
+        Checked(options);
         var results = new List<DinoEmbedding>();
         foreach (var chunk in inputs.Chunk(_options.MaxBatchSize))
         {
@@ -237,6 +246,7 @@ public sealed partial class DinoModel
         }
         int Q = o.Attention == AttentionOutput.Full ? T : 1;
         long image = 3L * height * width;
+        CheckOutputSizes(n, image, T, Q, o);
         var pixels = new float[checked(n * image)];
         for (int i = 0; i < n; i++) batch[i].Data.CopyTo(pixels, i * image);
         var cls = new float[n * D];
@@ -270,5 +280,26 @@ public sealed partial class DinoModel
                 intermediate?.AsSpan(i * K * T * D, K * T * D).ToArray(), K);
         }
         return results;
+    }
+
+    // The input and the outputs asked for, checked before any is allocated: each must fit in one .NET array,
+    // and together within MaxComputeMemoryMB (the native compute holds at least as much again).
+    private void CheckOutputSizes(int n, long image, int T, int Q, EmbedOptions o)
+    {
+        long D = Info.EmbeddingLength, H = Info.HeadCount, K = o.IntermediateLayers;
+        var arrays = new (string what, double floats)[]
+        {
+            ("the input pixels", (double)n * image),
+            ("the tokens", o.Tokens ? (double)n * T * D : 0),
+            (o.Attention == AttentionOutput.Full ? "the full attention maps" : "the attention maps", o.Attention != AttentionOutput.None ? (double)n * H * Q * T : 0),
+            ("the intermediate layers", (double)n * K * T * D),
+        };
+        string call = $"{n} image(s) of {T} tokens";
+        foreach (var (what, floats) in arrays)
+            if (floats > Array.MaxLength)
+                throw new ArgumentException($"{what} of {call} would be {floats:0} values, more than one .NET array holds ({Array.MaxLength}): ask for fewer images, a smaller size or fewer outputs");
+        double mb = arrays.Sum(a => a.floats) * 4 / (1 << 20);
+        if (_options.MaxComputeMemoryMB > 0 && mb > _options.MaxComputeMemoryMB)  // (the native guard's exception, before its call)
+            throw new DinoNativeException($"the input and outputs of {call} need {mb:0} MB, more than MaxComputeMemoryMB ({_options.MaxComputeMemoryMB}): ask for fewer images, a smaller size or fewer outputs", DinoStatus.OutOfMemory);
     }
 }

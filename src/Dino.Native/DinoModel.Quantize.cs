@@ -84,6 +84,7 @@ public sealed partial class DinoModel
                     n.Progress = &NativeMethods.QuantizeProgress;
                     n.ProgressUserData = (void*)System.Runtime.InteropServices.GCHandle.ToIntPtr(handle);
                     var status = NativeMethods.dino_quantize_model(inputPath, outputPath, &n);
+                    state.ThrowIfProgressFailed();
                     if (status == DinoStatus.InvalidArgument) throw new ArgumentException(NativeMethods.LastError(), nameof(options));
                     Errors.ThrowIfFailed(status, ErrorSource.Model, cancellationToken);
                 }

@@ -60,8 +60,7 @@ public sealed partial class DinoModel : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new DinoModelOptions();
-        if (options.MaxBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), "MaxBatchSize must be >= 1");
-        if (options.MaxIdleContexts < 0) throw new ArgumentOutOfRangeException(nameof(options), "MaxIdleContexts must be >= 0");
+        options.Validate();
         var handle = ModelHandle.Load(path, options.CheckWeights);
         DinoModel? model = null;
         try

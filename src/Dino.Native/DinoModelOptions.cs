@@ -31,4 +31,20 @@ public sealed record DinoModelOptions
 
     /// <summary>Scan the weights for NaN/Inf when loading (default true).</summary>
     public bool CheckWeights { get; init; } = true;
+
+    /// <summary>The most images one native call computes (dino_compute's n_images).</summary>
+    internal const int MaxNativeBatch = 4096;
+
+    internal void Validate()
+    {
+        if (MaxBatchSize is < 1 or > MaxNativeBatch)
+            throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, $"MaxBatchSize must be 1 to {MaxNativeBatch} (the most images one native call computes)");
+        if (MaxIdleContexts < 0) throw new ArgumentOutOfRangeException(nameof(MaxIdleContexts), MaxIdleContexts, "MaxIdleContexts must be >= 0");
+        if (!Enum.IsDefined(Attention)) throw new ArgumentOutOfRangeException(nameof(Attention), Attention, "not an AttentionKernel value");
+        if (!Enum.IsDefined(PositionInterpolation))
+            throw new ArgumentOutOfRangeException(nameof(PositionInterpolation), PositionInterpolation, "not a PositionInterpolation value");
+        if (ImageLimits is null) throw new ArgumentNullException(nameof(ImageLimits), "ImageLimits must be set (new ImageLimits() for the defaults)");
+        if (ImageLimits.MaxPixels < 1 || ImageLimits.MaxDecodeBytes < 1 || ImageLimits.MaxEncodedBytes < 1)
+            throw new ArgumentOutOfRangeException(nameof(ImageLimits), ImageLimits, "every ImageLimits value must be positive");
+    }
 }

@@ -14,4 +14,14 @@ public sealed record EmbedOptions
 
     /// <summary>Return the outputs of the last n blocks, each after the final norm (DINO's get_intermediate_layers; linear evaluation uses 4).</summary>
     public int IntermediateLayers { get; init; }
+
+    // Checked where a call begins, before any input is read: a bad option fails the call once, never as
+    // each input's failure in EmbedEach.
+    internal void Validate(int blockCount)
+    {
+        if (IntermediateLayers < 0 || IntermediateLayers > blockCount)
+            throw new ArgumentOutOfRangeException(nameof(IntermediateLayers), IntermediateLayers, $"IntermediateLayers must be 0 to {blockCount}");
+        if (!Enum.IsDefined(Attention)) throw new ArgumentOutOfRangeException(nameof(Attention), Attention, "not an AttentionOutput value");
+        Preprocess?.Validate();
+    }
 }

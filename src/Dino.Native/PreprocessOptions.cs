@@ -49,6 +49,7 @@ public sealed record PreprocessOptions
         if (Mean.Count != 3 || Std.Count != 3) throw new ArgumentException("Mean and Std need 3 values (R, G, B)");
         if (Std.Any(s => !(s > 0))) throw new ArgumentException("Std values must be positive");
         if (!(RescaleFactor > 0)) throw new ArgumentException("RescaleFactor must be positive");
+        if (!Enum.IsDefined(Resample)) throw new ArgumentOutOfRangeException(nameof(Resample), Resample, "not a ResampleFilter value");
     }
 
     /// <summary>The resized size for an input of w x h (before any crop); sides above <see cref="MaxSide"/> are

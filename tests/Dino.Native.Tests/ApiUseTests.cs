@@ -133,6 +133,48 @@ public class ApiUseTests(ModelFixture models)
     }
 
     [Fact]
+    public void OptionsAreCheckedWhereTheyAreGivenAsThemselves()
+    {
+        string model = TestData.Data("tiny-hf-f32.gguf"), png = TestData.Image("rgb.png");
+        // Model options, at Load.
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => DinoModel.Load(model, new DinoModelOptions { MaxBatchSize = 5000 }));
+        Assert.Equal("MaxBatchSize", e.ParamName);
+        Assert.Contains("4096", e.Message);
+        Assert.Equal("Attention", Assert.Throws<ArgumentOutOfRangeException>(() => DinoModel.Load(model, new DinoModelOptions { Attention = (AttentionKernel)77 })).ParamName);
+        Assert.Equal("PositionInterpolation", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            DinoModel.Load(model, new DinoModelOptions { PositionInterpolation = (PositionInterpolation)9 })).ParamName);
+        Assert.Equal("ImageLimits", Assert.Throws<ArgumentNullException>(() => DinoModel.Load(model, new DinoModelOptions { ImageLimits = null! })).ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => DinoModel.Load(model, new DinoModelOptions { ImageLimits = new ImageLimits { MaxPixels = 0 } }));
+        using var m = DinoModel.Load(model, new DinoModelOptions { MaxBatchSize = 4096 });
+
+        // Embedding options, once per call and before any input is read: EmbedEach does not turn them into each input's failure.
+        var badLayers = new EmbedOptions { IntermediateLayers = 99 };
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.Embed(png, badLayers));
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.EmbedEach(new[] { png, png }, badLayers));
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.EmbedEach(new[] { m.Preprocess(png) }, badLayers));
+        Assert.Equal("Attention", Assert.Throws<ArgumentOutOfRangeException>(() => m.Embed(png, new EmbedOptions { Attention = (AttentionOutput)5 })).ParamName);
+        Assert.Equal("Resample", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            m.Embed(png, new EmbedOptions { Preprocess = new PreprocessOptions { Resample = (ResampleFilter)42 } })).ParamName);
+
+        // Outputs too large for one array or for MaxComputeMemoryMB: an ArgumentException before they are allocated,
+        // not an OverflowException or gigabytes spent first.  (Full attention at 1024 x 1024 for 8 images: 6 heads x
+        // 16385^2 x 8 values; the tiny model has 3 heads, so at 2048 x 2048: 3 x 65537^2 values for one image.)
+        var huge = new ImageTensor(new float[3 * 2048 * 2048], 2048, 2048);
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        var full = Assert.Throws<ArgumentException>(() => m.Embed(huge, new EmbedOptions { Attention = AttentionOutput.Full }));
+        Assert.Contains("more than one .NET array", full.Message);
+        // Past MaxComputeMemoryMB: the native guard's exception, raised before the outputs are allocated.
+        using var guarded = DinoModel.Load(model, new DinoModelOptions { MaxComputeMemoryMB = 32 });
+        var layers = Assert.Throws<DinoNativeException>(() => guarded.Embed(huge, new EmbedOptions { IntermediateLayers = guarded.Info.BlockCount, Tokens = true }));
+        Assert.Equal(DinoStatus.OutOfMemory, layers.Status);
+        Assert.Contains("MaxComputeMemoryMB", layers.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - allocated < 64L << 20, "the refused outputs were allocated");
+        var each = guarded.EmbedEach(new[] { huge, m.Preprocess(png) }, new EmbedOptions { IntermediateLayers = 1 });
+        Assert.NotNull(each[0].Error);  // (too large for the guard: that input's failure; the other embeds)
+        Assert.Null(each[1].Error);
+    }
+
+    [Fact]
     public void QuantizeWritesAModelAndRejectsBadTypes()
     {
         string output = Path.Combine(Path.GetTempPath(), $"dino-q-{Guid.NewGuid()}.gguf");
@@ -186,6 +228,14 @@ public class ApiUseTests(ModelFixture models)
             e = Assert.Throws<ArgumentException>(() => DinoModel.Quantize(input, output, new QuantizeOptions { Type = "q4_0", Calibration = new[] { big } }));
             Assert.Contains("takes 32x32", e.Message);
             Assert.Throws<ArgumentException>(() => DinoModel.Quantize(input, output, new QuantizeOptions()));
+            Assert.False(File.Exists(output));
+
+            // A progress that throws stops the work with its own exception, not as a cancellation.
+            var thrown = Assert.Throws<InvalidOperationException>(() => DinoModel.Quantize(input, output, new QuantizeOptions
+            {
+                Type = "q4_0", Calibration = images, Progress = new Recorder(_ => throw new InvalidOperationException("progress broke")),
+            }));
+            Assert.Equal("progress broke", thrown.Message);
             Assert.False(File.Exists(output));
         }
         finally { File.Delete(output); }
