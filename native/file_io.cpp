@@ -74,6 +74,8 @@ static void remove_quietly(const std::string & path) noexcept {
     try { _wremove(wide(path).c_str()); } catch (...) {}
 }
 
+static bool sync_to_disk(FILE * f) { return _commit(_fileno(f)) == 0; }
+
 bool read_at(FILE * f, uint64_t offset, void * dst, uint64_t n) {
     return _fseeki64(f, int64_t(offset), SEEK_SET) == 0 && fread(dst, 1, n, f) == n;
 }
@@ -139,6 +141,8 @@ static void replace(const std::string & from, const std::string & to) {
 
 static void remove_quietly(const std::string & path) noexcept { ::remove(path.c_str()); }
 
+static bool sync_to_disk(FILE * f) { return fsync(fileno(f)) == 0; }
+
 bool read_at(FILE * f, uint64_t offset, void * dst, uint64_t n) {
     static_assert(sizeof(off_t) == 8, "64-bit file offsets");
     return fseeko(f, off_t(offset), SEEK_SET) == 0 && fread(dst, 1, n, f) == n;
@@ -171,7 +175,9 @@ atomic_output::~atomic_output() {
 }
 
 void atomic_output::commit() {
-    const bool flushed = fflush(file_.get()) == 0;
+    // On the disk before the rename: a crash or power loss after it must not leave the target name on a
+    // file whose data never arrived.
+    const bool flushed = fflush(file_.get()) == 0 && sync_to_disk(file_.get());
     const int err = errno;
     const bool closed = fclose(file_.release()) == 0;
     if (!flushed || !closed) fail(DINO_ERR_IO, "%s: write failed: %s", temp_.c_str(), strerror(flushed ? errno : err));

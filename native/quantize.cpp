@@ -201,13 +201,15 @@ void dino::quantize(const char * input_path, const char * output_path, const qua
                                 t->data, ggml_nbytes(t)};
         const auto it = by_name.find(info.name);
         if (it != by_name.end() && t->type != it->second->type) {
-            storage.push_back(it->second->quantized(it->second->type));
+            run.step("writing", int32_t(storage.size()), int32_t(layers.size()));
+            storage.push_back(run.quantized(*it->second, it->second->type));
             o.type = it->second->type;
             o.data = storage.back().data();
             o.nbytes = storage.back().size();
         }
         out.push_back(o);
     }
+    if (!storage.empty()) run.step("writing", int32_t(layers.size()), int32_t(layers.size()));
 
     std::vector<dino::gguf_kv> kvs;
     for (const auto & kv : m->file.kvs) {

@@ -184,7 +184,7 @@ recipe_result choose_types(const char * input_path, const quant_run & run, std::
             option o{t, layers[l].bytes(t), std::vector<double>(size_t(n_sens), 0.0)};
             if (t != top) {  // the highest type's drop is taken as none: f16 moves the CLS by ~1e-6
                 run.step("measuring each layer", done++, passes);
-                std::vector<uint8_t> data = layers[l].quantized(t);
+                std::vector<uint8_t> data = run.quantized(layers[l], t);
                 trial tr(1);
                 tr.set(layers[l], t, data);
                 compute_extras from;
@@ -209,7 +209,7 @@ recipe_result choose_types(const char * input_path, const quant_run & run, std::
         std::vector<std::vector<uint8_t>> data(layers.size());
         trial tr(layers.size());
         for (size_t l = 0; l < layers.size(); ++l) {
-            data[l] = layers[l].quantized(layers[l].type);
+            data[l] = run.quantized(layers[l], layers[l].type);
             tr.set(layers[l], layers[l].type, data[l]);
         }
         // With the attention the written file gets by default (bf16 for an all-int8 mix, where the CPU has it).

@@ -7,6 +7,8 @@
 #include "errors.h"
 #include "quantize.h"
 
+#include <algorithm>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -27,10 +29,18 @@ struct quant_layer {
 
     uint64_t bytes(ggml_type t) const { return ggml_row_size(t, k) * uint64_t(n); }
 
-    std::vector<uint8_t> quantized(ggml_type t) const {
+    // In chunks of rows, asking wanted() between them: an importance-weighted K-quant of one layer can take
+    // tens of seconds, and a stop must be seen within one.
+    template <class Wanted>
+    std::vector<uint8_t> quantized(ggml_type t, const Wanted & wanted) const {
+        constexpr int64_t kChunkRows = 64;
         std::vector<uint8_t> out(bytes(t));
-        const size_t written = ggml_quantize_chunk(t, f32.data(), out.data(), 0, n, k,
-                                                   importance.empty() ? nullptr : importance.data());
+        size_t written = 0;
+        for (int64_t row = 0; row < n; row += kChunkRows) {
+            if (!wanted()) dino::fail(DINO_ERR_ABORTED, "quantization stopped by the progress callback");
+            written += ggml_quantize_chunk(t, f32.data(), out.data(), row * k, std::min(kChunkRows, n - row), k,
+                                           importance.empty() ? nullptr : importance.data());
+        }
         if (written != out.size()) dino::fail(DINO_ERR_INTERNAL, "quantizing '%s' wrote %zu bytes", name.c_str(), written);
         return out;
     }
@@ -41,15 +51,36 @@ struct quant_run {
     const quantize_request & r;
     int32_t size = 0;  // the model's image size
 
+    struct step_state {
+        const char * stage = nullptr;
+        int32_t done = 0, total = 0;
+        std::chrono::steady_clock::time_point asked;
+    };
+    mutable step_state at_{};  // the step in progress (step sets it, still_wanted reads it)
+
+    // The progress callback between steps, and while one runs (a compute, a layer's quantization) again
+    // with the step's own values, at most 4 times a second, so that a stop is seen within a second.
     void step(const char * stage, int32_t done, int32_t total) const {
+        at_ = {stage, done, total, std::chrono::steady_clock::now()};
         if (r.progress && !r.progress(stage, done, total)) dino::fail(DINO_ERR_ABORTED, "quantization stopped by the progress callback");
+    }
+    bool still_wanted() const {
+        const auto now = std::chrono::steady_clock::now();
+        if (!r.progress || !at_.stage || now - at_.asked < std::chrono::milliseconds(250)) return true;
+        at_.asked = now;
+        return r.progress(at_.stage, at_.done, at_.total);
     }
 
     std::unique_ptr<dino_context> context(const dino_model & m, attention_kind attention = attention_kind::flash) const {
         context_options o = r.context;
         o.attention = attention;
-        return dino_context::create(&m, o);
+        std::unique_ptr<dino_context> c = dino_context::create(&m, o);
+        c->set_abort_callback([](void * run) { return !static_cast<const quant_run *>(run)->still_wanted(); },
+                              const_cast<quant_run *>(this));
+        return c;
     }
+
+    std::vector<uint8_t> quantized(const quant_layer & l, ggml_type t) const { return l.quantized(t, [this] { return still_wanted(); }); }
 
     size_t image_floats() const { return size_t(3) * size_t(size) * size_t(size); }
 

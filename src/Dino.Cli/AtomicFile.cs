@@ -18,6 +18,23 @@ internal sealed class AtomicFile : IDisposable
     /// <summary>Every temporary file of this process not yet committed or deleted (for the signal handlers).</summary>
     private static readonly HashSet<string> Pending = new();
 
+    /// <summary>The outputs this run has finished, by this class or by the library (for the signal handlers' message).</summary>
+    private static readonly List<string> Finished = new();
+
+    /// <summary>Notes an output the library wrote and committed itself (dino quantize's OUT).</summary>
+    public static void RecordFinished(string path)
+    {
+        lock (Finished) Finished.Add(path);
+    }
+
+    /// <summary>What a stopped run left: "no output was written", or the outputs it had finished.</summary>
+    public static string WhatWasWritten()
+    {
+        lock (Finished)
+            return Finished.Count == 0 ? "no output was written"
+                : $"{string.Join(", ", Finished)} had been written in full before it; the rest of the run was not done";
+    }
+
     public AtomicFile(string path)
     {
         _path = Path.GetFullPath(path);
@@ -84,6 +101,7 @@ internal sealed class AtomicFile : IDisposable
         File.Move(_temp, _path, overwrite: true);
         lock (Pending) Pending.Remove(_temp);
         _committed = true;
+        RecordFinished(_path);
     }
 
     public void Dispose()

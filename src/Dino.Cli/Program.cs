@@ -72,13 +72,13 @@ catch (UnauthorizedAccessException e) { return Fail(e.Message, ExitCode.SomeInpu
 static int Interrupted(int code)
 {
     AtomicFile.DeleteAllPending();
-    return Fail($"{(code == 143 ? "terminated (SIGTERM)" : "interrupted (SIGINT)")}; no output was written", code);
+    return Fail($"{(code == 143 ? "terminated (SIGTERM)" : "interrupted (SIGINT)")}; {AtomicFile.WhatWasWritten()}", code);
 }
 
 static void ForceExit(int code)
 {
     AtomicFile.DeleteAllPending();
-    Console.Error.WriteLine($"dino: error: {(code == 143 ? "terminated (SIGTERM)" : "interrupted (SIGINT)")}; no output was written");
+    Console.Error.WriteLine($"dino: error: {(code == 143 ? "terminated (SIGTERM)" : "interrupted (SIGINT)")}; {AtomicFile.WhatWasWritten()}");
     Environment.Exit(code);
 }
 

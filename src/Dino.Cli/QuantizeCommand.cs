@@ -13,10 +13,11 @@ internal static class QuantizeCommand
         var calibrate = new Option<string[]>("--calibrate") { HelpName = "PATH", Description = "Calibration images (files or folders; a few dozen photos like yours): an importance matrix for the quantizers, and what targets are measured on", AllowMultipleArgumentsPerToken = true };
         var targetCos = new Option<double>("--target-cos") { HelpName = "C", Description = "Choose each layer's type (q4_0, q5_0, q8_0, f16) for the smallest file whose CLS cosine to IN is at least this, with a margin for unseen images (needs --calibrate)" };
         var maxMb = new Option<double>("--max-mb") { HelpName = "MB", Description = "The largest file, in MB; alone, the closest mix that fits (needs --calibrate)" };
+        var calibrateMax = new Option<int>("--calibrate-max") { HelpName = "N", Description = "Calibrate on at most N of the --calibrate images, spread evenly over them (1 to 256; each costs a compute per stage)", DefaultValueFactory = _ => DefaultCalibrationImages };
         var probes = new Option<string[]>("--probe") { HelpName = "PATH", Description = "Images for the drift report, best ones calibration did not see (default: the calibration images, else 4 built-in patterns)", AllowMultipleArgumentsPerToken = true };
         var threads = Shared.Threads();
         var cmd = new Command("quantize", "Convert a model's linear weights with ggml's quantizers, optionally calibrated on your images and mixed per layer to meet a target, then report the drift: the CLS cosine of OUT against IN on probe images.")
-        { input, output, type, calibrate, targetCos, maxMb, probes, threads };
+        { input, output, type, calibrate, calibrateMax, targetCos, maxMb, probes, threads };
         CliHelp.AddDetails(cmd, """
             K-quants apply where rows are multiples of 256 (in ViT-S/8 only ffn_down); other tensors fall back (see docs/gguf.md).
             With --target-cos or --max-mb, each of the 48 linear layers is measured at q4_0, q5_0 and q8_0 on up to 16 of the
@@ -28,7 +29,7 @@ internal static class QuantizeCommand
               dino quantize dino-vits8-f32.gguf dino-vits8-mix.gguf --calibrate photos/ --target-cos 0.99 --max-mb 17 --probe held-out/
             """);
         cmd.SetAction((r, ct) => Task.FromResult(Run(r.GetValue(input)!, r.GetValue(output)!, r.GetValue(type),
-                                                     r.GetValue(calibrate) ?? Array.Empty<string>(), r.GetValue(targetCos), r.GetValue(maxMb),
+                                                     r.GetValue(calibrate) ?? Array.Empty<string>(), r.GetValue(calibrateMax), r.GetValue(targetCos), r.GetValue(maxMb),
                                                      r.GetValue(probes) ?? Array.Empty<string>(), r.GetValue(threads), ct)));
         return cmd;
     }
@@ -40,9 +41,13 @@ internal static class QuantizeCommand
         catch (DinoNativeException) { return "a ggml type such as q8_0 or q4_0 (the native library did not load to list them)"; }
     }
 
-    private static int Run(string input, string output, string? type, string[] calibratePaths, double targetCos, double maxMb,
+    private const int DefaultCalibrationImages = 64;
+
+    private static int Run(string input, string output, string? type, string[] calibratePaths, int calibrateMax, double targetCos, double maxMb,
                            string[] probePaths, int threads, CancellationToken ct)
     {
+        if (calibrateMax is < 1 or > QuantizeOptions.MaxCalibrationImages)
+            throw new UsageException($"--calibrate-max must be 1 to {QuantizeOptions.MaxCalibrationImages}");
         bool target = targetCos != 0 || maxMb != 0;
         if (type is null && !target) throw new UsageException("--type is required (or a target: --target-cos, --max-mb, with --calibrate)");
         if (target && calibratePaths.Length == 0) throw new UsageException("--target-cos and --max-mb need --calibrate images to measure on");
@@ -61,13 +66,20 @@ internal static class QuantizeCommand
         var pp = before.DefaultPreprocessing;
         int size = before.Info.ImageSize;
         bool square = pp.Crop == size || (pp.Crop == 0 && pp.Resize == size && !pp.ResizeShortestEdge);
-        var calibration = Read(before, calibratePaths, failed, square ? pp : pp with { Resize = size, ResizeShortestEdge = false, Crop = 0 });
+        var found = Inputs.Expand(calibratePaths, allowNpy: false, failed);
+        var chosen = Spread(found, calibrateMax);  // only these are decoded: 2000 files cost no more than 64
+        var calibration = Read(before, chosen, failed, square ? pp : pp with { Resize = size, ResizeShortestEdge = false, Crop = 0 });
         if (calibratePaths.Length > 0 && calibration.Count == 0)
         {
             Console.Error.WriteLine($"dino: no calibration image could be read ({failed.Count} failed): nothing written");
             return ExitCode.SomeInputsFailed;
         }
-        if (calibration.Count > 0) Console.Error.WriteLine($"dino: calibrating on {calibration.Count} image(s)");
+        if (calibration.Count > 0)
+        {
+            Console.Error.WriteLine(found.Count > chosen.Count
+                ? $"dino: calibrating on {calibration.Count} of {found.Count} images, spread evenly over them (--calibrate-max {calibrateMax})"
+                : $"dino: calibrating on {calibration.Count} image(s)");
+        }
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var options = new QuantizeOptions
@@ -81,13 +93,14 @@ internal static class QuantizeCommand
             throw new IOException(e.Message, e);
         }
         catch (ArgumentException e) { throw new UsageException(e.Message.Split(" (Parameter")[0]); }
+        AtomicFile.RecordFinished(output);
         Console.Error.WriteLine($"dino: wrote {output} ({new FileInfo(output).Length / 1e6:F1} MB, from {new FileInfo(input).Length / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s");
 
         using var after = Shared.Open(output, threads);
         if (after.Info.Quantization.Length > 0) Console.WriteLine($"quantization: {after.Info.Quantization}");
         if (target) PrintChoice(after);
 
-        var probeImages = Read(before, probePaths, failed, pp);
+        var probeImages = Read(before, Inputs.Expand(probePaths, allowNpy: false, failed), failed, pp);
         string probeNote = probePaths.Length > 0 ? "probe image(s)" : calibration.Count > 0 ? "calibration image(s)" : "built-in pattern(s)";
         if (probePaths.Length == 0) probeImages = calibration.Count > 0 ? calibration : Probes.Make(4, before.Info.ImageSize).ToList();
         if (probeImages.Count == 0)
@@ -103,10 +116,14 @@ internal static class QuantizeCommand
         return failed.Count > 0 ? ExitCode.SomeInputsFailed : ExitCode.Ok;
     }
 
-    private static List<ImageTensor> Read(DinoModel model, string[] paths, List<string> failed, PreprocessOptions options)
+    // At most max of the files, spread evenly over the list (the first, then every (count / max)-th).
+    private static List<string> Spread(List<string> files, int max) =>
+        files.Count <= max ? files : Enumerable.Range(0, max).Select(i => files[(int)((long)i * files.Count / max)]).ToList();
+
+    private static List<ImageTensor> Read(DinoModel model, IEnumerable<string> files, List<string> failed, PreprocessOptions options)
     {
         var tensors = new List<ImageTensor>();
-        foreach (string p in Inputs.Expand(paths, allowNpy: false, failed))
+        foreach (string p in files)
         {
             try { tensors.Add(model.Preprocess(p, options)); }
             catch (DinoImageException e) { failed.Add(p); Console.Error.WriteLine($"dino: skipped: {e.Message}"); }

@@ -52,6 +52,8 @@ public sealed partial class DinoModel
         bool target = options.TargetCosine != 0 || options.MaxMegabytes != 0;
         if (options.Type is null && !target) throw new ArgumentException("a type, or a target (TargetCosine, MaxMegabytes), is needed", nameof(options));
         if (target && images.Count == 0) throw new ArgumentException("a target needs calibration images to measure on", nameof(options));
+        if (images.Count > QuantizeOptions.MaxCalibrationImages)
+            throw new ArgumentException($"{images.Count} calibration images is more than {QuantizeOptions.MaxCalibrationImages} (QuantizeOptions.MaxCalibrationImages; a few dozen are enough)", nameof(options));
         int size = images.Count > 0 ? images[0].Height : 0;
         var pixels = new float[(long)images.Count * 3 * size * size];
         for (int i = 0; i < images.Count; i++)

@@ -19,6 +19,10 @@ public sealed record QuantizeOptions
     /// </summary>
     public IReadOnlyList<ImageTensor> Calibration { get; init; } = Array.Empty<ImageTensor>();
 
+    /// <summary>The most calibration images a call takes (<see cref="DinoModel.Quantize(string, string, QuantizeOptions, CancellationToken)"/>
+    /// copies them into one native buffer, 0.6 MB each at 224 x 224; a few dozen are enough).</summary>
+    public const int MaxCalibrationImages = 256;
+
     /// <summary>
     /// The lowest CLS cosine to the f32 model wanted, in (0, 1); 0 = none. Needs <see cref="Calibration"/>:
     /// each layer's sensitivity is measured on the images and the smallest mix of q4_0, q5_0, q8_0 and f16 that meets

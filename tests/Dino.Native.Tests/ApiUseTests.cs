@@ -204,7 +204,7 @@ public class ApiUseTests(ModelFixture models)
             {
                 Calibration = images, TargetCosine = 0.9999, Threads = 2, Progress = new Recorder(stages.Add),
             });
-            Assert.Equal(new[] { "calibrating", "measuring each layer", "measuring the mix" }, stages.Select(s => s.Stage).Distinct());
+            Assert.Equal(new[] { "calibrating", "measuring each layer", "measuring the mix", "writing" }, stages.Select(s => s.Stage).Distinct());
             Assert.All(stages, s => Assert.InRange(s.Done, 0, s.Total));
             using (var m = DinoModel.Load(output))
             {
@@ -228,6 +228,9 @@ public class ApiUseTests(ModelFixture models)
             e = Assert.Throws<ArgumentException>(() => DinoModel.Quantize(input, output, new QuantizeOptions { Type = "q4_0", Calibration = new[] { big } }));
             Assert.Contains("takes 32x32", e.Message);
             Assert.Throws<ArgumentException>(() => DinoModel.Quantize(input, output, new QuantizeOptions()));
+            var many = Enumerable.Repeat(images[0], QuantizeOptions.MaxCalibrationImages + 1).ToList();
+            e = Assert.Throws<ArgumentException>(() => DinoModel.Quantize(input, output, new QuantizeOptions { Type = "q4_0", Calibration = many }));
+            Assert.Contains("MaxCalibrationImages", e.Message);
             Assert.False(File.Exists(output));
 
             // A progress that throws stops the work with its own exception, not as a cancellation.

@@ -454,6 +454,23 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.Contains("importance matrix from", info.stdout);
     }
 
+    [Fact]
+    public void CalibrationTakesAnEvenSpreadOfAFolderNotAllOfIt()
+    {
+        // 400 tiny PNGs (one read fails): only --calibrate-max of them are decoded and held.
+        string folder = Path.Combine(_dir, "many");
+        Directory.CreateDirectory(folder);
+        byte[] png = File.ReadAllBytes(TestData.Image("rgb.png"));
+        for (int i = 0; i < 400; i++) File.WriteAllBytes(Path.Combine(folder, $"img{i:D3}.png"), png);
+        string f32 = TestData.Data("tiny-hf-f32.gguf"), q = Path.Combine(_dir, "q.gguf");
+        var (code, _, err) = Dino("quantize", f32, q, "--type", "q4_0", "--calibrate", folder, "--calibrate-max", "5");
+        Assert.Equal(0, code);
+        Assert.Contains("calibrating on 5 of 400 images, spread evenly over them", err);
+        Assert.Contains("importance matrix from 5 image(s)", Dino("info", q).stdout);
+        Assert.Equal(2, Dino("quantize", f32, q, "--type", "q4_0", "--calibrate", folder, "--calibrate-max", "0").code);
+        Assert.Equal(2, Dino("quantize", f32, q, "--type", "q4_0", "--calibrate", folder, "--calibrate-max", "257").code);
+    }
+
     private static void AssertSnakeCase(JsonElement e)
     {
         if (e.ValueKind == JsonValueKind.Object)

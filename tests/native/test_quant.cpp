@@ -2,6 +2,7 @@
 #include "helpers.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -331,6 +332,43 @@ TEST(Quantized, CalibrationHonoursTheMemoryGuard) {
     EXPECT_EQ(dino_quantize_model(data_path("vits8-hf-f32.gguf").c_str(), out.c_str(), &p), DINO_ERR_OUT_OF_MEMORY);
     EXPECT_NE(std::string(dino_last_error()).find("the limit is 16 MB"), std::string::npos) << dino_last_error();
     EXPECT_FALSE(std::ifstream(out).good()) << "a refused quantization wrote its output";
+}
+
+// A stop is seen within a second while a step runs, not only between steps: the progress callback is
+// asked again with the step's own values during a compute (here 4 images of ViT-S/8 at 224, seconds of
+// work), and returning false then aborts it.
+TEST(Quantized, AStopIsSeenWhileAStepRuns) {
+    const std::vector<float> images(size_t(4) * 3 * 224 * 224, 0.1f);
+    struct seen {
+        std::string last;
+        int repeats = 0;
+        std::chrono::steady_clock::time_point stopped;
+    } state;
+    dino_quantize_params p = dino_quantize_default_params();
+    p.type = "q4_0";
+    p.calibration = images.data();
+    p.n_calibration = 4;
+    p.calibration_size = 224;
+    p.n_threads = 1;  // (a step of 4 images then takes over half a second even on the fastest CPUs we ship for)
+    p.progress = [](const char * stage, int32_t done, int32_t total, void * user) {
+        auto & s = *static_cast<seen *>(user);
+        const std::string now = std::string(stage) + " " + std::to_string(done) + "/" + std::to_string(total);
+        if (now != s.last) {
+            s.last = now;
+            return true;
+        }
+        ++s.repeats;  // asked again during the step: stop here
+        s.stopped = std::chrono::steady_clock::now();
+        return false;
+    };
+    p.progress_user_data = &state;
+    const std::string out = data_path("stopped.gguf");
+    EXPECT_EQ(dino_quantize_model(data_path("vits8-hf-f32.gguf").c_str(), out.c_str(), &p), DINO_ERR_ABORTED) << dino_last_error();
+    const double after = std::chrono::duration<double>(std::chrono::steady_clock::now() - state.stopped).count();
+    EXPECT_EQ(state.repeats, 1);
+    EXPECT_EQ(state.last, "calibrating 0/4");
+    EXPECT_LT(after, 1.0) << "the compute went on after the stop";
+    EXPECT_FALSE(std::ifstream(out).good()) << "a stopped quantization wrote its output";
 }
 
 // The output is never the input: not by the same path, a symbolic link or a hard link to it.
