@@ -349,8 +349,10 @@ DINO_API const char * dino_quantize_type_name(int32_t index);
 DINO_API dino_status dino_quantize(const char * input_path, const char * output_path, const char * type);
 
 /* Called between the steps of long work with what it is doing ("calibrating",
- * "measuring each layer", "measuring the mix") and how far it is; returning
- * false stops the work, which then returns DINO_ERR_ABORTED. */
+ * "measuring each layer", "measuring the mix", "writing") and how far it is,
+ * and while a step runs again with the same values (at most 4 times a
+ * second); returning false stops the work within about a second, which then
+ * returns DINO_ERR_ABORTED and writes nothing. */
 typedef bool (*dino_progress_callback)(const char * stage, int32_t done, int32_t total, void * user_data);
 
 typedef struct dino_quantize_params {
