@@ -5,6 +5,7 @@
 
 #include "context.h"
 #include "errors.h"
+#include "file_io.h"
 #include "model.h"
 #include "quantize.h"
 
@@ -41,6 +42,11 @@ const char * dino_last_error(void) { return dino::last_error().c_str(); }
 const char * dino_version(void) {
     static const std::string v = dino::format("dino %s; ggml %s (%s)", DINO_VERSION, ggml_version(), ggml_commit());
     return v.c_str();
+}
+
+const char * dino_ggml_path(void) {
+    static const std::string path = dino::file_io::module_path(reinterpret_cast<const void *>(&ggml_version));
+    return path.c_str();
 }
 
 void dino_log_set(dino_log_callback callback, void * user_data) { dino::set_log_callback(callback, user_data); }

@@ -82,6 +82,12 @@ DINO_API const char * dino_last_error(void);
 /* "dino <version>; ggml <version> (<commit>)": static storage. */
 DINO_API const char * dino_version(void);
 
+/* The file ggml's base library was loaded from, as the system loader resolved
+ * it ("" if it cannot say): where another ggml-base was loaded into the
+ * process first (by another library), that one, whatever folder libdino came
+ * from.  Static storage. */
+DINO_API const char * dino_ggml_path(void);
+
 typedef enum dino_log_level {
     DINO_LOG_DEBUG = 1,
     DINO_LOG_INFO  = 2,

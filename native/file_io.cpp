@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <windows.h>
 #else
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -94,6 +95,20 @@ bool same_file(const std::string & a, const std::string & b) {
            x.nFileIndexHigh == y.nFileIndexHigh && x.nFileIndexLow == y.nFileIndexLow;
 }
 
+std::string module_path(const void * address) {
+    HMODULE module = nullptr;
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                            static_cast<LPCWSTR>(address), &module))
+        return {};
+    std::wstring w(32768, L'\0');
+    const DWORD n = GetModuleFileNameW(module, w.data(), DWORD(w.size()));
+    if (n == 0 || n >= w.size()) return {};
+    const int bytes = WideCharToMultiByte(CP_UTF8, 0, w.data(), int(n), nullptr, 0, nullptr, nullptr);
+    std::string path(size_t(bytes > 0 ? bytes : 0), '\0');
+    if (bytes > 0) WideCharToMultiByte(CP_UTF8, 0, w.data(), int(n), path.data(), bytes, nullptr, nullptr);
+    return path;
+}
+
 #else
 
 file_ptr open_regular(const std::string & path, uint64_t & size) {
@@ -151,6 +166,13 @@ bool read_at(FILE * f, uint64_t offset, void * dst, uint64_t n) {
 bool same_file(const std::string & a, const std::string & b) {
     struct stat x, y;
     return stat(a.c_str(), &x) == 0 && stat(b.c_str(), &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+std::string module_path(const void * address) {
+    Dl_info info;
+    if (dladdr(address, &info) == 0 || !info.dli_fname) return {};
+    char resolved[PATH_MAX];
+    return realpath(info.dli_fname, resolved) ? std::string(resolved) : std::string(info.dli_fname);
 }
 
 #endif

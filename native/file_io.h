@@ -46,6 +46,10 @@ private:
 // volume and file index), so a link or a hard link to the input is caught, not only the same path.
 bool same_file(const std::string & a, const std::string & b);
 
+// The file of the loaded library (shared object, DLL) that holds `address`, as the system loader
+// resolved it; "" if it cannot say.
+std::string module_path(const void * address);
+
 // Reads `n` bytes at `offset`; false on a short read or a failed seek.
 bool read_at(FILE * f, uint64_t offset, void * dst, uint64_t n);
 

@@ -41,6 +41,7 @@ internal static class InfoCommand
                 ["tensor_types"] = byType,
                 ["tensors"] = m.Tensors,  // always: --tensors is for the text form
                 ["native"] = DinoNativeLibrary.Version,
+                ["native_files"] = DinoNativeLibrary.LoadedFrom,
             };
             Console.WriteLine(JsonSerializer.Serialize(o, Shared.Json));
             return ExitCode.Ok;
@@ -51,6 +52,7 @@ internal static class InfoCommand
         Console.WriteLine($"parameters   {i.ParameterCount:N0} ({i.WeightBytes / 1e6:F1} MB in memory)");
         Console.WriteLine($"weights      {i.WeightType} (linear layers); LayerNorm eps {i.LayerNormEps.ToString("G", inv)}");
         Console.WriteLine($"kernels      {i.Kernels}");
+        Console.WriteLine($"native       {DinoNativeLibrary.Version}: {DinoNativeLibrary.LoadedFrom}");
         if (i.Quantization.Length > 0) Console.WriteLine($"quantization {i.Quantization}");
         string resize = p.Resize == 0 ? "no resize" : p.ResizeShortestEdge ? $"shorter side to {p.Resize}" : $"resize to {p.Resize}x{p.Resize}";
         Console.WriteLine($"preprocess   {resize} {p.Resample.ToString().ToLowerInvariant()}{(p.Crop > 0 ? $", center crop {p.Crop}" : "")}, " +

@@ -455,6 +455,29 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public void InfoNamesTheNativeFilesAndAnotherGgmlLoadedFirst()
+    {
+        string model = TestData.Data("tiny-hf-f32.gguf");
+        var (code, stdout, _) = Dino("info", model);
+        Assert.Equal(0, code);
+        string native = stdout.Split('\n').Single(l => l.StartsWith("native", StringComparison.Ordinal));
+        Assert.Contains("with ggml from", native);
+        Assert.DoesNotContain("before ours", native);
+        if (!OperatingSystem.IsLinux()) return;
+        // Another libggml-base in the process first (as a library that bundles its own ggml would load it):
+        // the system loader binds that one by its name, and info says so instead of naming our folder alone.
+        string other = Path.Combine(_dir, "other");
+        Directory.CreateDirectory(other);
+        string ours = native.Split("with ggml from ")[1].Split(';')[0].Trim();
+        string baseLib = File.Exists(Path.Combine(ours, "libggml-base.so")) ? Path.Combine(ours, "libggml-base.so")
+            : Path.Combine(Path.GetDirectoryName(ours)!, "libggml-base.so");
+        File.Copy(baseLib, Path.Combine(other, "libggml-base.so"));
+        var preloaded = DinoWith(new Dictionary<string, string> { ["LD_PRELOAD"] = Path.Combine(other, "libggml-base.so") }, "info", model);
+        Assert.Equal(0, preloaded.code);
+        Assert.Contains($"but ggml-base is {Path.Combine(other, "libggml-base.so")}, loaded into this process before ours", preloaded.stdout);
+    }
+
+    [Fact]
     public void CalibrationTakesAnEvenSpreadOfAFolderNotAllOfIt()
     {
         // 400 tiny PNGs (one read fails): only --calibrate-max of them are decoded and held.

@@ -31,6 +31,18 @@ internal static class NativeLibraryLoader
     internal static string? CpuVariant { get; set; }
 
     /// <summary>The directory and variant that were loaded (for diagnostics).</summary>
+    // Where the system loader resolved ggml-base from another file than ours (one loaded into the process
+    // first, by another library, wins by its name): "; but ggml-base is <that file> ...", else "".
+    private static unsafe string OtherGgmlBase(IntPtr dino, string ours)
+    {
+        if (!NativeLibrary.TryGetExport(dino, "dino_ggml_path", out IntPtr export)) return "";
+        string actual = NativeMethods.Utf8(((delegate* unmanaged[Cdecl]<byte*>)export)()) ?? "";
+        if (!Path.GetFileName(actual).Contains("ggml-base", StringComparison.OrdinalIgnoreCase)) return "";  // (it could not say)
+        string Real(string p) => new FileInfo(p).LinkTarget is null ? Path.GetFullPath(p) : File.ResolveLinkTarget(p, true)?.FullName ?? p;
+        return string.Equals(Real(actual), Real(ours), OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)
+            ? "" : $"; but ggml-base is {actual}, loaded into this process before ours";
+    }
+
     internal static string? LoadedFrom { get; private set; }
 
     internal static void EnsureLoaded()
@@ -197,7 +209,7 @@ internal static class NativeLibraryLoader
                     NativeLibrary.Load(basePath);
                     NativeLibrary.Load(cpuPath);
                     IntPtr h = NativeLibrary.Load(dinoPath);
-                    LoadedFrom = $"{dinoPath} with ggml from {ggmlDir}";
+                    LoadedFrom = $"{dinoPath} with ggml from {ggmlDir}" + OtherGgmlBase(h, basePath);
                     error = null;
                     return h;
                 }

@@ -108,6 +108,10 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library, EntryPoint = "dino_version")]
     internal static partial byte* dino_version();
 
+    // (The loader calls it through NativeLibrary.GetExport while it resolves the library: NativeLibraryLoader.OtherGgmlBase.)
+    [LibraryImport(Library, EntryPoint = "dino_ggml_path")]
+    internal static partial byte* dino_ggml_path();
+
     [LibraryImport(Library, EntryPoint = "dino_log_set")]
     internal static partial void dino_log_set(delegate* unmanaged[Cdecl]<int, byte*, void*, void> callback, void* userData);
 
