@@ -19,13 +19,15 @@ internal static class EmbedCommand
         format.AcceptOnlyFromAmong("npy", "jsonl", "csv");
         var normalize = new Option<bool>("--normalize") { Description = "Scale every vector to unit length (cosine = dot product)" };
         var tokens = new Option<bool>("--tokens") { Description = "Write every token (CLS first, then patches): npy [N, T, D], jsonl \"tokens\"" };
+        var npy = new Option<bool>("--npy") { Description = "Also read the .npy tensors found in folders (a .npy named as a PATH is always read)" };
         var paths = new Argument<string[]>("PATH") { Description = "Image files, folders (searched recursively, sorted), or .npy tensors [3,H,W] / [N,3,H,W] already preprocessed", Arity = ArgumentArity.OneOrMore };
 
         var cmd = new Command("embed", "Embed images: the CLS embedding of each (and, with --tokens, all tokens).")
-        { model, output, format, batch, threads, size, attention, normalize, tokens, paths };
+        { model, output, format, batch, threads, size, attention, normalize, tokens, npy, paths };
         CliHelp.AddDetails(cmd, """
-            In folders, images are recognised by their extension (.jpg .jpeg .png .gif .webp .bmp, and .npy tensors); other files
-            are not read, and the summary line counts them. A file named on the command line is always read, whatever its name.
+            In folders, images are recognised by their extension (.jpg .jpeg .png .gif .webp .bmp, and with --npy .npy tensors);
+            other files are not read, and the summary line counts them, naming image formats it does not read (.tif, .heic, ...).
+            A file named on the command line is always read, whatever its name.
             A bad image is reported on stderr, skipped and counted; the run goes on (exit code 1 if any failed). The output is written to a temporary file and renamed when complete.
 
             Examples:
@@ -36,12 +38,12 @@ internal static class EmbedCommand
 
         cmd.SetAction((r, ct) => Task.FromResult(Run(
             r.GetValue(model)!, r.GetValue(paths)!, r.GetValue(output), r.GetValue(format), r.GetValue(batch),
-            r.GetValue(threads), r.GetValue(size), r.GetValue(attention), r.GetValue(normalize), r.GetValue(tokens), ct)));
+            r.GetValue(threads), r.GetValue(size), r.GetValue(attention), r.GetValue(normalize), r.GetValue(tokens), r.GetValue(npy), ct)));
         return cmd;
     }
 
     private static int Run(string modelPath, string[] paths, string? output, string? format, int batch, int threads,
-                           int? size, AttentionKernel attention, bool normalize, bool tokens, CancellationToken ct)
+                           int? size, AttentionKernel attention, bool normalize, bool tokens, bool npyInFolders, CancellationToken ct)
     {
         // A device or FIFO (/dev/stdout, a pipe) takes JSON lines, as stdout does; a folder is no output at all.
         string? special = output == null ? null
@@ -61,7 +63,7 @@ internal static class EmbedCommand
         if (format == "csv" && tokens) throw new UsageException("--tokens needs --format npy or jsonl");
         var failed = new List<string>();
         var ignored = new List<string>();
-        var files = Inputs.Expand(paths, allowNpy: true, failed, ignored);
+        var files = Inputs.Expand(paths, allowNpy: npyInFolders, failed, ignored);
         Shared.RefuseOutputOverInput(output, files.Append(modelPath));
         if (format == "npy") Shared.RefuseOutputOverInput(EmbeddingIndex.PathsFile(output!), files.Append(modelPath));
         if (files.Count == 0 && failed.Count == 0) throw new UsageException("no images found in the given paths");
@@ -119,7 +121,7 @@ internal static class EmbedCommand
         Console.Error.WriteLine($"dino: embedded {written} image(s) in {clock.Elapsed.TotalSeconds:F1} s" +
                                 (output != null ? $" into {output}" : "") +
                                 (failed.Count > 0 ? $"; {failed.Count} failed: {string.Join(", ", failed.Take(10))}{(failed.Count > 10 ? ", ..." : "")}" : "") +
-                                Inputs.IgnoredNote(ignored, allowNpy: true));
+                                Inputs.IgnoredNote(ignored, npyRead: npyInFolders));
         return failed.Count > 0 ? ExitCode.SomeInputsFailed : ExitCode.Ok;
     }
 

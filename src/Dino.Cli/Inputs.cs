@@ -7,6 +7,14 @@ internal static class Inputs
 
     public static bool IsImage(string path) => ImageExtensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 
+    // Images by their name that the decoder does not read (TIFF, HEIF, AVIF, camera raw, ...): the summary names them
+    // apart from the rest of a folder's files, so that a folder of TIFFs does not look like a folder of nothing.
+    private static readonly string[] OtherImageExtensions =
+    {
+        ".tif", ".tiff", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".ico", ".tga", ".psd", ".pbm", ".pgm", ".ppm",
+        ".pnm", ".exr", ".hdr", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf", ".svg", ".jfif",
+    };
+
     /// <summary>
     /// The files to read: files as given; folders searched recursively, sorted (ordinal). Links
     /// to folders inside a folder are not followed (as find(1) and os.walk do), so no folder is read twice and
@@ -78,10 +86,27 @@ internal static class Inputs
 
     private static void Report(string message) => Console.Error.WriteLine($"dino: {message}");
 
-    /// <summary>The summary's note on files a folder held that are not images by their extension ("" if none).</summary>
-    public static string IgnoredNote(List<string> ignored, bool allowNpy) => ignored.Count == 0 ? "" :
-        $"; {ignored.Count} other file(s) in the folders not read (not {string.Join(" ", ImageExtensions)}{(allowNpy ? " .npy" : "")}" +
-        $", e.g. {Path.GetFileName(ignored[0])})";
+    /// <summary>
+    /// The summary's note on the files folders held that were not read ("" if none): first the ones that look like
+    /// images in a format the decoder does not read, by extension, then the rest.
+    /// </summary>
+    public static string IgnoredNote(List<string> ignored, bool npyRead)
+    {
+        if (ignored.Count == 0) return "";
+        string Ext(string f) => Path.GetExtension(f).ToLowerInvariant();
+        var imageLike = ignored.Where(f => OtherImageExtensions.Contains(Ext(f)) || (!npyRead && Ext(f) == ".npy")).ToList();
+        var rest = ignored.Except(imageLike).ToList();
+        var parts = new List<string>();
+        if (imageLike.Count > 0)
+        {
+            string kinds = string.Join(", ", imageLike.GroupBy(Ext).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}"));
+            string why = imageLike.Any(f => Ext(f) != ".npy") ? $"formats not read: only {string.Join(" ", ImageExtensions)}" : "";
+            string npy = imageLike.Any(f => Ext(f) == ".npy") ? "--npy reads .npy tensors in folders" : "";
+            parts.Add($"{kinds} not read ({string.Join("; ", new[] { why, npy }.Where(x => x.Length > 0))})");
+        }
+        if (rest.Count > 0) parts.Add($"{rest.Count} other file(s) not read (e.g. {Path.GetFileName(rest[0])})");
+        return "; in the folders, " + string.Join(", and ", parts);
+    }
 
     /// <summary>An image file, or the tensors of a .npy file.</summary>
     public static IEnumerable<(string label, ImageTensor tensor)> Tensors(DinoModel dino, string path, PreprocessOptions recipe)
@@ -91,7 +116,7 @@ internal static class Inputs
         var (shape, data) = Npy.Read(path);
         if (shape.Length == 3) shape = new[] { 1L }.Concat(shape).ToArray();
         if (shape.Length != 4 || shape[1] != 3)
-            throw new InvalidDataException($"{path}: expected a float32 [3, H, W] or [N, 3, H, W] tensor, found [{string.Join(", ", shape)}]");
+            throw new InvalidDataException($"{path}: not a [3, H, W] or [N, 3, H, W] float32 tensor (its shape is [{string.Join(", ", shape)}])");
         int n = (int)shape[0], h = (int)shape[2], w = (int)shape[3], size = 3 * h * w;
         return Enumerable.Range(0, n).Select(i => (n == 1 ? path : $"{path}[{i}]", new ImageTensor(data.AsSpan(i * size, size).ToArray(), h, w)));
     }

@@ -70,7 +70,7 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.Contains("broken.png", err);
         Assert.Contains("notes.jpg", err);
         Assert.Contains("2 failed", err);
-        Assert.Contains("1 other file(s) in the folders not read (not .jpg .jpeg .png .gif .webp .bmp .npy, e.g. README.txt)", err);
+        Assert.Contains("; in the folders, 1 other file(s) not read (e.g. README.txt)", err);
 
         var (shape, data) = TestData.ReadNpy(npy);
         Assert.Equal(new[] { 4, 384 }, shape);
@@ -455,6 +455,34 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public void MixedFoldersReadImagesAndSayWhatTheyLeft()
+    {
+        // A folder as people have them: an image, an ordinary numpy array, a TIFF, a script.
+        string d = Path.Combine(_dir, "mixed"), model = TestData.Data("tiny-hf-f32.gguf");
+        Directory.CreateDirectory(d);
+        File.Copy(TestData.Image("rgb.png"), Path.Combine(d, "a.png"));
+        // (a [10] float32 array, written here byte by byte: version 1.0 header padded to 64, then the data)
+        string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (10,), }";
+        header = header.PadRight(64 - 10 - 1) + "\n";
+        byte[] npy = new byte[] { 0x93 }.Concat("NUMPY"u8.ToArray()).Concat(new byte[] { 1, 0, (byte)header.Length, 0 })
+            .Concat(System.Text.Encoding.ASCII.GetBytes(header)).Concat(new byte[40]).ToArray();
+        File.WriteAllBytes(Path.Combine(d, "scores.npy"), npy);
+        File.WriteAllBytes(Path.Combine(d, "scan.tif"), new byte[] { 0x49, 0x49, 0x2A, 0 });
+        File.WriteAllText(Path.Combine(d, "_fetchers.py"), "print()");
+
+        var (code, _, err) = Dino("embed", "-m", model, d);
+        Assert.Equal(0, code);  // the numpy file is not an image that failed
+        Assert.Contains("embedded 1 image(s)", err);
+        Assert.Contains("in the folders, 1 .npy, 1 .tif not read (formats not read: only .jpg .jpeg .png .gif .webp .bmp; --npy reads .npy tensors in folders)", err);
+        Assert.Contains("1 other file(s) not read (e.g. _fetchers.py)", err);
+
+        // Asked for, the .npy is read, and a bad one says what it is not.
+        (code, _, err) = Dino("embed", "-m", model, d, "--npy");
+        Assert.Equal(1, code);
+        Assert.Contains("scores.npy: not a [3, H, W] or [N, 3, H, W] float32 tensor (its shape is [10])", err);
+    }
+
+    [Fact]
     public void InfoNamesTheNativeFilesAndAnotherGgmlLoadedFirst()
     {
         string model = TestData.Data("tiny-hf-f32.gguf");
@@ -618,7 +646,7 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
 
         string npy = Path.Combine(_dir, "odd.npy");
         var clock = Stopwatch.StartNew();
-        var (code, _, err) = Dino("embed", "-m", TestData.Data("tiny-hf-f32.gguf"), photos, "-o", npy);
+        var (code, _, err) = Dino("embed", "-m", TestData.Data("tiny-hf-f32.gguf"), photos, "-o", npy, "--npy");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the folder took " + clock.Elapsed);
         Assert.Equal(1, code);
         Assert.Contains("pipe.jpg: not a regular file", err);
@@ -678,7 +706,7 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Npy("d-good.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 32, 32), }", 3 * 32 * 32);
         Npy("e-oddsize.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 30, 30), }", 3 * 30 * 30);
         Npy("f-good.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 16, 16), }", 3 * 16 * 16);
-        var (code, stdout, err) = Dino("embed", "-m", TestData.Data("tiny-hf-f32.gguf"), dir, "--batch", "8");
+        var (code, stdout, err) = Dino("embed", "-m", TestData.Data("tiny-hf-f32.gguf"), dir, "--batch", "8", "--npy");
         Assert.Equal(1, code);
         Assert.Contains("4 failed", err);
         Assert.DoesNotContain("Unhandled", err);
