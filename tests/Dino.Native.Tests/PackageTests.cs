@@ -84,6 +84,21 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
                 """);
             Run("dotnet", "restore", app);
             Run("dotnet", "build --no-restore -c Release -o out", app);
+
+            // Every C# block of the README compiles against the package, each as a console app's Program.cs.
+            var blocks = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(Path.Combine(TestData.RepoRoot, "README.md")),
+                "^```csharp\n(.*?)^```", System.Text.RegularExpressions.RegexOptions.Singleline | System.Text.RegularExpressions.RegexOptions.Multiline);
+            Assert.NotEmpty(blocks);
+            for (int i = 0; i < blocks.Count; i++)
+            {
+                string readme = Path.Combine(work, $"readme{i}");
+                Directory.CreateDirectory(readme);
+                foreach (string f in new[] { "app.csproj", "nuget.config", "Directory.Build.props" })
+                    File.Copy(Path.Combine(app, f), Path.Combine(readme, f == "app.csproj" ? $"readme{i}.csproj" : f));
+                File.WriteAllText(Path.Combine(readme, "Program.cs"), blocks[i].Groups[1].Value);
+                Run("dotnet", "build -c Release", readme);
+            }
+
             string stdout = Run("dotnet", $"out/app.dll \"{TestData.Data("vits8-hf-f32.gguf")}\" \"{TestData.Image("photo.jpg")}\"", app);
 
             float[] ours = models.Hf.Embed(TestData.Image("photo.jpg")).Embedding;
