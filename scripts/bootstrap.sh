@@ -11,16 +11,35 @@
 # mingw-w64 and wine for win-x64, the aarch64 cross compiler and qemu-user for
 # linux-arm64) and a Debian 13 arm64 run-time sysroot for qemu into .deps/.
 # It records which ggml it chose in .deps/ggml-origin, which CMake, MSBuild and the scripts read.
+#
+#   scripts/bootstrap.sh                   everything the tests and the packages need (test.sh, pack.sh)
+#   scripts/bootstrap.sh --for linux-x64   only what building and running for these RIDs needs (demo.sh:
+#                                          no cross compilers, wine, qemu, arm64 sysroot, NativeAOT or fuzzing tools)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 deps="$root/.deps"
 ggml="$deps/ggml"
 mkdir -p "$deps"
+rids=(linux-x64 win-x64 linux-arm64)
+everything=1
+if [ "${1:-}" = --for ]; then
+  shift
+  [ $# -gt 0 ] || die "--for needs one or more of: ${rids[*]}"
+  for r in "$@"; do [[ " ${rids[*]} " == *" $r "* ]] || die "--for $r: not one of ${rids[*]}"; done
+  rids=("$@")
+  everything=0
+elif [ $# -gt 0 ]; then
+  die "usage: scripts/bootstrap.sh [--for RID...]"
+fi
+wants() { [[ " ${rids[*]} " == *" $1 "* ]]; }
 
 # --- Debian packages -----------------------------------------------------------
 # g++-mingw-w64-x86-64-posix and wine: the win-x64 build and its tests; g++-aarch64-linux-gnu and
-# qemu-user: linux-arm64's.
-apt_ensure g++ cmake make libgtest-dev python3-numpy libgomp1 clang libclang-rt-14-dev zlib1g-dev unzip \
-  g++-mingw-w64-x86-64-posix wine wine64 g++-aarch64-linux-gnu qemu-user
+# qemu-user: linux-arm64's; clang, its runtime and zlib: the tests' NativeAOT publish and the fuzzer.
+packages=(g++ cmake make libgtest-dev python3-numpy libgomp1 unzip)
+[ $everything = 1 ] && packages+=(clang libclang-rt-14-dev zlib1g-dev)
+wants win-x64 && packages+=(g++-mingw-w64-x86-64-posix wine wine64)
+wants linux-arm64 && packages+=(g++-aarch64-linux-gnu qemu-user)
+apt_ensure "${packages[@]}"
 
 # --- Debian packages of another suite or architecture, never installed --------
 # apt_download DIR SUITE ARCH PACKAGE...: downloads the .debs into DIR through a
@@ -103,12 +122,20 @@ if [ $ggml_from_source = 1 ]; then
   # levels change.
   if [ -e "$root/native/ggml/.git" ]; then id=$(git -C "$root/native/ggml" rev-parse HEAD)
   else id=$(cd "$root/native/ggml" && find CMakeLists.txt include src -type f | sort | xargs cat | sha1sum | cut -c1-40); fi
+  # .complete holds the stamp, then the RIDs built: a build for more RIDs serves one for fewer.
   stamp="$id $(cat "$root/scripts/build-ggml.sh" "$root/native/cpu-variants.txt" | sha1sum | cut -c1-40)"
-  if [ "$(cat "$root/build-ggml/.complete" 2>/dev/null)" != "$stamp" ]; then
-    say "building ggml from native/ggml for linux-x64, win-x64 and linux-arm64 (several minutes)"
+  built=()
+  if [ "$(head -1 "$root/build-ggml/.complete" 2>/dev/null)" = "$stamp" ]; then
+    read -r -a built < <(sed -n 2p "$root/build-ggml/.complete")
+  fi
+  missing=0
+  for r in "${rids[@]}"; do [[ " ${built[*]} " == *" $r "* ]] || missing=1; done
+  if [ $missing = 1 ]; then
+    for r in "${built[@]}"; do wants "$r" || rids+=("$r"); done  # (kept: rebuilding drops what is not rebuilt)
+    say "building ggml from native/ggml for ${rids[*]} (several minutes)"
     rm -rf "$root/build-ggml" "$root/build-ggml-work"
-    "$root/scripts/build-ggml.sh" "$root/build-ggml" linux-x64 win-x64 linux-arm64
-    echo "$stamp" > "$root/build-ggml/.complete"
+    "$root/scripts/build-ggml.sh" "$root/build-ggml" "${rids[@]}"
+    printf '%s\n%s\n' "$stamp" "${rids[*]}" > "$root/build-ggml/.complete"
   fi
   origin=build-ggml
   say "ggml built from native/ggml in $root/build-ggml"
@@ -124,7 +151,7 @@ fi
 # ggml's arm64 libraries need glibc 2.38 (Debian 12's cross libc is 2.36): qemu
 # runs the arm64 tests against Debian 13's libc, libstdc++, libgcc and libgomp.
 sysroot="$deps/sysroot-linux-arm64"
-if [ ! -f "$sysroot/.complete" ]; then
+if wants linux-arm64 && [ ! -f "$sysroot/.complete" ]; then
   say "fetching the linux-arm64 run-time sysroot (Debian 13 libc6, libstdc++6, libgcc-s1, libgomp1)"
   debs="$deps/debs-arm64"
   rm -rf "$debs" "$sysroot"

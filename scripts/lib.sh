@@ -75,7 +75,7 @@ skimage_photos() {
 # build_dino: sets up (bootstrap.sh), builds libdino for this machine and the dino tool; then `dino ...`
 # runs that tool.
 build_dino() {
-  "$root/scripts/bootstrap.sh"
+  "$root/scripts/bootstrap.sh" --for linux-x64
   DINO_BUILD_DIR="$build" "$root/scripts/build-native.sh" linux-x64 >/dev/null
   dotnet build "$root/src/Dino.Cli" -c Release -p:DinoNativeBuildDir="$build/" -v quiet -nologo >/dev/null
 }

@@ -11,7 +11,7 @@ internal sealed class Progress(string what, int total)
     {
         if (total == 0) return;
         double rate = done / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9);
-        string line = $"{what}: {done}/{total} ({100 * done / total}%),{(failed >= 0 ? $" {failed} failed," : "")} {rate:F1}/s";
+        string line = $"{what}: {done}/{total} ({100 * done / total}%),{(failed >= 0 ? $" {failed} failed," : "")} {rate:F1}/s{Left(done, rate)}";
         if (!Console.IsErrorRedirected)
         {
             int width = 24, filled = width * done / total;
@@ -23,5 +23,13 @@ internal sealed class Progress(string what, int total)
             _lastDecile = done * 10 / total;
             Console.Error.WriteLine(line);
         }
+    }
+
+    // ", about 3 min left" once a rate is known (after the first step), until the end.
+    private string Left(int done, double rate)
+    {
+        if (done == 0 || done >= total || _clock.Elapsed.TotalSeconds < 1) return "";
+        double seconds = (total - done) / rate;
+        return seconds < 90 ? $", about {Math.Ceiling(seconds):F0} s left" : $", about {Math.Ceiling(seconds / 60):F0} min left";
     }
 }
