@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CTest's install_and_use: installs BUILD into a fresh prefix (cmake --install), builds the C program in
-# this folder against it with find_package(dino), as a user's project would, and runs it on MODEL from
+# this folder (the header's example) against it with find_package(dino), as a user's project would, and runs it on MODEL from
 # the prefix alone.
 #   tests/install/run.sh BUILD MODEL
 set -euo pipefail

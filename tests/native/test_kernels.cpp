@@ -247,6 +247,20 @@ TEST(Kernels, AttentionMatchesGgmlSoftmaxAttention) {
     EXPECT_EQ(dino::kernels::attention_kernel(48, 6).heads, 0);  // head_dim 8: no kernel, ggml's ops
 }
 
+// One shape through a reduced-precision attention kernel: its error against the exact sums stays within
+// `bound` of the largest output, and above 1e-5, which shows that the reduced path ran.
+void expect_reduced_attention(dino::kernels::attention_products products, double bound, int64_t D, int64_t H, int64_t T, int64_t N) {
+    SCOPED_TRACE("D=" + std::to_string(D) + " heads=" + std::to_string(H) + " T=" + std::to_string(T) + " N=" + std::to_string(N));
+    const bool bf16 = products == dino::kernels::attention_products::bf16;
+    const dino::kernels::attention_op op = dino::kernels::attention_kernel(D, H, products);
+    ASSERT_TRUE(bf16 ? op.bf16 : op.int8);
+    const double e = attention_error(op, D, H, T, N);
+    std::printf("[ measure  ] %s attention D=%lld T=%lld: max error %.3g of the largest output\n", bf16 ? "bf16" : "int8",
+                (long long) D, (long long) T, e);
+    EXPECT_LE(e, bound);
+    EXPECT_GE(e, 1e-5);
+}
+
 // bf16 products: q, k, p and v rounded to 8 significant bits (relative error up to 2^-9) and
 // summed in f32.  On these N(0, 1) inputs that leaves about 4e-3 of the largest output; the f32
 // kernel's error is a thousand times smaller, so the bound also shows that the bf16 path ran.
@@ -254,15 +268,7 @@ TEST(Kernels, AttentionInBf16StaysWithinItsRounding) {
     SKIP_WITHOUT_KERNELS();
     if (dino::kernels::attention_kernel(384, 6, dino::kernels::attention_products::bf16).heads == 0)
         GTEST_SKIP() << "this CPU has no bf16 dot products (AVX512_BF16)";
-    for (const auto & [D, H, T, N] : kAttentionShapes) {
-        SCOPED_TRACE("D=" + std::to_string(D) + " heads=" + std::to_string(H) + " T=" + std::to_string(T) + " N=" + std::to_string(N));
-        const dino::kernels::attention_op op = dino::kernels::attention_kernel(D, H, dino::kernels::attention_products::bf16);
-        ASSERT_TRUE(op.bf16);
-        const double e = attention_error(op, D, H, T, N);
-        std::printf("[ measure  ] bf16 attention D=%lld T=%lld: max error %.3g of the largest output\n", (long long) D, (long long) T, e);
-        EXPECT_LE(e, 1e-2);
-        EXPECT_GE(e, 1e-5);
-    }
+    for (const auto & [D, H, T, N] : kAttentionShapes) expect_reduced_attention(dino::kernels::attention_products::bf16, 1e-2, D, H, T, N);
 }
 
 // int8 products: q and k quantized to q8_0 blocks along head_dim, p and v along the keys (relative
@@ -275,13 +281,7 @@ TEST(Kernels, AttentionInInt8StaysWithinItsQuantization) {
             EXPECT_EQ(dino::kernels::attention_kernel(D, H, dino::kernels::attention_products::int8).heads, 0);
             continue;  // head_dim not whole q8_0 blocks: no int8 kernel
         }
-        SCOPED_TRACE("D=" + std::to_string(D) + " heads=" + std::to_string(H) + " T=" + std::to_string(T) + " N=" + std::to_string(N));
-        const dino::kernels::attention_op op = dino::kernels::attention_kernel(D, H, dino::kernels::attention_products::int8);
-        ASSERT_TRUE(op.int8);
-        const double e = attention_error(op, D, H, T, N);
-        std::printf("[ measure  ] int8 attention D=%lld T=%lld: max error %.3g of the largest output\n", (long long) D, (long long) T, e);
-        EXPECT_LE(e, 3e-2);
-        EXPECT_GE(e, 1e-5);
+        expect_reduced_attention(dino::kernels::attention_products::int8, 3e-2, D, H, T, N);
     }
 }
 
