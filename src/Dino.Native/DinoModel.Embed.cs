@@ -21,6 +21,14 @@ public sealed partial class DinoModel
     public DinoEmbedding Embed(Image image, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
         Embed(Preprocess(image, Checked(options).Preprocess), options, cancellationToken);
 
+    /// <summary>
+    /// Embeds raw pixels from memory: a camera frame or a video decoder's output, with its row stride, in any
+    /// <see cref="DinoPixelFormat"/> (see <see cref="Preprocess(ReadOnlySpan{byte}, int, int, int, DinoPixelFormat, PreprocessOptions?)"/>).
+    /// </summary>
+    public DinoEmbedding Embed(ReadOnlySpan<byte> pixels, int width, int height, int stride, DinoPixelFormat format,
+                               EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
+        Embed(Preprocess(pixels, width, height, stride, format, Checked(options).Preprocess), options, cancellationToken);
+
     /// <summary>Embeds an already preprocessed tensor (any size that is a multiple of the patch size).</summary>
     public DinoEmbedding Embed(ImageTensor tensor, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
         EmbedBatch(new[] { tensor }, options, cancellationToken)[0];

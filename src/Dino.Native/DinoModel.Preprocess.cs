@@ -47,7 +47,30 @@ public sealed partial class DinoModel
         return ToTensor(ImageLoader.FromImage(image), options);
     }
 
-    private ImageTensor ToTensor(RgbImage image, PreprocessOptions? options)
+    /// <summary>
+    /// Preprocesses raw pixels from memory (a camera frame, a video decoder's output): no encoding, one resize pass
+    /// that converts each row it reads, no copy of the whole frame. The tensor equals the one from a PNG of the
+    /// same (RGB) pixels, bit for bit.
+    /// </summary>
+    /// <param name="pixels">The frame: <paramref name="height"/> rows <paramref name="stride"/> bytes apart (NV12: then the chroma plane).</param>
+    /// <param name="width">Pixels a row.</param>
+    /// <param name="height">Rows.</param>
+    /// <param name="stride">Bytes from one row's start to the next's (at least a row's bytes).</param>
+    /// <param name="format">How the pixels are laid out (<see cref="DinoPixelFormat"/>; NV12's colour conversion is given there).</param>
+    /// <param name="options">Preprocessing; null = the model's default.</param>
+    /// <exception cref="ArgumentException">The span is smaller than the size and stride say, or a size is not positive.</exception>
+    /// <exception cref="DinoImageException">The frame is over <see cref="ImageLimits.MaxPixels"/>.</exception>
+    public ImageTensor Preprocess(ReadOnlySpan<byte> pixels, int width, int height, int stride, DinoPixelFormat format, PreprocessOptions? options = null)
+    {
+        var frame = new PixelRows(pixels, width, height, stride, format);
+        if ((long)width * height > _options.ImageLimits.MaxPixels)
+            throw new DinoImageException($"frame: {width}x{height} is {(long)width * height} pixels, over the limit of {_options.ImageLimits.MaxPixels} (ImageLimits.MaxPixels)");
+        return ToTensor(frame, options);
+    }
+
+    private ImageTensor ToTensor(RgbImage image, PreprocessOptions? options) => ToTensor(new PixelRows(image.Pixels, image.Width, image.Height), options);
+
+    private ImageTensor ToTensor(PixelRows image, PreprocessOptions? options)
     {
         var o = options ?? DefaultPreprocessing;
         o.Validate();

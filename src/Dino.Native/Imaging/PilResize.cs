@@ -72,45 +72,47 @@ internal static class PilResize
         return v < 0 ? (byte)0 : v > 255 ? (byte)255 : (byte)v;
     }
 
-    /// <summary>Resizes interleaved RGB bytes (w x h) to (outW x outH).</summary>
-    internal static byte[] Resize(byte[] src, int w, int h, int outW, int outH, ResampleFilter filter)
+    /// <summary>Resizes pixels (w x h, read a row at a time as RGB) to interleaved RGB bytes (outW x outH).</summary>
+    internal static byte[] Resize(PixelRows src, int outW, int outH, ResampleFilter filter)
     {
-        if (outW == w && outH == h) return src;
-        var (hb, hk, hks) = Coefficients(w, outW, filter);
+        int w = src.Width, h = src.Height;
+        var scratch = new byte[3 * w];  // one source row, where the pixels are not RGB already
         var (vb, vk, vks) = Coefficients(h, outH, filter);
-
-        byte[] temp = src;
-        int tempRows = h;
-        if (outW != w)
+        // The horizontal pass, on only the rows the vertical pass reads (all of them at the same height).
+        int first = outH == h ? 0 : vb[0], last = outH == h ? h : vb[(outH - 1) * 2] + vb[(outH - 1) * 2 + 1];
+        int tempRows = last - first;
+        var temp = new byte[outW * tempRows * 3];
+        if (outW == w)
         {
-            // Only the rows the vertical pass reads.
-            int first = vb[0], last = vb[(outH - 1) * 2] + vb[(outH - 1) * 2 + 1];
-            if (outH == h) { first = 0; last = h; }
-            tempRows = last - first;
-            temp = new byte[outW * tempRows * 3];
+            for (int y = 0; y < tempRows; y++) src.Rgb(y + first, scratch).CopyTo(temp.AsSpan(y * w * 3));
+        }
+        else
+        {
+            var (hb, hk, hks) = Coefficients(w, outW, filter);
             for (int y = 0; y < tempRows; y++)
             {
-                int rowIn = (y + first) * w * 3, rowOut = y * outW * 3;
+                ReadOnlySpan<byte> row = src.Rgb(y + first, scratch);
+                int rowOut = y * outW * 3;
                 for (int xx = 0; xx < outW; xx++)
                 {
                     int xmin = hb[xx * 2], n = hb[xx * 2 + 1], kOff = xx * hks;
                     int r = 1 << (PrecisionBits - 1), g = r, b = r;
                     for (int x = 0; x < n; x++)
                     {
-                        int wgt = hk[kOff + x], p = rowIn + (xmin + x) * 3;
-                        r += src[p] * wgt;
-                        g += src[p + 1] * wgt;
-                        b += src[p + 2] * wgt;
+                        int wgt = hk[kOff + x], p = (xmin + x) * 3;
+                        r += row[p] * wgt;
+                        g += row[p + 1] * wgt;
+                        b += row[p + 2] * wgt;
                     }
                     temp[rowOut + xx * 3] = Clip8(r);
                     temp[rowOut + xx * 3 + 1] = Clip8(g);
                     temp[rowOut + xx * 3 + 2] = Clip8(b);
                 }
             }
-            if (outH != h)
-            {
-                for (int i = 0; i < outH; i++) vb[i * 2] -= first;
-            }
+        }
+        if (outH != h)
+        {
+            for (int i = 0; i < outH; i++) vb[i * 2] -= first;
         }
         if (outH == h) return temp;
 

@@ -3,11 +3,11 @@ namespace Dino.Imaging;
 /// <summary>Pixels to the model's input tensor.</summary>
 internal static class Preprocessor
 {
-    internal static ImageTensor ToTensor(RgbImage image, PreprocessOptions o)
+    internal static ImageTensor ToTensor(PixelRows image, PreprocessOptions o)
     {
         var (w, h) = o.ResizedSize(image.Width, image.Height);
         if (w <= 0 || h <= 0) throw new DinoImageException($"the image ({image.Width}x{image.Height}) is too thin to resize");
-        byte[] px = PilResize.Resize(image.Pixels, image.Width, image.Height, w, h, o.Resample);
+        byte[] px = PilResize.Resize(image, w, h, o.Resample);
         int x0 = 0, y0 = 0;
         if (o.Crop > 0)
         {

@@ -1,0 +1,89 @@
+namespace Dino.Imaging;
+
+/// <summary>
+/// Raw pixels in memory, read a row at a time as RGB bytes: what the resize reads (PilResize), so that a
+/// frame in any <see cref="DinoPixelFormat"/> is converted row by row as it is resized, never copied whole.
+/// </summary>
+internal readonly ref struct PixelRows
+{
+    private readonly ReadOnlySpan<byte> _pixels;
+    private readonly int _stride;
+    private readonly DinoPixelFormat _format;
+
+    public int Width { get; }
+    public int Height { get; }
+
+    public PixelRows(ReadOnlySpan<byte> pixels, int width, int height, int stride, DinoPixelFormat format)
+    {
+        if (!Enum.IsDefined(format)) throw new ArgumentOutOfRangeException(nameof(format), format, "not a DinoPixelFormat value");
+        if (width < 1 || height < 1) throw new ArgumentOutOfRangeException(nameof(width), $"the frame is {width}x{height}: it needs pixels");
+        int bytesPerPixel = format switch { DinoPixelFormat.Rgb24 or DinoPixelFormat.Bgr24 => 3, DinoPixelFormat.Rgba32 or DinoPixelFormat.Bgra32 => 4, _ => 1 };
+        long row = (long)width * bytesPerPixel;
+        if (stride < row) throw new ArgumentOutOfRangeException(nameof(stride), stride, $"a row of {width} {format} pixels takes {row} bytes; the stride must be at least that");
+        long rows = IsNv12(format) ? height + (height + 1) / 2 : height;
+        long needed = (rows - 1) * stride + (IsNv12(format) ? ((width + 1) & ~1) : row);
+        if (pixels.Length < needed)
+            throw new ArgumentException($"{width}x{height} {format} pixels with a stride of {stride} need {needed} bytes; the span holds {pixels.Length}", nameof(pixels));
+        _pixels = pixels;
+        (Width, Height, _stride, _format) = (width, height, stride, format);
+    }
+
+    /// <summary>Plain interleaved RGB bytes.</summary>
+    public PixelRows(byte[] rgb, int width, int height) : this(rgb, width, height, width * 3, DinoPixelFormat.Rgb24) { }
+
+    private static bool IsNv12(DinoPixelFormat f) => f is DinoPixelFormat.Nv12 or DinoPixelFormat.Nv12FullRange;
+
+    /// <summary>Row y as RGB: the pixels themselves where they are RGB already, else converted into <paramref name="scratch"/> (3 x Width bytes).</summary>
+    public ReadOnlySpan<byte> Rgb(int y, Span<byte> scratch)
+    {
+        ReadOnlySpan<byte> row = _pixels.Slice(y * _stride);
+        int w = Width;
+        switch (_format)
+        {
+            case DinoPixelFormat.Rgb24:
+                return row[..(3 * w)];
+            case DinoPixelFormat.Bgr24:
+                for (int x = 0; x < w; x++) (scratch[3 * x], scratch[3 * x + 1], scratch[3 * x + 2]) = (row[3 * x + 2], row[3 * x + 1], row[3 * x]);
+                break;
+            case DinoPixelFormat.Rgba32:
+                for (int x = 0; x < w; x++) (scratch[3 * x], scratch[3 * x + 1], scratch[3 * x + 2]) = (row[4 * x], row[4 * x + 1], row[4 * x + 2]);
+                break;
+            case DinoPixelFormat.Bgra32:
+                for (int x = 0; x < w; x++) (scratch[3 * x], scratch[3 * x + 1], scratch[3 * x + 2]) = (row[4 * x + 2], row[4 * x + 1], row[4 * x]);
+                break;
+            case DinoPixelFormat.Gray8:
+                for (int x = 0; x < w; x++) scratch[3 * x] = scratch[3 * x + 1] = scratch[3 * x + 2] = row[x];
+                break;
+            default:
+                Nv12Row(row, _pixels.Slice((Height + y / 2) * _stride), scratch, _format == DinoPixelFormat.Nv12FullRange);
+                break;
+        }
+        return scratch[..(3 * w)];
+    }
+
+    private void Nv12Row(ReadOnlySpan<byte> luma, ReadOnlySpan<byte> chroma, Span<byte> rgb, bool fullRange)
+    {
+        for (int x = 0; x < Width; x++)
+        {
+            int d = chroma[x & ~1] - 128, e = chroma[(x & ~1) + 1] - 128;
+            int r, g, b;
+            if (fullRange)
+            {
+                int y = luma[x];
+                r = y + ((359 * e + 128) >> 8);
+                g = y - ((88 * d + 183 * e - 128) >> 8);
+                b = y + ((454 * d + 128) >> 8);
+            }
+            else
+            {
+                int c = luma[x] - 16;
+                r = (298 * c + 409 * e + 128) >> 8;
+                g = (298 * c - 100 * d - 208 * e + 128) >> 8;
+                b = (298 * c + 516 * d + 128) >> 8;
+            }
+            rgb[3 * x] = (byte)Math.Clamp(r, 0, 255);
+            rgb[3 * x + 1] = (byte)Math.Clamp(g, 0, 255);
+            rgb[3 * x + 2] = (byte)Math.Clamp(b, 0, 255);
+        }
+    }
+}
