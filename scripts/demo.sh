@@ -15,7 +15,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 out="$root/out/demo"
 photos="${2:-$root/tests/images}"
 [ -d "$photos" ] || die "$photos: not a folder of images"
-query="$(find "$photos" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | sort | head -1)"
+query="$root/tests/images/photo.jpg"  # the search's query: a photo of the folder (the first by name) when one is given
+[ $# -ge 2 ] && query="$(find "$photos" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | sort | head -1)"
 [ -n "$query" ] || die "$photos: no .jpg or .png image to search with"
 
 step "setup and build"
