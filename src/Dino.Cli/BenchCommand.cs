@@ -57,12 +57,14 @@ internal static class BenchCommand
         long peakRss = PeakRss.Bytes();
         int nThreads = dino.Threads;  // as the native side resolved --threads 0 (CPU affinity, cgroup quota)
         var parts = profile ? Profile(dino, inputs, runs, nThreads, ct) : null;
+        double frameMs = FramePreprocessMs(dino, runs, ct);
         var result = new
         {
             model = dino.Info.Name, weights = dino.Info.WeightType, kernels = attention == AttentionKernel.Auto ? dino.Info.Kernels  // (the model's default; --attention replaces one part)
                 : $"{dino.Info.Kernels} (attention forced: {attention.ToString().ToLowerInvariant()})", size = s, batch, threads = nThreads,
             runs, median_ms_per_image = median, min_ms_per_image = perImage[0], max_ms_per_image = perImage[^1], images_per_second = 1000 / median,
-            load_ms = loadMs, model_mb = dino.Info.WeightBytes / 1e6, peak_rss_mb = peakRss / 1e6, profile = parts,
+            load_ms = loadMs, model_mb = dino.Info.WeightBytes / 1e6, peak_rss_mb = peakRss / 1e6,
+            preprocess_1080p_bgr24_ms = frameMs, profile = parts,
         };
         if (json) Console.WriteLine(JsonSerializer.Serialize(result, Shared.Json));
         else
@@ -71,6 +73,7 @@ internal static class BenchCommand
             Console.WriteLine($"  kernels: {result.kernels}");
             Console.WriteLine($"  {median:F1} ms/image median (min {perImage[0]:F1}, max {perImage[^1]:F1}), {result.images_per_second:F2} images/s");
             Console.WriteLine($"  model {result.model_mb:F1} MB, peak RSS {result.peak_rss_mb:F0} MB, load {loadMs:F0} ms");
+            Console.WriteLine($"  preprocessing a 1920x1080 BGR24 camera frame (one thread): {frameMs:F1} ms median");
             if (parts is not null) PrintProfile(parts);
         }
         return ExitCode.Ok;
@@ -123,5 +126,24 @@ internal static class BenchCommand
             Console.WriteLine($"  {k.Name,-10} {k.MsPerImage,8:F2} {k.Share,6:P0} {rate}  {peak}");
         }
         Console.WriteLine("  per block: " + string.Join(", ", p.Blocks.Select(b => $"{b.Name.Replace("block ", "")}: {b.MsPerImage:F1}")) + " ms/image");
+    }
+
+    // The median time to preprocess one 1920 x 1080 BGR24 frame from memory (DinoModel.Preprocess over a span):
+    // what a camera loop spends before the embedding, on the caller's thread.
+    private static double FramePreprocessMs(DinoModel dino, int runs, CancellationToken ct)
+    {
+        var frame = new byte[1920 * 1080 * 3];
+        new Random(1).NextBytes(frame);
+        dino.Preprocess(frame, 1920, 1080, 1920 * 3, DinoPixelFormat.Bgr24);  // warm-up
+        var ms = new List<double>();
+        for (int i = 0; i < Math.Max(3, runs); i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var t = Stopwatch.StartNew();
+            dino.Preprocess(frame, 1920, 1080, 1920 * 3, DinoPixelFormat.Bgr24);
+            ms.Add(t.Elapsed.TotalMilliseconds);
+        }
+        ms.Sort();
+        return ms[ms.Count / 2];
     }
 }
