@@ -67,7 +67,6 @@ internal static class ImageLoader
                 throw new DinoImageException($"{what}: not an image in an enabled format ({EnabledFormats})");
             Stream bounded = ImageMetadata.Bound(s, format, what);  // before Identify, which reads the metadata
             if (!ReferenceEquals(bounded, s)) (s, start) = (bounded, 0);
-            if (format is JpegFormat) SamplePrecision.CheckJpeg(s, what);
             IImageInfo? info = Image.Identify(config, s);
             if (info == null)
                 throw new DinoImageException($"{what}: not an image in an enabled format ({EnabledFormats})");

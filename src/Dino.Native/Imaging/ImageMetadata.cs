@@ -17,7 +17,9 @@ namespace Dino.Imaging;
 /// <item>GIF: comments are held twice as UTF-16. Past <see cref="MaxMetadataBytes"/> of comment and
 ///   application extensions (NETSCAPE's loop count aside), the decoder gets a copy without them.</item>
 /// </list>
-/// A copy is made only for files past the bound: ordinary files reach the decoder as they are.
+/// A copy is made only for files past the bound: ordinary files reach the decoder as they are. The JPEG walk also
+/// refuses a frame header (SOF) of other than 8-bit samples: ImageSharp 2.1 reads 8-bit data under a 12-bit SOF as
+/// some other image and says nothing, where PIL cannot identify the file.
 /// </summary>
 internal static class ImageMetadata
 {
@@ -38,9 +40,9 @@ internal static class ImageMetadata
                     CheckWebpChunks(s, start, what);
                     return s;
                 case "JPEG":
-                    return Without(s, start, JpegMetadata);
+                    return Without(s, start, (d, drop) => JpegMetadata(d, drop, what));
                 case "GIF":
-                    return Without(s, start, GifMetadata);
+                    return Without(s, start, (d, drop) => GifMetadata(d, drop));
                 default:
                     return s;
             }
@@ -104,7 +106,7 @@ internal static class ImageMetadata
     // JPEG segments: FF marker, then (but for SOI, EOI, RSTn and TEM) a big-endian length that counts itself.
     // Markers also follow entropy-coded data (progressive scans), where FF is stuffed with 00.  Returns the
     // bytes of the droppable APPn and COM segments.
-    private static long JpegMetadata(byte[] d, List<(int Start, int End)> drop)
+    private static long JpegMetadata(byte[] d, List<(int Start, int End)> drop, string what)
     {
         long total = 0;
         bool sawExif = false;
@@ -125,6 +127,8 @@ internal static class ImageMetadata
             int len = BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(at));
             int end = at + len;
             if (len < 2 || end > d.Length) return total;  // malformed: the decoder reports it
+            if (marker is >= 0xC0 and <= 0xCF and not (0xC4 or 0xC8 or 0xCC) && len >= 3 && d[at + 2] != 8)
+                throw new DinoImageException($"{what}: a {d[at + 2]}-bit JPEG (only 8-bit samples are supported; PIL cannot read it either)");
             bool app = marker is >= 0xE0 and <= 0xEF, comment = marker == 0xFE;
             if (app || comment)
             {
