@@ -72,6 +72,21 @@ internal static class PilResize
         return v < 0 ? (byte)0 : v > 255 ? (byte)255 : (byte)v;
     }
 
+    // Pillow's rounded sum: 2^(PrecisionBits - 1) + sum of values[i] * weights[i].
+    private static int Dot(ReadOnlySpan<int> values, ReadOnlySpan<int> weights)
+    {
+        int i = 0, sum = 1 << (PrecisionBits - 1);
+        if (System.Numerics.Vector.IsHardwareAccelerated && values.Length >= System.Numerics.Vector<int>.Count)
+        {
+            var acc = System.Numerics.Vector<int>.Zero;
+            for (; i + System.Numerics.Vector<int>.Count <= values.Length; i += System.Numerics.Vector<int>.Count)
+                acc += new System.Numerics.Vector<int>(values.Slice(i)) * new System.Numerics.Vector<int>(weights.Slice(i));
+            sum += System.Numerics.Vector.Sum(acc);
+        }
+        for (; i < values.Length; i++) sum += values[i] * weights[i];
+        return sum;
+    }
+
     /// <summary>Resizes pixels (w x h, read a row at a time as RGB) to interleaved RGB bytes (outW x outH).</summary>
     internal static byte[] Resize(PixelRows src, int outW, int outH, ResampleFilter filter)
     {
@@ -89,24 +104,21 @@ internal static class PilResize
         else
         {
             var (hb, hk, hks) = Coefficients(w, outW, filter);
+            // Each channel as a plane of ints, so that a tap run is contiguous: the same integer sums as Pillow's,
+            // in Vector<int> lanes (int addition is exact in any order; the sums stay below 2^31).
+            var planes = new int[3 * w];
+            Span<int> pr = planes.AsSpan(0, w), pg = planes.AsSpan(w, w), pb = planes.AsSpan(2 * w, w);
             for (int y = 0; y < tempRows; y++)
             {
-                ReadOnlySpan<byte> row = src.Rgb(y + first, scratch);
+                src.Planes(y + first, scratch, pr, pg, pb);
                 int rowOut = y * outW * 3;
                 for (int xx = 0; xx < outW; xx++)
                 {
-                    int xmin = hb[xx * 2], n = hb[xx * 2 + 1], kOff = xx * hks;
-                    int r = 1 << (PrecisionBits - 1), g = r, b = r;
-                    for (int x = 0; x < n; x++)
-                    {
-                        int wgt = hk[kOff + x], p = (xmin + x) * 3;
-                        r += row[p] * wgt;
-                        g += row[p + 1] * wgt;
-                        b += row[p + 2] * wgt;
-                    }
-                    temp[rowOut + xx * 3] = Clip8(r);
-                    temp[rowOut + xx * 3 + 1] = Clip8(g);
-                    temp[rowOut + xx * 3 + 2] = Clip8(b);
+                    int xmin = hb[xx * 2], n = hb[xx * 2 + 1];
+                    ReadOnlySpan<int> k = hk.AsSpan(xx * hks, n);
+                    temp[rowOut + xx * 3] = Clip8(Dot(pr.Slice(xmin, n), k));
+                    temp[rowOut + xx * 3 + 1] = Clip8(Dot(pg.Slice(xmin, n), k));
+                    temp[rowOut + xx * 3 + 2] = Clip8(Dot(pb.Slice(xmin, n), k));
                 }
             }
         }

@@ -61,6 +61,23 @@ internal readonly ref struct PixelRows
         return scratch[..(3 * w)];
     }
 
+    /// <summary>Row y as three planes of channel values (what the resize's vectorized horizontal pass reads).</summary>
+    public void Planes(int y, Span<byte> scratch, Span<int> r, Span<int> g, Span<int> b)
+    {
+        // Straight from the packed formats (one pass), through an RGB row for the others.
+        int w = Width, step = _format is DinoPixelFormat.Rgba32 or DinoPixelFormat.Bgra32 ? 4 : 3;
+        bool bgr = _format is DinoPixelFormat.Bgr24 or DinoPixelFormat.Bgra32;
+        ReadOnlySpan<byte> row = _format is DinoPixelFormat.Rgb24 or DinoPixelFormat.Bgr24 or DinoPixelFormat.Rgba32 or DinoPixelFormat.Bgra32
+            ? _pixels.Slice(y * _stride, w * step) : Rgb(y, scratch);
+        int ri = bgr ? 2 : 0, bi = bgr ? 0 : 2;
+        for (int x = 0, p = 0; x < w; x++, p += step)
+        {
+            r[x] = row[p + ri];
+            g[x] = row[p + 1];
+            b[x] = row[p + bi];
+        }
+    }
+
     private void Nv12Row(ReadOnlySpan<byte> luma, ReadOnlySpan<byte> chroma, Span<byte> rgb, bool fullRange)
     {
         for (int x = 0; x < Width; x++)
