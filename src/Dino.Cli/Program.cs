@@ -13,6 +13,8 @@ var root = new RootCommand("""
 {
     EmbedCommand.Create(),
     SimilarCommand.Create(),
+    KnnCommand.CreateKnn(),
+    KnnCommand.CreateClassify(),
     AttentionCommand.Create(),
     PreprocessCommand.Create(),
     QuantizeCommand.Create(),

@@ -483,6 +483,37 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public void KnnAndClassifyVoteOverLabelFolders()
+    {
+        string model = TestData.Data("tiny-hf-f32.gguf"), train = Path.Combine(_dir, "train"), test = Path.Combine(_dir, "test");
+        foreach (var (label, files) in new[] { ("cat", new[] { "rgb.png", "photo.jpg" }), ("dog", new[] { "gray.png", "wide.png" }) })
+        {
+            Directory.CreateDirectory(Path.Combine(train, label));
+            Directory.CreateDirectory(Path.Combine(test, label));
+            foreach (string f in files) File.Copy(TestData.Image(f), Path.Combine(train, label, f));
+            File.Copy(TestData.Image(files[0]), Path.Combine(test, label, files[0]));  // each test image is also a training one
+        }
+        // k = 1: every test image's nearest neighbour is itself.
+        var (code, stdout, err) = Dino("knn", "-m", model, "--train", train, "--test", test, "-k", "1");
+        Assert.True(code == 0, err);
+        Assert.Contains("over 4 training example(s) of 2 label(s), 2 test example(s)", stdout);
+        Assert.Contains("top-1 100.00 %  (2/2)", stdout);
+        // The same from an index that 'dino embed' wrote over the training folder: nothing embedded again.
+        string index = Path.Combine(_dir, "train.npy");
+        Assert.Equal(0, Dino("embed", "-m", model, train, "-o", index).code);
+        Assert.Contains("top-1 100.00 %", Dino("knn", "-m", model, "--train", index, "--test", test, "-k", "1").stdout);
+
+        (code, stdout, err) = Dino("classify", "-m", model, "--train", train, "-k", "1", Path.Combine(test, "dog", "gray.png"));
+        Assert.True(code == 0, err);
+        Assert.StartsWith("dog\t1.0000\t", stdout);
+        (code, stdout, _) = Dino("classify", "-m", model, "--train", train, "--json", Path.Combine(test, "cat"));
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        Assert.Equal(2, doc.RootElement.GetProperty("votes").EnumerateObject().Count());
+        Assert.Equal(2, Dino("knn", "-m", model, "--train", train, "--test", test, "-k", "0").code);
+    }
+
+    [Fact]
     public void InfoNamesTheNativeFilesAndAnotherGgmlLoadedFirst()
     {
         string model = TestData.Data("tiny-hf-f32.gguf");
