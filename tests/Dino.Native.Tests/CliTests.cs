@@ -514,6 +514,53 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public void KnnAccuraciesEqualAnIndependentNumpyVote()
+    {
+        // Three labels over the test images (held out: each image once, in train or in test), k = 3.
+        string model = TestData.Data("tiny-hf-f32.gguf"), train = Path.Combine(_dir, "ktrain"), test = Path.Combine(_dir, "ktest");
+        string[] images = { "exif-rotated.jpg", "gray.png", "palette.png", "photo.jpg", "rgb.png", "rgba.png", "tiny.png", "wide.png" };
+        for (int i = 0; i < images.Length; i++)
+        {
+            string label = $"l{i % 3}", into = Path.Combine(i < 5 ? train : test, label);
+            Directory.CreateDirectory(into);
+            File.Copy(TestData.Image(images[i]), Path.Combine(into, images[i]));
+            if (i >= 5) File.Copy(TestData.Image(images[(i + 1) % 5]), Path.Combine(into, "again-" + images[(i + 1) % 5]));
+        }
+        string trainNpy = Path.Combine(_dir, "ktrain.npy"), testNpy = Path.Combine(_dir, "ktest.npy");
+        Assert.Equal(0, Dino("embed", "-m", model, train, "-o", trainNpy).code);
+        Assert.Equal(0, Dino("embed", "-m", model, test, "-o", testNpy).code);
+        var (code, stdout, err) = Dino("knn", "-m", model, "--train", trainNpy, "--test", testNpy, "-k", "3");
+        Assert.True(code == 0, err);
+
+        const string vote = """
+            import json, os, sys
+            import numpy as np
+            def load(p):
+                a = np.load(p).astype(np.float64)
+                paths = [json.loads(l) for l in open(p[:-4] + '.paths.txt')]
+                return a / np.linalg.norm(a, axis=1, keepdims=True), [os.path.basename(os.path.dirname(x)) for x in paths]
+            tr, trl = load(sys.argv[1]); te, tel = load(sys.argv[2]); k, t = int(sys.argv[3]), 0.07
+            classes = sorted(set(trl)); top1 = top5 = 0
+            for i, s in enumerate(te @ tr.T):
+                score = dict.fromkeys(classes, 0.0)
+                for j in np.argsort(-s, kind='stable')[:k]: score[trl[j]] += np.exp(s[j] / t)
+                ranked = sorted(classes, key=lambda c: (-score[c], c))
+                top1 += ranked[0] == tel[i]; top5 += tel[i] in ranked[:5]
+            print(f'({top1}/{len(te)}) ({top5}/{len(te)})')
+            """;
+        string python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+        var psi = new ProcessStartInfo(python, new[] { "-c", vote, trainNpy, testNpy, "3" }) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        string[] want = p.StandardOutput.ReadToEnd().Trim().Split(' ');
+        string perr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, perr);
+        Assert.Contains($"top-1 ", stdout);
+        Assert.Contains($"%  {want[0]}", stdout);
+        Assert.Contains($"%  {want[1]}", stdout);
+    }
+
+    [Fact]
     public void InfoNamesTheNativeFilesAndAnotherGgmlLoadedFirst()
     {
         string model = TestData.Data("tiny-hf-f32.gguf");
