@@ -38,7 +38,7 @@ step "quantize to q8_0 (ggml's quantizer) with a drift report"
 q8="$out/$(basename "${f32%-f32.gguf}")-q8_0.gguf"
 dino quantize "$f32" "$q8" --type q8_0
 
-step "quantize for a target: calibrated on $photos, each layer's type chosen by measured drift (2 cores: ~2 min with AVX-512, ~5 with AVX2; the progress lines show the time left)"
+step "quantize for a target: calibrated on $photos, each layer's type chosen by measured drift (2 cores: ~2 min with AVX-512, ~3.5 with AVX2; the progress lines show the time left)"
 mix="$out/$(basename "${f32%-f32.gguf}")-mix.gguf"
 dino quantize "$f32" "$mix" --calibrate "$photos" --target-cos 0.99 --max-mb 17
 

@@ -21,8 +21,8 @@ internal static class QuantizeCommand
         CliHelp.AddDetails(cmd, """
             K-quants apply where rows are multiples of 256 (in ViT-S/8 only ffn_down); other tensors fall back (see docs/gguf.md).
             With --target-cos or --max-mb, each of the 48 linear layers is measured at q4_0, q5_0 and q8_0 on up to 16 of the
-            calibration images (ViT-S/8 on 2 cores: about 2 minutes with 8 images, 4.5 with 16, with AVX-512 VNNI; about 2.7 times
-            as long with AVX2 alone), and the mix is then checked on all of them. The progress lines say the time left.
+            calibration images (ViT-S/8 on 2 cores: about 2 minutes with 8 images, 4.5 with 16, with AVX-512 VNNI; about 3.5 minutes
+            with 8 with AVX2 alone), and the mix is then checked on all of them. The progress lines say the time left.
 
             Examples:
               dino quantize dino-vits8-f32.gguf dino-vits8-q8_0.gguf --type q8_0
