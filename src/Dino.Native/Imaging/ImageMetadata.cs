@@ -17,7 +17,7 @@ namespace Dino.Imaging;
 /// <item>GIF: comments are held twice as UTF-16. Past <see cref="MaxMetadataBytes"/> of comment and
 ///   application extensions (NETSCAPE's loop count aside), the decoder gets a copy without them.</item>
 /// </list>
-/// A copy is made only for files past the bound: ordinary files reach the decoder as they are. The JPEG walk also
+/// A JPEG or GIF is read once, here: the decoder gets the bytes read (or, past the bound, the copy). The JPEG walk also
 /// refuses a frame header (SOF) of other than 8-bit samples: ImageSharp 2.1 reads 8-bit data under a 12-bit SOF as
 /// some other image and says nothing, where PIL cannot identify the file.
 /// </summary>
@@ -73,15 +73,16 @@ internal static class ImageMetadata
 
     private delegate long MetadataFinder(byte[] data, List<(int Start, int End)> drop);
 
-    // Finds the droppable ranges; past the bound, a copy without them.
+    // Finds the droppable ranges; the bytes read, or past the bound a copy without them (the file is not read twice).
     private static Stream Without(Stream s, long start, MetadataFinder find)
     {
         long length = s.Length - start;
         if (length > Array.MaxLength) return s;  // (over ImageLimits.MaxEncodedBytes long before)
         byte[] data;
-        if (s is MemoryStream ms && start == 0 && ms.TryGetBuffer(out ArraySegment<byte> seg) && seg.Offset == 0 && seg.Count == length)
+        bool inMemory = s is MemoryStream ms && start == 0 && ms.TryGetBuffer(out ArraySegment<byte> seg) && seg.Offset == 0 && seg.Count == length;
+        if (inMemory)
         {
-            data = seg.Array!;
+            data = ((MemoryStream)s).GetBuffer();
         }
         else
         {
@@ -90,7 +91,8 @@ internal static class ImageMetadata
             s.ReadExactly(data);
         }
         var drop = new List<(int Start, int End)>();
-        if (find(data, drop) <= MaxMetadataBytes) return s;
+        if (find(data, drop) <= MaxMetadataBytes)
+            return inMemory ? s : new MemoryStream(data, writable: false);
         var copy = new MemoryStream(data.Length);
         int at = 0;
         foreach (var (from, to) in drop)

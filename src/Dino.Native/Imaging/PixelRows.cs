@@ -17,7 +17,7 @@ internal readonly ref struct PixelRows
     {
         if (!Enum.IsDefined(format)) throw new ArgumentOutOfRangeException(nameof(format), format, "not a DinoPixelFormat value");
         if (width < 1 || height < 1) throw new ArgumentOutOfRangeException(nameof(width), $"the frame is {width}x{height}: it needs pixels");
-        int bytesPerPixel = format switch { DinoPixelFormat.Rgb24 or DinoPixelFormat.Bgr24 => 3, DinoPixelFormat.Rgba32 or DinoPixelFormat.Bgra32 => 4, _ => 1 };
+        int bytesPerPixel = Packed(format)?.Step ?? 1;
         long row = (long)width * bytesPerPixel;
         if (stride < row) throw new ArgumentOutOfRangeException(nameof(stride), stride, $"a row of {width} {format} pixels takes {row} bytes; the stride must be at least that");
         long rows = IsNv12(format) ? height + (height + 1) / 2 : height;
@@ -33,30 +33,33 @@ internal readonly ref struct PixelRows
 
     private static bool IsNv12(DinoPixelFormat f) => f is DinoPixelFormat.Nv12 or DinoPixelFormat.Nv12FullRange;
 
+    // The formats with R, G, B in each pixel's bytes: bytes a pixel, and where R and B are (G is always byte 1).
+    private static (int Step, int R, int B)? Packed(DinoPixelFormat f) => f switch
+    {
+        DinoPixelFormat.Rgb24 => (3, 0, 2),
+        DinoPixelFormat.Bgr24 => (3, 2, 0),
+        DinoPixelFormat.Rgba32 => (4, 0, 2),
+        DinoPixelFormat.Bgra32 => (4, 2, 0),
+        _ => null,
+    };
+
     /// <summary>Row y as RGB: the pixels themselves where they are RGB already, else converted into <paramref name="scratch"/> (3 x Width bytes).</summary>
     public ReadOnlySpan<byte> Rgb(int y, Span<byte> scratch)
     {
         ReadOnlySpan<byte> row = _pixels.Slice(y * _stride);
         int w = Width;
-        switch (_format)
+        if (_format == DinoPixelFormat.Rgb24) return row[..(3 * w)];
+        if (Packed(_format) is var (step, ri, bi))
         {
-            case DinoPixelFormat.Rgb24:
-                return row[..(3 * w)];
-            case DinoPixelFormat.Bgr24:
-                for (int x = 0; x < w; x++) (scratch[3 * x], scratch[3 * x + 1], scratch[3 * x + 2]) = (row[3 * x + 2], row[3 * x + 1], row[3 * x]);
-                break;
-            case DinoPixelFormat.Rgba32:
-                for (int x = 0; x < w; x++) (scratch[3 * x], scratch[3 * x + 1], scratch[3 * x + 2]) = (row[4 * x], row[4 * x + 1], row[4 * x + 2]);
-                break;
-            case DinoPixelFormat.Bgra32:
-                for (int x = 0; x < w; x++) (scratch[3 * x], scratch[3 * x + 1], scratch[3 * x + 2]) = (row[4 * x + 2], row[4 * x + 1], row[4 * x]);
-                break;
-            case DinoPixelFormat.Gray8:
-                for (int x = 0; x < w; x++) scratch[3 * x] = scratch[3 * x + 1] = scratch[3 * x + 2] = row[x];
-                break;
-            default:
-                Nv12Row(row, _pixels.Slice((Height + y / 2) * _stride), scratch, _format == DinoPixelFormat.Nv12FullRange);
-                break;
+            for (int x = 0, p = 0; x < w; x++, p += step) (scratch[3 * x], scratch[3 * x + 1], scratch[3 * x + 2]) = (row[p + ri], row[p + 1], row[p + bi]);
+        }
+        else if (_format == DinoPixelFormat.Gray8)
+        {
+            for (int x = 0; x < w; x++) scratch[3 * x] = scratch[3 * x + 1] = scratch[3 * x + 2] = row[x];
+        }
+        else
+        {
+            Nv12Row(row, _pixels.Slice((Height + y / 2) * _stride), scratch, _format == DinoPixelFormat.Nv12FullRange);
         }
         return scratch[..(3 * w)];
     }
@@ -65,12 +68,9 @@ internal readonly ref struct PixelRows
     public void Planes(int y, Span<byte> scratch, Span<int> r, Span<int> g, Span<int> b)
     {
         // Straight from the packed formats (one pass), through an RGB row for the others.
-        int w = Width, step = _format is DinoPixelFormat.Rgba32 or DinoPixelFormat.Bgra32 ? 4 : 3;
-        bool bgr = _format is DinoPixelFormat.Bgr24 or DinoPixelFormat.Bgra32;
-        ReadOnlySpan<byte> row = _format is DinoPixelFormat.Rgb24 or DinoPixelFormat.Bgr24 or DinoPixelFormat.Rgba32 or DinoPixelFormat.Bgra32
-            ? _pixels.Slice(y * _stride, w * step) : Rgb(y, scratch);
-        int ri = bgr ? 2 : 0, bi = bgr ? 0 : 2;
-        for (int x = 0, p = 0; x < w; x++, p += step)
+        var (step, ri, bi) = Packed(_format) ?? (3, 0, 2);
+        ReadOnlySpan<byte> row = Packed(_format) is null ? Rgb(y, scratch) : _pixels.Slice(y * _stride, Width * step);
+        for (int x = 0, p = 0; x < Width; x++, p += step)
         {
             r[x] = row[p + ri];
             g[x] = row[p + 1];
