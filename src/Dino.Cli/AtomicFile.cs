@@ -1,9 +1,8 @@
 namespace Dino.Cli;
 
 /// <summary>
-/// An output file. A regular file (or nothing yet) is written under a fresh, unguessable name beside it,
-/// created exclusively (a link planted at that name is never followed), and renamed over it only when
-/// complete, so an interrupted or failed run never leaves a file that looks whole. A link is written
+/// An output file. A regular file (or nothing yet) is replaced only when complete (<see cref="Dino.IO.ReplacingFile"/>),
+/// so an interrupted or failed run never leaves a file that looks whole. A link is written
 /// through: the file it names is replaced and the link stays. A device or FIFO (/dev/null, /dev/full,
 /// a pipe) is written straight to, never replaced. This process's own standard output or error
 /// (/dev/stdout, /dev/fd/1, /proc/self/fd/2, ...) is written through the handle it inherited, so that a
@@ -12,11 +11,8 @@ namespace Dino.Cli;
 internal sealed class AtomicFile : IDisposable
 {
     private readonly string _path;
-    private readonly string? _temp;  // null when writing straight to a device or FIFO
+    private readonly Dino.IO.ReplacingFile? _replacing;  // null when writing straight to a device or FIFO
     private bool _committed;
-
-    /// <summary>Every temporary file of this process not yet committed or deleted (for the signal handlers).</summary>
-    private static readonly HashSet<string> Pending = new();
 
     /// <summary>The outputs this run has finished, by this class or by the library (for the signal handlers' message).</summary>
     private static readonly List<string> Finished = new();
@@ -54,21 +50,8 @@ internal sealed class AtomicFile : IDisposable
         }
         string dir = Path.GetDirectoryName(_path)!;
         if (!Directory.Exists(dir)) throw new UsageException($"{dir}: no such folder for the output");
-        for (int attempt = 0; ; attempt++)
-        {
-            _temp = Path.Combine(dir, $".{Path.GetFileName(_path)}.{Path.GetRandomFileName()}.partial");
-            try
-            {
-                lock (Pending) Pending.Add(_temp);
-                Stream = new FileStream(_temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
-                break;
-            }
-            catch (IOException) when (File.Exists(_temp) || new FileInfo(_temp).LinkTarget != null)
-            {
-                lock (Pending) Pending.Remove(_temp);
-                if (attempt == 16) throw;
-            }
-        }
+        _replacing = new Dino.IO.ReplacingFile(_path);
+        Stream = _replacing.Stream;
     }
 
     public Stream Stream { get; } = null!;
@@ -89,41 +72,30 @@ internal sealed class AtomicFile : IDisposable
 
     public void Commit()
     {
-        if (_temp == null)
+        if (_replacing == null)
         {
             Stream.Flush();
             Stream.Dispose();
-            _committed = true;
-            return;
         }
-        ((FileStream)Stream).Flush(flushToDisk: true);
-        Stream.Dispose();
-        File.Move(_temp, _path, overwrite: true);
-        lock (Pending) Pending.Remove(_temp);
+        else
+        {
+            _replacing.Commit();
+            RecordFinished(_path);
+        }
         _committed = true;
-        RecordFinished(_path);
     }
 
     public void Dispose()
     {
         if (_committed) return;
-        try { Stream.Dispose(); }
-        catch (IOException) { }  // flushing what is left fails again on a full disk; the file goes anyway
-        if (_temp == null) return;
-        try { File.Delete(_temp); } catch (IOException) { }
-        lock (Pending) Pending.Remove(_temp);
+        if (_replacing != null) _replacing.Dispose();
+        else
+        {
+            try { Stream.Dispose(); }
+            catch (IOException) { }  // flushing what is left fails again on a full disk
+        }
     }
 
     /// <summary>Deletes every pending temporary file: the last thing a run stopped by a signal does.</summary>
-    public static void DeleteAllPending()
-    {
-        lock (Pending)
-        {
-            foreach (string t in Pending)
-            {
-                try { File.Delete(t); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-            }
-            Pending.Clear();
-        }
-    }
+    public static void DeleteAllPending() => Dino.IO.ReplacingFile.DeleteAllPending();
 }

@@ -113,7 +113,7 @@ internal static class Inputs
     {
         if (!path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
             return new[] { (path, dino.Preprocess(path, recipe)) };
-        var (shape, data) = Npy.Read(path);
+        var (shape, data) = Dino.IO.Npy.Read(path);
         if (shape.Length == 3) shape = new[] { 1L }.Concat(shape).ToArray();
         if (shape.Length != 4 || shape[1] != 3)
             throw new InvalidDataException($"{path}: not a [3, H, W] or [N, 3, H, W] float32 tensor (its shape is [{string.Join(", ", shape)}])");

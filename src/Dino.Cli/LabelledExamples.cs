@@ -27,8 +27,11 @@ internal static class LabelledExamples
         }
         else
         {
-            foreach (var (source, vector) in EmbeddingIndex.Read(path))
+            using var index = SimilarCommand.Open(path);
+            for (int row = 0; row < index.Count; row++)
             {
+                string source = index.GetLabel(row);
+                float[] vector = index.GetVector(row).ToArray();
                 string? label = Path.GetFileName(Path.GetDirectoryName(source));
                 if (string.IsNullOrEmpty(label)) throw new InvalidDataException($"{path}: row '{source}' has no folder to take its label from");
                 examples.Add((label, source, vector));

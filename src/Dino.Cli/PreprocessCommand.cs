@@ -29,7 +29,7 @@ internal static class PreprocessCommand
             using var dino = Shared.Open(r.GetValue(model)!, 1);
             var t = dino.Preprocess(r.GetValue(image)!, Shared.Recipe(dino, r.GetValue(size)));
             using var f = new AtomicFile(path);
-            Npy.Write(f.Stream, new long[] { 3, t.Height, t.Width }, t.Data);
+            Dino.IO.Npy.Write(f.Stream, new long[] { 3, t.Height, t.Width }, t.Data);
             f.Commit();
             Console.Error.WriteLine($"dino: wrote [3, {t.Height}, {t.Width}] to {r.GetValue(output)}");
             return ExitCode.Ok;

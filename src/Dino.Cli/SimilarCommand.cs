@@ -34,48 +34,40 @@ internal static class SimilarCommand
         float[] q = dino.Embed(Inputs.Tensors(dino, query, recipe).First().tensor, cancellationToken: ct).Embedding;
 
         int failed = 0;
-        IEnumerable<(string label, float[] vector)> entries;
+        using var entries = Directory.Exists(index) ? new DinoEmbeddingIndex(q.Length) : Open(index);
         if (Directory.Exists(index))
         {
-            var embedded = new List<(string label, float[] vector)>();
-            entries = embedded;
             var unreadable = new List<string>();
             var files = Inputs.Expand(new[] { index }, allowNpy: false, unreadable);
             failed += unreadable.Count;
             foreach (string f in files)
             {
                 ct.ThrowIfCancellationRequested();
-                try { embedded.Add((f, dino.Embed(dino.Preprocess(f, recipe), cancellationToken: ct).Embedding)); }
+                try { entries.Add(f, dino.Embed(dino.Preprocess(f, recipe), cancellationToken: ct).Embedding); }
                 catch (DinoImageException e) { failed++; Console.Error.WriteLine($"dino: skipped: {e.Message}"); }
             }
         }
-        else entries = EmbeddingIndex.Read(index);
+        else if (entries.Dimensions != q.Length)
+            throw new InvalidDataException($"{index}: vectors of {entries.Dimensions} values, the model's have {q.Length} (made with another model, or with --tokens?)");
+        else if (entries.Count == 0) throw new InvalidDataException($"{index}: the index holds no embeddings");
 
-        // The k best, row by row (an index file is never held whole): a min-heap of k by cosine, a cosine that
-        // is not a number (a zero row) ranked last.
-        // Ties keep the index's order: the priority is (cosine, -row).
-        var best = new PriorityQueue<(string label, double cos), (double cos, long order)>();
-        long row = 0;
-        foreach (var (label, vector) in entries)
-        {
-            ct.ThrowIfCancellationRequested();
-            if (vector.Length != q.Length)
-                throw new InvalidDataException($"{index}: vectors of {vector.Length} values, the model's have {q.Length} (made with another model, or with --tokens?)");
-            double cos = DinoEmbedding.CosineSimilarity(q, vector);
-            if (double.IsNaN(cos)) cos = double.NegativeInfinity;
-            var priority = (cos, -row++);
-            if (best.Count < k) best.Enqueue((label, cos), priority);
-            else if (best.TryPeek(out _, out var worst) && priority.CompareTo(worst) > 0) best.EnqueueDequeue((label, cos), priority);
-        }
-        var ranked = new List<(string label, double cos)>();
-        while (best.Count > 0) ranked.Add(best.Dequeue());
-        ranked.Reverse();
+        var ranked = entries.Search(q, k);
         Console.WriteLine("rank\tcosine\tpath");
         for (int i = 0; i < ranked.Count; i++)
-            Console.WriteLine($"{i + 1}\t{ranked[i].cos.ToString("F4", CultureInfo.InvariantCulture)}\t{Printable(ranked[i].label)}");
+            Console.WriteLine($"{i + 1}\t{ranked[i].Cosine.ToString("F4", CultureInfo.InvariantCulture)}\t{Printable(ranked[i].Label)}");
         return failed > 0 ? ExitCode.SomeInputsFailed : ExitCode.Ok;
     }
 
+    /// <summary>An index file: an npy mapped (memory stays at what is read), JSON lines or CSV read (by the extension; JSON lines for any other).</summary>
+    public static DinoEmbeddingIndex Open(string path)
+    {
+        if (!File.Exists(path)) throw new UsageException($"{path}: no such file or folder");
+        var format = DinoEmbeddingIndex.FormatOf(path) ?? DinoIndexFormat.JsonLines;
+        return format == DinoIndexFormat.Npy ? DinoEmbeddingIndex.OpenMapped(path) : DinoEmbeddingIndex.Load(path, format);
+    }
+
     // One result per line: a label with a control character (a newline in a file name) is printed as its JSON string.
-    private static string Printable(string label) => label.Any(char.IsControl) ? EmbeddingIndex.PathsLine(label) : label;
+    private static string Printable(string label) => label.Any(char.IsControl) ? System.Text.Json.JsonSerializer.Serialize(label, Readable) : label;
+
+    private static readonly System.Text.Json.JsonSerializerOptions Readable = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

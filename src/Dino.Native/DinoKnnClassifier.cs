@@ -61,20 +61,15 @@ public sealed class DinoKnnClassifier
         var q = embedding.ToArray();
         if (!Array.TrueForAll(q, float.IsFinite)) throw new ArgumentException("the embedding holds a value that is not a finite number", nameof(embedding));
         DinoEmbedding.Normalize(q);
-        // The k best by (similarity, earlier example): a min-heap on that order.
-        int k = Math.Min(K, _train.Length);
-        var best = new PriorityQueue<int, (double sim, int order)>();
-        for (int i = 0; i < _train.Length; i++)
+        var scores = new double[_labels.Length];
+        var best = TopK.Best(_train.Length, K, i =>
         {
             double sim = 0;
             float[] t = _train[i];
             for (int d = 0; d < dim; d++) sim += (double)q[d] * t[d];
-            var key = (sim, -i);
-            if (best.Count < k) best.Enqueue(i, key);
-            else if (best.TryPeek(out _, out var worst) && key.CompareTo(worst) > 0) best.EnqueueDequeue(i, key);
-        }
-        var scores = new double[_labels.Length];
-        while (best.TryDequeue(out int i, out var key)) scores[_labelOf[i]] += Math.Exp(key.sim / Temperature);
+            return sim;
+        });
+        foreach (var (i, sim) in best) scores[_labelOf[i]] += Math.Exp(sim / Temperature);
         return Enumerable.Range(0, _labels.Length)
             .OrderByDescending(l => scores[l]).ThenBy(l => _labels[l], StringComparer.Ordinal)
             .Select(l => new DinoKnnScore(_labels[l], scores[l])).ToArray();

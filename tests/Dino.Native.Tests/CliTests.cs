@@ -133,6 +133,12 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.Equal(3, lines.Length);
         Assert.StartsWith("1\t1.0000\t", lines[1]);
         Assert.EndsWith("photo.jpg", lines[1]);
+        // The library's index answers as 'dino similar' does.
+        using (var index = DinoEmbeddingIndex.OpenMapped(npy))
+        {
+            var hits = index.Search(models.Hf.Embed(Path.Combine(photos, "photo.jpg")).Embedding, k: 2);
+            Assert.Equal(lines.Skip(1), hits.Select((h, i) => $"{i + 1}\t{h.Cosine.ToString("F4", System.Globalization.CultureInfo.InvariantCulture)}\t{h.Label}"));
+        }
 
         // Every index 'embed' writes reads back the same: npy (above), JSON lines and CSV.
         foreach (string ext in new[] { "jsonl", "csv" })

@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text;
 
-namespace Dino.Cli;
+namespace Dino.IO;
 
-/// <summary>Float32 .npy files (numpy format 1.0, little-endian, C order).</summary>
+/// <summary>Float32 .npy files (numpy format 1.0, little-endian, C order). (Also compiled into the dino tool.)</summary>
 internal static class Npy
 {
     public static byte[] Header(IReadOnlyList<long> shape)
@@ -30,7 +30,7 @@ internal static class Npy
     /// <summary>A little-endian float32 C-order array; anything else (or a malformed header) is InvalidDataException.</summary>
     public static (long[] shape, float[] data) Read(string path)
     {
-        using FileStream f = Dino.IO.RegularFile.OpenRead(path);
+        using FileStream f = RegularFile.OpenRead(path);
         long[] shape = ReadHeader(f, path, out long count);
         if (count > Array.MaxLength) throw new InvalidDataException($"{path}: {count} values is more than an array holds");
         var values = new float[count];
