@@ -36,6 +36,14 @@ public sealed record PreprocessOptions
     public static PreprocessOptions DinoEvaluation(int crop = 224) =>
         new() { Resize = crop * 256 / 224, ResizeShortestEdge = true, Crop = crop, Resample = ResampleFilter.Bicubic };
 
+    /// <summary>Every setting, the mean and std values included (a record would print "System.Single[]"), e.g. for logs.</summary>
+    public override string ToString()
+    {
+        static string List(IReadOnlyList<float>? v) => v is null ? "null" : "[" + string.Join(", ", v.Select(x => x.ToString("R", System.Globalization.CultureInfo.InvariantCulture))) + "]";
+        return $"PreprocessOptions {{ Resize = {Resize}, ResizeShortestEdge = {ResizeShortestEdge}, Crop = {Crop}, Resample = {Resample}, " +
+               $"RescaleFactor = {RescaleFactor.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}, Mean = {List(Mean)}, Std = {List(Std)} }}";
+    }
+
     /// <summary>The largest side, in pixels, of an image the engine computes (the native dino_compute's limit).</summary>
     internal const int MaxSide = 8192;
 

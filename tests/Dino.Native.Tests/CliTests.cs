@@ -898,4 +898,133 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.Contains("Tried:", missing.stderr);
         Assert.Contains("nowhere", missing.stderr);
     }
+
+    // A folder of small images of random pixels, each different.
+    private static void RandomImages(string folder, IEnumerable<string> names, int seed)
+    {
+        Directory.CreateDirectory(folder);
+        var rng = new Random(seed);
+        foreach (string name in names)
+        {
+            using var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(24, 20);
+            image.ProcessPixelRows(rows =>
+            {
+                for (int y = 0; y < rows.Height; y++)
+                    foreach (ref var p in rows.GetRowSpan(y)) p = new((byte)rng.Next(256), (byte)rng.Next(256), (byte)rng.Next(256));
+            });
+            SixLabors.ImageSharp.ImageExtensions.SaveAsPng(image, Path.Combine(folder, name));
+        }
+    }
+
+    private static void AssertSameIndex(string want, string got)
+    {
+        using var a = DinoEmbeddingIndex.Load(want);
+        using var b = DinoEmbeddingIndex.Load(got);
+        Assert.Equal(a.Labels, b.Labels);
+        for (int r = 0; r < a.Count; r++) Assert.True(a.GetVector(r).SequenceEqual(b.GetVector(r)), $"row {r} ({a.GetLabel(r)}) differs");
+    }
+
+    [Fact]
+    public void UpdateEmbedsOnlyWhatChangedAndKeepsTheRestBitForBit()
+    {
+        string model = TestData.Data("tiny-hf-f32.gguf"), photos = Path.Combine(_dir, "grow"), index = Path.Combine(_dir, "grow.npy");
+        RandomImages(photos, Enumerable.Range(0, 300).Select(i => $"{i:D3}.png"), seed: 1);
+        var first = Dino("embed", "-m", model, photos, "-o", index, "--update", "--size", "32");
+        Assert.True(first.code == 0, first.stderr);
+        Assert.Contains("300 added, 0 changed, 0 removed, 0 kept; 300 embedded", first.stderr);
+        Assert.True(File.Exists(Path.Combine(_dir, "grow.stamps.jsonl")));
+
+        // 5 redrawn, 5 only touched, 5 added, 3 removed: 15 to embed.
+        RandomImages(photos, Enumerable.Range(10, 5).Select(i => $"{i:D3}.png"), seed: 2);
+        foreach (int i in Enumerable.Range(20, 5)) File.SetLastWriteTimeUtc(Path.Combine(photos, $"{i:D3}.png"), DateTime.UtcNow.AddMinutes(1));
+        RandomImages(photos, Enumerable.Range(0, 5).Select(i => $"new{i}.png"), seed: 3);
+        foreach (int i in new[] { 0, 150, 299 }) File.Delete(Path.Combine(photos, $"{i:D3}.png"));
+        string before = Path.Combine(_dir, "before.npy");
+        File.Copy(index, before);
+        File.Copy(Path.Combine(_dir, "grow.paths.txt"), Path.Combine(_dir, "before.paths.txt"));
+
+        var second = Dino("embed", "-m", model, photos, "-o", index, "--update", "--size", "32");
+        Assert.True(second.code == 0, second.stderr);
+        Assert.Contains("updated " + index + " (302 rows): 5 added, 10 changed, 3 removed, 287 kept; 15 embedded", second.stderr);
+        // Every kept row is the old one, bit for bit; the whole is what embedding the folder afresh gives.
+        using (var old = DinoEmbeddingIndex.Load(before))
+        using (var updated = DinoEmbeddingIndex.Load(index))
+        {
+            var oldRows = Enumerable.Range(0, old.Count).ToDictionary(old.GetLabel, r => old.GetVector(r).ToArray());
+            int kept = 0;
+            for (int r = 0; r < updated.Count; r++)
+            {
+                if (!oldRows.TryGetValue(updated.GetLabel(r), out var v) || updated.GetLabel(r).Contains("/01")) continue;
+                Assert.Equal(v.Select(BitConverter.SingleToInt32Bits), updated.GetVector(r).ToArray().Select(BitConverter.SingleToInt32Bits));
+                kept++;
+            }
+            Assert.True(kept >= 287, $"{kept} kept rows compared");
+        }
+        string fresh = Path.Combine(_dir, "fresh.npy");
+        Assert.Equal(0, Dino("embed", "-m", model, photos, "-o", fresh, "--size", "32").code);
+        AssertSameIndex(fresh, index);
+
+        // Nothing changed: nothing embedded, the same bytes.
+        byte[] bytes = File.ReadAllBytes(index);
+        var third = Dino("embed", "-m", model, photos, "-o", index, "--update", "--size", "32");
+        Assert.Contains("0 added, 0 changed, 0 removed, 302 kept; 0 embedded", third.stderr);
+        Assert.Equal(bytes, File.ReadAllBytes(index));
+
+        // Another recipe is refused, not mixed in; the index stays as it was.
+        var other = Dino("embed", "-m", model, photos, "-o", index, "--update", "--size", "64");
+        Assert.Equal(2, other.code);
+        Assert.Contains("Resize = 32", other.stderr);
+        Assert.Contains("--update would mix", other.stderr);
+        Assert.Equal(bytes, File.ReadAllBytes(index));
+        Assert.Contains("--update needs the index file", Dino("embed", "-m", model, photos, "--update").stderr);
+
+        // JSON lines and CSV indexes update the same way, bit for bit.
+        foreach (string ext in new[] { "jsonl", "csv" })
+        {
+            string text = Path.Combine(_dir, "grow." + ext);
+            Assert.Equal(0, Dino("embed", "-m", model, photos, "-o", text, "--update", "--size", "32").code);
+            File.Delete(Path.Combine(photos, "001.png"));
+            var upd = Dino("embed", "-m", model, photos, "-o", text, "--update", "--size", "32");
+            Assert.Contains("0 added, 0 changed, 1 removed, 301 kept; 0 embedded", upd.stderr);
+            RandomImages(photos, new[] { "001.png" }, seed: 4);
+            Assert.Contains("1 added", Dino("embed", "-m", model, photos, "-o", text, "--update", "--size", "32").stderr);
+            Assert.Equal(0, Dino("embed", "-m", model, photos, "-o", fresh.Replace(".npy", "." + ext), "--size", "32").code);
+            Assert.Equal(File.ReadAllText(fresh.Replace(".npy", "." + ext)), File.ReadAllText(text));
+        }
+    }
+
+    [Fact]
+    public void AKilledUpdateLeavesTheOldIndexWholeAndTheNextOneResumes()
+    {
+        string photos = Path.Combine(_dir, "resume"), index = Path.Combine(_dir, "resume.npy");
+        RandomImages(photos, Enumerable.Range(0, 3).Select(i => $"a{i}.png"), seed: 5);
+        Assert.Equal(0, Dino("embed", "-m", Model, photos, "-o", index, "--update").code);
+        var files = new[] { index, Path.Combine(_dir, "resume.paths.txt"), Path.Combine(_dir, "resume.stamps.jsonl") };
+        var before = files.Select(File.ReadAllBytes).ToList();
+        RandomImages(photos, Enumerable.Range(0, 12).Select(i => $"b{i:D2}.png"), seed: 6);
+
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, WorkingDirectory = _dir };
+        foreach (string a in new[] { CliPath(), "embed", "-m", Model, photos, "-o", index, "--update", "--batch", "1" }) psi.ArgumentList.Add(a);
+        string journal = index + ".journal";
+        using (var p = Process.Start(psi)!)
+        {
+            _ = p.StandardError.ReadToEndAsync();
+            var clock = Stopwatch.StartNew();
+            // Killed once two images are in the journal (its first line is the recipe).
+            while (!(File.Exists(journal) && File.ReadAllLines(journal).Length >= 3) && !p.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
+            Assert.False(p.HasExited, "the update ended before it could be killed");
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
+        for (int i = 0; i < files.Length; i++) Assert.Equal(before[i], File.ReadAllBytes(files[i]));
+        Assert.Empty(Directory.GetFiles(_dir, "*.partial"));
+
+        var (code, _, err) = Dino("embed", "-m", Model, photos, "-o", index, "--update");
+        Assert.True(code == 0, err);
+        Assert.Matches(@"12 added, 0 changed, 0 removed, 3 kept; \d+ embedded .*, \d+ taken from the interrupted run's journal", err);
+        Assert.False(File.Exists(journal));
+        string fresh = Path.Combine(_dir, "resume-fresh.npy");
+        Assert.Equal(0, Dino("embed", "-m", Model, photos, "-o", fresh).code);
+        AssertSameIndex(fresh, index);
+    }
 }
