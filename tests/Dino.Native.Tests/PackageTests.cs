@@ -95,13 +95,13 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
                 Directory.CreateDirectory(readme);
                 foreach (string f in new[] { "nuget.config", "Directory.Build.props" }) File.Copy(Path.Combine(app, f), Path.Combine(readme, f));
                 // A block's "// dotnet add package NAME --version V" lines are its other packages.
-                string code = blocks[i].Groups[1].Value;
-                string refs = string.Concat(System.Text.RegularExpressions.Regex.Matches(code, @"^// dotnet add package (\S+) --version (\S+)$", System.Text.RegularExpressions.RegexOptions.Multiline)
+                string source = blocks[i].Groups[1].Value;
+                string refs = string.Concat(System.Text.RegularExpressions.Regex.Matches(source, @"^// dotnet add package (\S+) --version (\S+)$", System.Text.RegularExpressions.RegexOptions.Multiline)
                     .Select(m => $"<PackageReference Include=\"{m.Groups[1].Value}\" Version=\"{m.Groups[2].Value}\" />"));
                 File.WriteAllText(Path.Combine(readme, $"readme{i}.csproj"), File.ReadAllText(Path.Combine(app, "app.csproj")).Replace("</ItemGroup>", refs + "</ItemGroup>"));
-                File.WriteAllText(Path.Combine(readme, "Program.cs"), code);
+                File.WriteAllText(Path.Combine(readme, "Program.cs"), source);
                 // A block of types only (no statements to run) is a class library's source.
-                bool statements = code.Split('\n').Any(l => l.Length > 0 && !char.IsWhiteSpace(l[0]) && !l.StartsWith("//") && !(l.StartsWith("using ") && !l.StartsWith("using var ")) &&
+                bool statements = source.Split('\n').Any(l => l.Length > 0 && !char.IsWhiteSpace(l[0]) && !l.StartsWith("//") && !(l.StartsWith("using ") && !l.StartsWith("using var ")) &&
                                                            !l.StartsWith("public ") && !l.StartsWith("internal ") && !l.StartsWith("[") && !l.StartsWith("{") && !l.StartsWith("}"));
                 Run("dotnet", "build -c Release" + (statements ? "" : " -p:OutputType=Library"), readme);
             }
