@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the NuGet packages with every runtime's native files: sets up
 # (scripts/bootstrap.sh), builds libdino for linux-x64, win-x64 and linux-arm64
-# (scripts/build-native.sh), packs Dino.Native and the dino tool into out/packages/,
+# (scripts/build-native.sh), packs Dino.Native, Dino.Native.ImageSharp and the dino tool into out/packages/,
 # and checks that each runtime's files are in the package.
 #   scripts/pack.sh [version]        (default: the version in Directory.Build.props)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -16,7 +16,7 @@ for rid in "${rids[@]}"; do
   "$root/scripts/build-native.sh" "$rid" >/dev/null
 done
 mkdir -p "$out"
-for project in Dino.Native Dino.Cli; do
+for project in Dino.Native Dino.Native.ImageSharp Dino.Cli; do
   dotnet pack "$root/src/$project" -c Release -o "$out" "${version[@]}" -v quiet -nologo \
     -p:DinoNativeBuildDir="$root/build/" -p:DinoNativeWinX64Dir="$root/build-win-x64/" \
     -p:DinoNativeLinuxArm64Dir="$root/build-linux-arm64/" >/dev/null

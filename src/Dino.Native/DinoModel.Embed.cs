@@ -1,5 +1,4 @@
 using Dino.Interop;
-using SixLabors.ImageSharp;
 
 namespace Dino;
 
@@ -16,10 +15,6 @@ public sealed partial class DinoModel
     /// <summary>Embeds encoded image bytes.</summary>
     public DinoEmbedding Embed(ReadOnlyMemory<byte> encoded, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
         Embed(Preprocess(encoded, Checked(options).Preprocess), options, cancellationToken);
-
-    /// <summary>Embeds an ImageSharp image.</summary>
-    public DinoEmbedding Embed(Image image, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
-        Embed(Preprocess(image, Checked(options).Preprocess), options, cancellationToken);
 
     /// <summary>
     /// Embeds raw pixels from memory: a camera frame or a video decoder's output, with its row stride, in any
@@ -217,11 +212,6 @@ public sealed partial class DinoModel
     /// <remarks>The work runs on a thread-pool thread (Task.Run): the caller's thread is free, a pool thread is busy for the whole computation.</remarks>
     public Task<DinoEmbedding> EmbedAsync(ReadOnlyMemory<byte> encoded, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
         Task.Run(() => Embed(encoded, options, cancellationToken), cancellationToken);
-
-    /// <summary>Embeds an ImageSharp image without blocking.</summary>
-    /// <remarks>The work runs on a thread-pool thread (Task.Run): the caller's thread is free, a pool thread is busy for the whole computation.</remarks>
-    public Task<DinoEmbedding> EmbedAsync(Image image, EmbedOptions? options = null, CancellationToken cancellationToken = default) =>
-        Task.Run(() => Embed(image, options, cancellationToken), cancellationToken);
 
     /// <summary>Embeds a preprocessed tensor without blocking.</summary>
     /// <remarks>The work runs on a thread-pool thread (Task.Run): the caller's thread is free, a pool thread is busy for the whole computation.</remarks>

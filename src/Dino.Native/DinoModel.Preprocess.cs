@@ -1,6 +1,5 @@
 using Dino.Imaging;
 using Dino.Interop;
-using SixLabors.ImageSharp;
 
 namespace Dino;
 
@@ -38,13 +37,6 @@ public sealed partial class DinoModel
             ? new MemoryStream(a.Array!, a.Offset, a.Count, writable: false)
             : new MemoryStream(encoded.ToArray(), writable: false);
         return ToTensor(ImageLoader.Decode(s, _options.ImageLimits, "image bytes"), options);
-    }
-
-    /// <summary>Preprocesses an already decoded ImageSharp image.</summary>
-    public ImageTensor Preprocess(Image image, PreprocessOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        return ToTensor(ImageLoader.FromImage(image), options);
     }
 
     /// <summary>

@@ -248,4 +248,33 @@ public class ApiUseTests(ModelFixture models)
     {
         public void Report(QuantizeProgress value) => action(value);
     }
+
+    [Fact]
+    public void ThePublicApiNamesNoTypeOfThePrivateImageSharp()
+    {
+        // An app compiles against Dino.Native alone (the package's ref/): a public member typed with the private
+        // decoder's types could not be called, and would clash with the app's own ImageSharp.
+        var library = typeof(DinoModel).Assembly;
+        Assert.Contains(library.GetReferencedAssemblies(), a => a.Name == "Dino.Native.PrivateImageSharp");
+        var leaks = new List<string>();
+        void Check(Type? t, string where)
+        {
+            if (t is null) return;
+            if (t.Assembly.GetName().Name == "Dino.Native.PrivateImageSharp") leaks.Add($"{where}: {t}");
+            if (t.IsGenericType) foreach (var a in t.GetGenericArguments()) Check(a, where);
+            if (t.HasElementType) Check(t.GetElementType(), where);
+        }
+        const System.Reflection.BindingFlags Public = System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance |
+                                                      System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.DeclaredOnly;
+        foreach (var type in library.GetExportedTypes())
+        {
+            Check(type.BaseType, type.Name);
+            foreach (var i in type.GetInterfaces()) Check(i, type.Name);
+            foreach (var m in type.GetMethods(Public)) { Check(m.ReturnType, $"{type.Name}.{m.Name}"); foreach (var p in m.GetParameters()) Check(p.ParameterType, $"{type.Name}.{m.Name}"); }
+            foreach (var c in type.GetConstructors(Public)) foreach (var p in c.GetParameters()) Check(p.ParameterType, $"{type.Name}..ctor");
+            foreach (var p in type.GetProperties(Public)) Check(p.PropertyType, $"{type.Name}.{p.Name}");
+            foreach (var f in type.GetFields(Public)) Check(f.FieldType, $"{type.Name}.{f.Name}");
+        }
+        Assert.Empty(leaks);
+    }
 }

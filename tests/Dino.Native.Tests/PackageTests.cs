@@ -46,6 +46,15 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
                         Assert.Contains($"nativeassets/win-x64/native/{v}/ggml-cpu.dll", names);
                 }
                 Assert.Contains("buildTransitive/Dino.Native.targets", names);
+                // The decoder is a private copy, renamed, beside the library; apps compile against ref/, without it.
+                foreach (string tfm in new[] { "net8.0", "net10.0" })
+                {
+                    Assert.Contains($"lib/{tfm}/Dino.Native.PrivateImageSharp.dll", names);
+                    Assert.Contains($"ref/{tfm}/Dino.Native.dll", names);
+                    Assert.DoesNotContain($"ref/{tfm}/Dino.Native.PrivateImageSharp.dll", names);
+                }
+                using var nuspec = new StreamReader(zip.GetEntry("Dino.Native.nuspec")!.Open());
+                Assert.DoesNotContain("SixLabors", nuspec.ReadToEnd());
                 Assert.DoesNotContain(names, n => n.StartsWith("runtimes/", StringComparison.Ordinal));  // NuGet would flatten the variants
                 Assert.Contains("THIRD-PARTY-NOTICES.md", names);
             }
@@ -111,6 +120,33 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
             float[] ours = models.Hf.Embed(TestData.Image("photo.jpg")).Embedding;
             Assert.Equal(ours, Parse(stdout));
             Assert.Equal(ours, Parse(Run("dotnet", $"run -c Release --no-restore -- \"{TestData.Data("vits8-hf-f32.gguf")}\" \"{TestData.Image("photo.jpg")}\"", app)));
+
+            // An app with an ImageSharp of its own, 4.x (the registry's newest; its licence check stops a Release build
+            // without a key, so Debug): a JPEG path embeds as above (Dino.Native decodes it with its private 2.1.13), and
+            // an Image the app decoded embeds through the Dino.Native.ImageSharp source as its PNG's path does.
+            Run("dotnet", $"pack \"{Path.Combine(TestData.RepoRoot, "src", "Dino.Native.ImageSharp")}\" -c Release -o \"{feed}\" -p:Version={version}", TestData.RepoRoot);
+            string withImageSharp = Path.Combine(work, "app-imagesharp4");
+            Directory.CreateDirectory(withImageSharp);
+            foreach (string f in new[] { "nuget.config", "Directory.Build.props" }) File.Copy(Path.Combine(app, f), Path.Combine(withImageSharp, f));
+            File.WriteAllText(Path.Combine(withImageSharp, "app.csproj"), File.ReadAllText(Path.Combine(app, "app.csproj")).Replace("</ItemGroup>",
+                $"<PackageReference Include=\"Dino.Native.ImageSharp\" Version=\"{version}\" /><PackageReference Include=\"SixLabors.ImageSharp\" Version=\"4.1.3\" /></ItemGroup>"));
+            File.WriteAllText(Path.Combine(withImageSharp, "Program.cs"), """
+                using Dino;
+                using SixLabors.ImageSharp;
+                using var model = DinoModel.Load(args[0]);
+                Console.Error.WriteLine($"app's ImageSharp: {typeof(Image).Assembly.GetName().Version}");
+                var jpeg = model.Embed(args[1]);
+                using var png = Image.Load(args[2]);
+                bool same = model.Embed(png).Embedding.SequenceEqual(model.Embed(args[2]).Embedding);
+                Console.WriteLine(string.Join(" ", jpeg.Embedding.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+                Console.WriteLine(same ? "the Image embeds as its file" : "the Image embeds differently");
+                """);
+            Run("dotnet", "build -c Debug -o out", withImageSharp);  // (its licence check's warning goes to the build's output)
+            var (code4, out4, err4) = RunRaw("dotnet", $"out/app.dll \"{TestData.Data("vits8-hf-f32.gguf")}\" \"{TestData.Image("photo.jpg")}\" \"{TestData.Image("rgb.png")}\"", withImageSharp);
+            Assert.True(code4 == 0, $"the app with ImageSharp 4.x failed: {err4}");
+            Assert.Contains("app's ImageSharp: 4.", err4);
+            Assert.Equal(ours, Parse(out4.Split('\n')[0]));
+            Assert.Contains("the Image embeds as its file", out4);
 
             // A missing native file is a DinoNativeException naming what was tried, not a crash.
             File.Delete(Path.Combine(app, "out", "runtimes", "linux-x64", "native", "libggml-base.so"));

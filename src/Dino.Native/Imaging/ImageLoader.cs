@@ -100,15 +100,6 @@ internal static class ImageLoader
         }
     }
 
-    internal static RgbImage FromImage(Image image)
-    {
-        using Image<Rgb24> rgb = image.CloneAs<Rgb24>();
-        rgb.Mutate(x => x.AutoOrient());
-        var bytes = new byte[rgb.Width * rgb.Height * 3];
-        rgb.CopyPixelDataTo(bytes);
-        return new RgbImage(bytes, rgb.Width, rgb.Height);
-    }
-
     private static void CopyLimited(Stream from, Stream to, long limit, string what)
     {
         byte[] buf = ArrayPool<byte>.Shared.Rent(81920);
