@@ -67,9 +67,11 @@ public sealed unsafe class DinoEmbeddingIndex : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if ((uint)row >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(row), row, $"the index has {Count} rows");
-        return _map is null ? _rows.AsSpan(row * Dimensions, Dimensions)
-                            : new ReadOnlySpan<float>(_mapped + (long)row * Dimensions * sizeof(float), Dimensions);
+        return VectorAt(row);
     }
+
+    private ReadOnlySpan<float> VectorAt(int row) =>
+        _map is null ? _rows.AsSpan(row * Dimensions, Dimensions) : new ReadOnlySpan<float>(_mapped + (long)row * Dimensions * sizeof(float), Dimensions);
 
     /// <summary>Adds a row at the end.</summary>
     /// <exception cref="ArgumentException">An embedding of another width, or holding a value that is not a finite number.</exception>
@@ -104,8 +106,18 @@ public sealed unsafe class DinoEmbeddingIndex : IDisposable
         foreach (float x in query)
             if (!float.IsFinite(x)) throw new ArgumentException("the query holds a value that is not a finite number", nameof(query));
         float[] q = query.ToArray();
-        return TopK.Best(Count, k, row => DinoEmbedding.CosineSimilarity(q, GetVector(row)))
-            .Select(b => new DinoSearchResult(b.Item, _labels[b.Item], b.Score)).ToArray();
+        // A mapped file stays mapped until the search ends, even if another thread disposes the index meanwhile.
+        bool held = false;
+        try
+        {
+            _view?.SafeMemoryMappedViewHandle.DangerousAddRef(ref held);
+            return TopK.Best(Count, k, row => DinoEmbedding.CosineSimilarity(q, VectorAt(row)))
+                .Select(b => new DinoSearchResult(b.Item, _labels[b.Item], b.Score)).ToArray();
+        }
+        finally
+        {
+            if (held) _view!.SafeMemoryMappedViewHandle.DangerousRelease();
+        }
     }
 
     /// <summary>The labels file beside an npy index: NAME.paths.txt for NAME.npy.</summary>

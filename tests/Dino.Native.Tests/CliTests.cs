@@ -1027,4 +1027,49 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.Equal(0, Dino("embed", "-m", Model, photos, "-o", fresh).code);
         AssertSameIndex(fresh, index);
     }
+
+    [Fact]
+    public void UpdateSurvivesWhatOthersDoToItsFiles()
+    {
+        string model = TestData.Data("tiny-hf-f32.gguf"), photos = Path.Combine(_dir, "others"), index = Path.Combine(_dir, "others.npy");
+        string stamps = Path.Combine(_dir, "others.stamps.jsonl"), journal = index + ".journal";
+        RandomImages(photos, Enumerable.Range(0, 6).Select(i => $"{i}.png"), seed: 7);
+        string[] run = { "embed", "-m", model, photos, "-o", index, "--update", "--size", "32" };
+        Assert.Equal(0, Dino(run).code);
+        string fresh = Path.Combine(_dir, "others-fresh.npy");
+        Assert.Equal(0, Dino("embed", "-m", model, photos, "-o", fresh, "--size", "32").code);
+
+        // A journal with junk and a line cut short (a kill mid-write) is read for what it holds, then goes.
+        File.WriteAllText(journal, File.ReadLines(stamps).First() + "\nnot json\n{\"file\": \"x\", \"length\": 1, \"rows\": [{\"label\"");
+        var (code, _, err) = Dino(run);
+        Assert.True(code == 0, err);
+        Assert.Contains("0 added, 0 changed, 0 removed, 6 kept", err);
+        Assert.False(File.Exists(journal));
+
+        // A row changed by another program no longer matches its stamp: that image is embedded again.
+        byte[] bytes = File.ReadAllBytes(index);
+        bytes[^4] ^= 0x01;  // the last value's lowest mantissa bit
+        File.WriteAllBytes(index, bytes);
+        (code, _, err) = Dino(run);
+        Assert.True(code == 0, err);
+        Assert.Contains("1 row(s) of " + index + " do not match their stamps", err);
+        Assert.Contains("; 1 embedded", err);
+        AssertSameIndex(fresh, index);
+
+        // Stamps that are not stamps: an error that says what to do, the index untouched.
+        byte[] before = File.ReadAllBytes(index);
+        File.WriteAllText(stamps, File.ReadLines(stamps).First() + "\n{broken\n");
+        (code, _, err) = Dino(run);
+        Assert.Equal(1, code);
+        Assert.Contains("delete it to embed everything again", err);
+        Assert.Equal(before, File.ReadAllBytes(index));
+
+        // No stamps at all (an index written without --update): everything is embedded again, and said so.
+        File.Delete(stamps);
+        (code, _, err) = Dino(run);
+        Assert.True(code == 0, err);
+        Assert.Contains("has no stamps", err);
+        Assert.Contains("6 added, 0 changed, 0 removed, 0 kept; 6 embedded", err);
+        AssertSameIndex(fresh, index);
+    }
 }

@@ -194,4 +194,28 @@ public sealed class IndexTests : IDisposable
         }
         Assert.Contains("found [1, 3, 4]", Assert.Throws<InvalidDataException>(() => DinoEmbeddingIndex.Load(npy)).Message);
     }
+
+    [Fact]
+    public async Task DisposingAMappedIndexDuringSearchesFailsThemCleanly()
+    {
+        string npy = Path.Combine(_dir, "race.npy");
+        Random(2000, 64, seed: 9).Save(npy);
+        var q = new float[64];
+        q[0] = 1;
+        for (int round = 0; round < 20; round++)
+        {
+            var mapped = DinoEmbeddingIndex.OpenMapped(npy);
+            var searches = Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
+            {
+                for (int i = 0; i < 50; i++)
+                {
+                    try { Assert.Equal(3, mapped.Search(q, k: 3).Count); }
+                    catch (ObjectDisposedException) { return; }
+                }
+            })).ToArray();
+            Thread.Sleep(round % 5);
+            mapped.Dispose();
+            await Task.WhenAll(searches);  // only ObjectDisposedException, never a crash
+        }
+    }
 }
