@@ -112,7 +112,8 @@ internal static class PilResize
         for (int y0 = 0; y0 < rows; y0 += lanes)
         {
             int n = Math.Min(lanes, rows - y0);  // in the last block, the other lanes hold earlier rows: computed, not kept
-            for (int r = 0; r < n; r++) src.Columns(y0 + first + r, scratch, columns, r, lanes);
+            if (n < lanes || lanes != 8 || !src.Columns8(y0 + first, columns))
+                for (int r = 0; r < n; r++) src.Columns(y0 + first + r, scratch, columns, r, lanes);
             for (int xx = 0; xx < outW; xx++)
             {
                 int xmin = hb[xx * 2], taps = (hb[xx * 2 + 1] + 3) & ~3;
