@@ -27,7 +27,7 @@ internal static class LabelledExamples
         }
         else
         {
-            using var index = SimilarCommand.Open(path);
+            using var index = Shared.OpenIndex(path);
             for (int row = 0; row < index.Count; row++)
             {
                 string source = index.GetLabel(row);

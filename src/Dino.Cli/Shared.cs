@@ -73,6 +73,14 @@ internal static class Shared
     }
 
     /// <summary>The model's recipe, with its output size changed to size (crop if it crops, else the resize).</summary>
+    /// <summary>An index file: an npy mapped (memory stays at what is read), JSON lines or CSV read (by the extension; JSON lines for any other).</summary>
+    public static DinoEmbeddingIndex OpenIndex(string path)
+    {
+        if (!File.Exists(path)) throw new UsageException($"{path}: no such file or folder");
+        var format = DinoEmbeddingIndex.FormatOf(path) ?? DinoIndexFormat.JsonLines;
+        return format == DinoIndexFormat.Npy ? DinoEmbeddingIndex.OpenMapped(path) : DinoEmbeddingIndex.Load(path, format);
+    }
+
     public static PreprocessOptions Recipe(DinoModel model, int? size)
     {
         var p = model.DefaultPreprocessing;

@@ -34,7 +34,7 @@ internal static class SimilarCommand
         float[] q = dino.Embed(Inputs.Tensors(dino, query, recipe).First().tensor, cancellationToken: ct).Embedding;
 
         int failed = 0;
-        using var entries = Directory.Exists(index) ? new DinoEmbeddingIndex(q.Length) : Open(index);
+        using var entries = Directory.Exists(index) ? new DinoEmbeddingIndex(q.Length) : Shared.OpenIndex(index);
         if (Directory.Exists(index))
         {
             var unreadable = new List<string>();
@@ -56,14 +56,6 @@ internal static class SimilarCommand
         for (int i = 0; i < ranked.Count; i++)
             Console.WriteLine($"{i + 1}\t{ranked[i].Cosine.ToString("F4", CultureInfo.InvariantCulture)}\t{Printable(ranked[i].Label)}");
         return failed > 0 ? ExitCode.SomeInputsFailed : ExitCode.Ok;
-    }
-
-    /// <summary>An index file: an npy mapped (memory stays at what is read), JSON lines or CSV read (by the extension; JSON lines for any other).</summary>
-    public static DinoEmbeddingIndex Open(string path)
-    {
-        if (!File.Exists(path)) throw new UsageException($"{path}: no such file or folder");
-        var format = DinoEmbeddingIndex.FormatOf(path) ?? DinoIndexFormat.JsonLines;
-        return format == DinoIndexFormat.Npy ? DinoEmbeddingIndex.OpenMapped(path) : DinoEmbeddingIndex.Load(path, format);
     }
 
     // One result per line: a label with a control character (a newline in a file name) is printed as its JSON string.
