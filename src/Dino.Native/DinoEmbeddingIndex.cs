@@ -93,6 +93,32 @@ public sealed unsafe class DinoEmbeddingIndex : IDisposable
     }
 
     /// <summary>
+    /// Removes every row whose label <paramref name="match"/> accepts (the rows of files that are gone, say); the
+    /// others keep their order. Returns how many went.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The index is mapped (read-only).</exception>
+    public int RemoveWhere(Func<string, bool> match)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (IsReadOnly) throw new InvalidOperationException("a mapped index is read-only: Load it to remove rows");
+        int kept = 0;
+        for (int row = 0; row < _labels.Count; row++)
+        {
+            if (match(_labels[row])) continue;
+            if (kept != row)
+            {
+                _rows.AsSpan(row * Dimensions, Dimensions).CopyTo(_rows.AsSpan(kept * Dimensions));
+                _labels[kept] = _labels[row];
+            }
+            kept++;
+        }
+        int removed = _labels.Count - kept;
+        _labels.RemoveRange(kept, removed);
+        return removed;
+    }
+
+    /// <summary>
     /// The <paramref name="k"/> rows most similar to <paramref name="query"/> by cosine similarity, best first; of
     /// equal similarity the earlier row first (as <c>dino similar</c> ranks).
     /// </summary>

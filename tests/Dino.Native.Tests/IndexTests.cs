@@ -218,4 +218,26 @@ public sealed class IndexTests : IDisposable
             await Task.WhenAll(searches);  // only ObjectDisposedException, never a crash
         }
     }
+
+    [Fact]
+    public void RowsGoByTheirLabelsAndTheRestKeepTheirOrder()
+    {
+        var index = Random(10, 4, seed: 11);
+        var before = Enumerable.Range(0, index.Count).Select(r => (index.GetLabel(r), index.GetVector(r).ToArray())).ToList();
+        Assert.Equal(2, index.RemoveWhere(l => l is "a.jpg" or "img/0009.jpg"));
+        var want = before.Where(b => b.Item1 is not ("a.jpg" or "img/0009.jpg")).ToList();
+        Assert.Equal(want.Select(w => w.Item1), index.Labels);
+        for (int r = 0; r < index.Count; r++) Assert.Equal(want[r].Item2, index.GetVector(r).ToArray());
+        index.Add("after", new float[] { 1, 2, 3, 4 });  // adding goes on where the rows end now
+        Assert.Equal(9, index.Count);
+        Assert.Equal(new float[] { 1, 2, 3, 4 }, index.GetVector(8).ToArray());
+        Assert.Equal(0, index.RemoveWhere(_ => false));
+        Assert.Equal(9, index.RemoveWhere(_ => true));
+        Assert.Equal(0, index.Count);
+
+        string npy = Path.Combine(_dir, "remove.npy");
+        Random(3, 4, seed: 12).Save(npy);
+        using var mapped = DinoEmbeddingIndex.OpenMapped(npy);
+        Assert.Throws<InvalidOperationException>(() => mapped.RemoveWhere(_ => true));
+    }
 }
