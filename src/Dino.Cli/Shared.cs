@@ -72,7 +72,6 @@ internal static class Shared
                                     "the extra threads wait on the others (0 takes the cores there are)");
     }
 
-    /// <summary>The model's recipe, with its output size changed to size (crop if it crops, else the resize).</summary>
     /// <summary>An index file: an npy mapped (memory stays at what is read), JSON lines or CSV read (by the extension; JSON lines for any other).</summary>
     public static DinoEmbeddingIndex OpenIndex(string path)
     {
@@ -81,6 +80,7 @@ internal static class Shared
         return format == DinoIndexFormat.Npy ? DinoEmbeddingIndex.OpenMapped(path) : DinoEmbeddingIndex.Load(path, format);
     }
 
+    /// <summary>The model's recipe, with its output size changed to size (crop if it crops, else the resize).</summary>
     public static PreprocessOptions Recipe(DinoModel model, int? size)
     {
         var p = model.DefaultPreprocessing;

@@ -85,6 +85,12 @@ public sealed unsafe class DinoEmbeddingIndex : IDisposable
             throw new ArgumentException($"{label}: an embedding of {embedding.Length} values, the index's have {Dimensions}", nameof(embedding));
         foreach (float x in embedding)
             if (!float.IsFinite(x)) throw new ArgumentException($"{label}: the embedding holds a value that is not a finite number", nameof(embedding));
+        Append(label, embedding);
+    }
+
+    // A row already checked (by Add, or as read from a file by Load).
+    private void Append(string label, ReadOnlySpan<float> embedding)
+    {
         long need = (long)(Count + 1) * Dimensions;
         if (need > Array.MaxLength) throw new InvalidOperationException($"an index in memory holds at most {Array.MaxLength / Dimensions} rows of {Dimensions}");
         if (need > _rows.Length) Array.Resize(ref _rows, (int)Math.Min(Math.Max(need, 2L * _rows.Length), Array.MaxLength / Dimensions * Dimensions));
@@ -203,7 +209,7 @@ public sealed unsafe class DinoEmbeddingIndex : IDisposable
             throw new InvalidDataException($"{path}: row {row + 1} ({label}) has {v.Length} values, the first has {index.Dimensions}");
         foreach (float x in v)
             if (!float.IsFinite(x)) throw new InvalidDataException($"{path}: row {row + 1} ({label}) holds a value that is not a finite number");
-        index.Add(label, v);
+        index.Append(label, v);
     }
 
     /// <summary>

@@ -108,7 +108,7 @@ internal readonly ref struct PixelRows
         ref byte src = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(_pixels);
         ref byte dst = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(columns);
         Span<Vector128<byte>> ch = stackalloc Vector128<byte>[24];  // [channel * 8 + row]: 16 pixels
-        var (m0, m1, m2) = SplitMasks(ri, bi);
+        var (m0, m1, m2) = ri == 0 ? RgbMasks : BgrMasks;
         for (; x + 16 <= w && (long)(y + 7) * _stride + 3L * x + 48 <= _pixels.Length; x += 16)
         {
             for (int r = 0; r < 8; r++)
@@ -159,9 +159,6 @@ internal readonly ref struct PixelRows
 
     // pshufb masks taking channel c (R, G, B) of 16 3-byte pixels from the 48 bytes' three vectors: byte i is
     // source byte 3i + (R's, G's or B's offset), from the vector that holds it; 0x80 gives 0 (ORed away).
-    private static (Vector128<byte>[] m0, Vector128<byte>[] m1, Vector128<byte>[] m2) SplitMasks(int ri, int bi) =>
-        ri == 0 ? RgbMasks : BgrMasks;
-
     private static readonly (Vector128<byte>[], Vector128<byte>[], Vector128<byte>[]) RgbMasks = MakeMasks(0, 2), BgrMasks = MakeMasks(2, 0);
 
     private static (Vector128<byte>[], Vector128<byte>[], Vector128<byte>[]) MakeMasks(int ri, int bi)
