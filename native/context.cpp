@@ -66,20 +66,21 @@ void dino_context::compute(const float * input, int32_t n, int32_t height, int32
                            const dino::compute_extras & extras) {
     dino::input_stats * stats = extras.stats;
     const dino::hparams & hp = model->hp;
-    const int64_t T = hp.tokens(height, width), D = hp.dim, H = hp.heads;
+    // T tokens per image in the outputs; S in the graph, where R registers follow CLS.
+    const int64_t T = hp.tokens(height, width), S = hp.sequence(height, width), R = hp.registers, D = hp.dim, H = hp.heads;
     const int64_t Q = out.attention_full ? T : 1;
 
     // Images go through the graph a few at a time.  Every op already reuses its weights across an
     // image's hundreds of tokens, so a bigger graph buys nothing, while its activations (tens of MB
     // at batch 8 and 224) fall out of cache: 10-15% slower per image, measured (bench/run.sh).
     // Small images still share a graph, whose fixed cost would dominate.
-    const int32_t per_graph = images_per_graph(n, T);
+    const int32_t per_graph = images_per_graph(n, S);
 
     // A guard against sizes that would exhaust memory: the largest live
     // activations are the attention matrices and the MLP hidden layer.
     if (options.max_memory_mb > 0) {
-        const double floats = double(per_graph) * (2.0 * H * T * T + double(T) * (4 * D + hp.mlp) * 2 +
-                                                   double(out.n_intermediate) * T * D + 3.0 * height * width);
+        const double floats = double(per_graph) * (2.0 * H * S * S + double(S) * (4 * D + hp.mlp) * 2 +
+                                                   double(out.n_intermediate) * S * D + 3.0 * height * width);
         const double mb = floats * 4 / (1 << 20);
         if (mb > double(options.max_memory_mb)) {
             fail(DINO_ERR_OUT_OF_MEMORY, "%d image(s) of %dx%d at a time need about %.0f MB of compute memory; "
@@ -113,9 +114,15 @@ void dino_context::compute(const float * input, int32_t n, int32_t height, int32
 
     const size_t row = size_t(D) * sizeof(float);
     const int64_t K = out.n_intermediate;
+    // Image i's tokens of a [D, S, per_graph] output into to ([T, D]): CLS, then the patches past the registers.
+    const auto get_tokens = [&](const ggml_tensor * t, int64_t i, float * to) {
+        ggml_backend_tensor_get(t, to, size_t(i * S) * row, row);
+        ggml_backend_tensor_get(t, to + D, size_t(i * S + 1 + R) * row, size_t(T - 1) * row);
+    };
+    std::vector<float> attention;  // with registers: the graph's [S, Q or S, H, per_graph], before leaving them out
     for (int64_t first = 0; first < n; first += per_graph) {
         // Both inputs every time: the allocator reuses their memory once they are consumed.
-        if (g.in_tokens) ggml_backend_tensor_set(g.in_tokens, input + first * T * D, 0, ggml_nbytes(g.in_tokens));
+        if (g.in_tokens) ggml_backend_tensor_set(g.in_tokens, input + first * S * D, 0, ggml_nbytes(g.in_tokens));
         else ggml_backend_tensor_set(g.in_pixels, input + first * 3 * height * width, 0, ggml_nbytes(g.in_pixels));
         if (g.in_pos) ggml_backend_tensor_set(g.in_pos, g.pos_values.data(), 0, ggml_nbytes(g.in_pos));
         const auto t0 = std::chrono::steady_clock::now();
@@ -139,19 +146,34 @@ void dino_context::compute(const float * input, int32_t n, int32_t height, int32
         if (st == GGML_STATUS_ABORTED) fail(DINO_ERR_ABORTED, "computation aborted by the abort callback");
         if (st != GGML_STATUS_SUCCESS) fail(DINO_ERR_COMPUTE, "ggml graph compute failed (status %d)", int(st));
 
-        if (out.tokens) ggml_backend_tensor_get(g.out_tokens, out.tokens + first * T * D, 0, ggml_nbytes(g.out_tokens));
-        for (int64_t i = 0; out.cls && i < per_graph; ++i) {
-            ggml_backend_tensor_get(g.out_tokens, out.cls + (first + i) * D, size_t(i * T) * row, row);
+        for (int64_t i = 0; i < per_graph; ++i) {
+            if (out.tokens) get_tokens(g.out_tokens, i, out.tokens + (first + i) * T * D);
+            if (out.cls) ggml_backend_tensor_get(g.out_tokens, out.cls + (first + i) * D, size_t(i * S) * row, row);
+            if (out.registers) ggml_backend_tensor_get(g.out_tokens, out.registers + (first + i) * R * D, size_t(i * S + 1) * row, size_t(R) * row);
         }
-        if (out.attention) {
+        if (out.attention && R == 0) {
             ggml_backend_tensor_get(g.out_attention, out.attention + first * H * Q * T, 0, ggml_nbytes(g.out_attention));
+        } else if (out.attention) {
+            // Query and key s of the graph's sequence is token s (CLS) or s - R (a patch) of the output.
+            attention.resize(size_t(ggml_nelements(g.out_attention)));
+            ggml_backend_tensor_get(g.out_attention, attention.data(), 0, ggml_nbytes(g.out_attention));
+            const int64_t Qs = out.attention_full ? S : 1;
+            const auto seq = [R](int64_t t) { return t == 0 ? 0 : t + R; };
+            float * to = out.attention + first * H * Q * T;
+            for (int64_t i = 0; i < per_graph * H; ++i) {  // (image, head) pairs, in order in both
+                for (int64_t q = 0; q < Q; ++q) {
+                    const float * from = attention.data() + (i * Qs + seq(q)) * S;
+                    *to++ = from[0];
+                    to = std::copy(from + 1 + R, from + S, to);
+                }
+            }
         }
         if (extras.block_inputs) {  // [D, T, per_graph] per block -> [block][n, T, D]
             extras.block_inputs->resize(g.out_block_inputs.size());
             for (size_t b = 0; b < g.out_block_inputs.size(); ++b) {
                 std::vector<float> & to = (*extras.block_inputs)[b];
-                to.resize(size_t(n * T * D));
-                ggml_backend_tensor_get(g.out_block_inputs[b], to.data() + first * T * D, 0,
+                to.resize(size_t(n * S * D));
+                ggml_backend_tensor_get(g.out_block_inputs[b], to.data() + first * S * D, 0,
                                         ggml_nbytes(g.out_block_inputs[b]));
             }
         }
@@ -164,13 +186,10 @@ void dino_context::compute(const float * input, int32_t n, int32_t height, int32
                 stats->sums[l].resize(sum.size());
                 for (size_t c = 0; c < sum.size(); ++c) stats->sums[l][c] += sum[c];
             }
-            stats->rows += per_graph * T;
+            stats->rows += per_graph * S;
         }
-        for (int64_t k = 0; k < K; ++k) {  // [D, T, N] per block -> [N, K, T, D]
-            for (int64_t i = 0; i < per_graph; ++i) {
-                ggml_backend_tensor_get(g.out_intermediate[size_t(k)], out.intermediate + ((first + i) * K + k) * T * D,
-                                        size_t(i * T) * row, size_t(T) * row);
-            }
+        for (int64_t k = 0; k < K; ++k) {  // [D, S, N] per block -> [N, K, T, D]
+            for (int64_t i = 0; i < per_graph; ++i) get_tokens(g.out_intermediate[size_t(k)], i, out.intermediate + ((first + i) * K + k) * T * D);
         }
     }
 
@@ -182,7 +201,7 @@ void dino_context::compute(const float * input, int32_t n, int32_t height, int32
     };
     if ((out.cls && !finite(out.cls, n * D)) || (out.tokens && !finite(out.tokens, n * T * D)) ||
         (out.attention && !finite(out.attention, n * H * Q * T)) ||
-        (out.intermediate && !finite(out.intermediate, n * K * T * D))) {
+        (out.intermediate && !finite(out.intermediate, n * K * T * D)) || (out.registers && !finite(out.registers, n * R * D))) {
         fail(DINO_ERR_COMPUTE, "the result holds NaN or infinity: the input pixels or the weights are not finite "
                                "(load with check_values on to scan the weights)");
     }

@@ -24,9 +24,9 @@ struct input_stats {
 // What dino_quantize asks of the compute loop beyond dino_outputs.
 struct compute_extras {
     input_stats * stats = nullptr;                // add the linear layers' input statistics
-    // The stream entering each block from first_block on: [depth - first_block][n, T, D].
+    // The stream entering each block from first_block on: [depth - first_block][n, S, D] (S: hparams::sequence).
     std::vector<std::vector<float>> * block_inputs = nullptr;
-    int32_t first_block = 0;                      // > 0: start at this block; the input is then the stream entering it, [n, T, D]
+    int32_t first_block = 0;                      // > 0: start at this block; the input is then the stream entering it, [n, S, D]
 };
 
 }  // namespace dino

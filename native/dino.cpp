@@ -89,6 +89,10 @@ dino_status dino_model_get_info(const dino_model * model, dino_model_info * out)
         i.patch_size = h.patch;
         i.image_size = h.image;
         i.layer_norm_eps = h.eps;
+        snprintf(i.family, sizeof i.family, "%s", h.family == dino::family::dinov2 ? "dinov2" : "dino");
+        i.register_count = h.registers;
+        i.position_interpolation = h.pos == dino::pos_interp::size ? DINO_POS_INTERP_SIZE
+                                 : h.pos == dino::pos_interp::size_antialias ? DINO_POS_INTERP_SIZE_ANTIALIAS : DINO_POS_INTERP_DINO;
         i.parameter_count = model->n_params;
         i.weight_bytes = int64_t(model->weight_bytes());
         const dino::preprocess & p = model->pp;
@@ -101,6 +105,9 @@ dino_status dino_model_get_info(const dino_model * model, dino_model_info * out)
             i.preprocess_mean[c] = p.mean[c];
             i.preprocess_std[c] = p.std[c];
         }
+        // What the model's own preprocessing yields: its crop, or its square resize, else the native size.
+        i.preprocess_crop_round_down = p.crop_round_down;
+        i.input_size = p.crop > 0 ? p.crop : (p.resize > 0 && !p.shortest_edge ? p.resize : h.image);
         *out = i;
     });
 }
@@ -140,7 +147,7 @@ dino_context_params dino_context_default_params(void) {
     const dino::context_options o;
     dino_context_params p{};
     p.n_threads = o.n_threads;
-    p.pos_interp = DINO_POS_INTERP_DINO;
+    p.pos_interp = DINO_POS_INTERP_MODEL;
     p.attention_kernel = DINO_ATTENTION_AUTO;
     p.max_memory_mb = o.max_memory_mb;
     return p;
@@ -158,6 +165,8 @@ dino_status dino_context_new(const dino_model * model, const dino_context_params
         switch (p.pos_interp) {
             case DINO_POS_INTERP_DINO: o.pos = dino::pos_interp::dino; break;
             case DINO_POS_INTERP_SIZE: o.pos = dino::pos_interp::size; break;
+            case DINO_POS_INTERP_SIZE_ANTIALIAS: o.pos = dino::pos_interp::size_antialias; break;
+            case DINO_POS_INTERP_MODEL: o.pos = dino::pos_interp::model; break;
             default: fail(DINO_ERR_INVALID_ARGUMENT, "pos_interp %d is not a dino_pos_interp value", p.pos_interp);
         }
         switch (p.attention_kernel) {
@@ -225,12 +234,14 @@ dino_status dino_compute(dino_context * ctx, const float * pixels, int32_t n, in
         if (out->n_intermediate < 0 || out->n_intermediate > hp.depth) {
             fail(DINO_ERR_INVALID_ARGUMENT, "n_intermediate %d is out of range (0 to %d blocks)", out->n_intermediate, hp.depth);
         }
-        const int64_t T = hp.tokens(height, width), D = hp.dim, H = hp.heads;
+        const int64_t T = hp.tokens(height, width), D = hp.dim, H = hp.heads, R = hp.registers;
         const int64_t Q = out->attention_full ? T : 1;
         check_capacity(out->tokens, out->tokens_capacity, n * T * D, "tokens");
         check_capacity(out->cls, out->cls_capacity, n * D, "cls");
         check_capacity(out->attention, out->attention_capacity, n * H * Q * T, "attention");
         check_capacity(out->intermediate, out->intermediate_capacity, n * out->n_intermediate * T * D, "intermediate");
+        check_capacity(out->registers, out->registers_capacity, n * R * D, "registers");
+        if (out->registers && R == 0) fail(DINO_ERR_INVALID_ARGUMENT, "outputs.registers is set but the model has no register tokens");
         if (out->n_intermediate > 0 && !out->intermediate) {
             fail(DINO_ERR_INVALID_ARGUMENT, "n_intermediate is %d but outputs.intermediate is NULL", out->n_intermediate);
         }

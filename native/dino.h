@@ -119,7 +119,7 @@ typedef struct dino_model_info {
     int32_t feed_forward_length;  /* 1536                                           */
     int32_t patch_size;           /* 8                                              */
     int32_t image_size;           /* native input size: 224                         */
-    float   layer_norm_eps;       /* 1e-12 (Hugging Face) or 1e-6 (original DINO)   */
+    float   layer_norm_eps;       /* 1e-12 (Hugging Face DINO) or 1e-6 (original DINO, DINOv2) */
     int64_t parameter_count;
     int64_t weight_bytes;         /* bytes of tensor data held in memory            */
     /* Default preprocessing (the model's own; callers may choose another). */
@@ -141,6 +141,16 @@ typedef struct dino_model_info {
     /* How dino_quantize_model made the file: the layer types, the importance
      * matrix and the target it met ("" for other files; truncated). */
     char    quantization[256];
+    /* "dino" (DINO ViT) or "dinov2" (LayerScale; registers where register_count > 0). */
+    char    family[16];
+    int32_t register_count;       /* register tokens (DINOv2 with registers: 4), 0 without */
+    int32_t position_interpolation; /* dino_pos_interp the reference uses for this file
+                                     (what DINO_POS_INTERP_MODEL means): never MODEL */
+    int32_t input_size;           /* the size the default preprocessing yields: its
+                                     crop (224), or its square resize, else image_size */
+    bool    preprocess_crop_round_down; /* the crop starts at (size - crop) / 2 rounded
+                                     down (transformers); false: half to even
+                                     (torchvision)                                  */
 } dino_model_info;
 
 typedef struct dino_model_params {
@@ -175,18 +185,27 @@ typedef struct dino_tensor_info {
 DINO_API int32_t dino_model_tensor_count(const dino_model * model);
 DINO_API dino_status dino_model_tensor_info(const dino_model * model, int32_t index, dino_tensor_info * out_info);
 
-/* Tokens per image of this size: 1 + (height/patch) * (width/patch); 0 if the
- * size is not a positive multiple of the patch size. */
+/* Tokens per image of this size in the outputs: 1 + (height/patch) * (width/patch)
+ * (CLS and the patches; register tokens are not counted); 0 if the size is not
+ * a positive multiple of the patch size. */
 DINO_API int32_t dino_model_token_count(const dino_model * model, int32_t height, int32_t width);
 
 /* ---- context ---------------------------------------------------------------- */
 
 typedef enum dino_pos_interp {
     /* As the original interpolate_pos_encoding: PyTorch bicubic with scale
-     * factors (h/p + 0.1)/grid, coordinates mapped by 1/scale. */
+     * factors (h/p + 0.1)/grid, coordinates mapped by 1/scale (DINO; the
+     * original DINOv2 backbones without registers). */
     DINO_POS_INTERP_DINO = 0,
-    /* A plain size-based bicubic resize of the grid (recent transformers). */
+    /* A plain size-based bicubic resize of the grid (recent transformers:
+     * ViTModel, Dinov2Model). */
     DINO_POS_INTERP_SIZE = 1,
+    /* The same, antialiased (F.interpolate(antialias=True): DINOv2 with
+     * registers, original and transformers). */
+    DINO_POS_INTERP_SIZE_ANTIALIAS = 2,
+    /* What the file records its reference uses (dino_model_info.
+     * position_interpolation): the default. */
+    DINO_POS_INTERP_MODEL = 3,
 } dino_pos_interp;
 
 typedef enum dino_attention_kernel {
@@ -225,7 +244,7 @@ typedef struct dino_context_params {
                                  cgroup quota on Linux; the active processors on
                                  Windows): dino_context_get_threads says how
                                  many; negative is DINO_ERR_INVALID_ARGUMENT     */
-    int32_t pos_interp;       /* dino_pos_interp                                 */
+    int32_t pos_interp;       /* dino_pos_interp; default MODEL                  */
     int32_t attention_kernel; /* dino_attention_kernel; requested attention
                                  outputs always come from the EXACT kernel       */
     int64_t max_memory_mb;    /* refuse a call whose compute buffers would pass
@@ -256,15 +275,22 @@ DINO_API void dino_context_set_abort_callback(dino_context * context, dino_abort
 
 /* What dino_compute writes.  Every buffer is optional (NULL = not wanted) and
  * caller-owned; each *_capacity is its length in floats and is checked.
- * With N images, T tokens (dino_model_token_count), D width, H heads:
- *   tokens       [N, T, D]  all tokens after the final LayerNorm (CLS is row 0)
+ * With N images, T tokens (dino_model_token_count), D width, H heads, R
+ * register tokens (dino_model_info.register_count):
+ *   tokens       [N, T, D]  all tokens after the final LayerNorm (CLS is row 0,
+ *                           then the patches in raster order; registers apart)
  *   cls          [N, D]     the CLS row of tokens: the image embedding
  *   attention    [N, H, Q, T] the last block's attention probabilities, softmax
  *                           over the last axis; Q = 1 (the CLS query) or Q = T
- *                           with attention_full
+ *                           with attention_full.  With registers, their rows
+ *                           and columns are left out (as the registers paper
+ *                           shows the maps), so a row sums to 1 less what the
+ *                           query gave the registers
  *   intermediate [N, K, T, D] outputs of the last K = n_intermediate blocks,
  *                           each after the final LayerNorm, oldest first (as
- *                           DINO's get_intermediate_layers) */
+ *                           DINO's get_intermediate_layers)
+ *   registers    [N, R, D]  the register tokens after the final LayerNorm
+ *                           (DINOv2's x_norm_regtokens); only for R > 0 */
 typedef struct dino_outputs {
     float * tokens;
     float * cls;
@@ -276,6 +302,8 @@ typedef struct dino_outputs {
     size_t  intermediate_capacity;
     int32_t n_intermediate;
     bool    attention_full;
+    float * registers;
+    size_t  registers_capacity;
 } dino_outputs;
 
 DINO_API dino_outputs dino_outputs_default(void);
@@ -366,7 +394,7 @@ typedef struct dino_quantize_params {
      * lowest type a layer may take, q4_0 (the default then), q5_0 or q8_0. */
     const char *  type;
     /* Calibration: n_calibration images, each 3 x S x S float32 preprocessed
-     * as for dino_compute at the model's image size S.  With them, the
+     * as for dino_compute at a size S (below).  With them, the
      * quantizers that take an importance matrix (q4_0, q4_1, q5_0, q5_1 and
      * the K-quants) choose their scales by it: the per-input-channel mean
      * of the squared input of each linear layer over the images' tokens.
@@ -374,7 +402,8 @@ typedef struct dino_quantize_params {
      * digest of the statistics. */
     const float * calibration;
     int32_t       n_calibration;
-    int32_t       calibration_size;  /* S, which must be the model's image size */
+    int32_t       calibration_size;  /* S: a multiple of the patch size, normally
+                                        dino_model_info.input_size */
     /* Targets (they need calibration images): each layer's type is chosen
      * among q4_0, q5_0, q8_0 and f16 by measuring, on up to 16 of the images, how
      * much each layer alone moves the CLS embedding at each type; the

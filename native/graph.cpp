@@ -83,6 +83,49 @@ void cubic_weights(float t, float w[4]) {
     w[3] = cubic_far(2.0f - t);
 }
 
+// One axis of PyTorch's antialiased bicubic resize (align_corners=False, an explicit size), as
+// its CPU kernel computes it for float tensors (aten/src/ATen/native/cpu/UpSampleKernel.cpp:
+// HelperInterpBase::_compute_indices_min_size_weights_aa with HelperInterpCubic::aa_filter): the
+// cubic kernel with A = -0.5 (PIL's), stretched by the scale when shrinking, weights normalized
+// to sum 1, in float.  Output i reads inputs first[i] .. first[i] + count[i] - 1.
+struct aa_axis {
+    std::vector<int> first, count;
+    std::vector<float> w;  // [out][taps]
+    int taps = 0;
+};
+float aa_cubic(float x) {
+    const float A = -0.5f;
+    x = std::fabs(x);
+    if (x < 1.0f) return ((A + 2) * x - (A + 3)) * x * x + 1;
+    if (x < 2.0f) return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+    return 0.0f;
+}
+aa_axis antialias_axis(int in, int out) {
+    aa_axis a;
+    const float scale = float(in) / float(out);
+    const float support = scale >= 1.0f ? 2.0f * scale : 2.0f;
+    const float invscale = scale >= 1.0f ? float(1.0 / double(scale)) : 1.0f;
+    a.taps = int(std::ceil(support)) * 2 + 1;
+    a.first.resize(size_t(out));
+    a.count.resize(size_t(out));
+    a.w.assign(size_t(out) * size_t(a.taps), 0.0f);
+    for (int i = 0; i < out; ++i) {
+        const float center = float(double(scale) * (i + 0.5));
+        const int64_t lo = std::max<int64_t>(int64_t(double(center - support) + 0.5), 0);
+        const int64_t n = std::clamp<int64_t>(std::min<int64_t>(int64_t(double(center + support) + 0.5), in) - lo, 0, a.taps);
+        float * w = &a.w[size_t(i) * size_t(a.taps)];
+        float total = 0;
+        for (int64_t j = 0; j < n; ++j) {
+            w[j] = aa_cubic(float((double(float(j + lo) - center) + 0.5) * double(invscale)));
+            total += w[j];
+        }
+        if (total != 0.0f) for (int64_t j = 0; j < n; ++j) w[j] /= total;
+        a.first[size_t(i)] = int(lo);
+        a.count[size_t(i)] = int(n);
+    }
+    return a;
+}
+
 }  // namespace
 
 namespace dino {
@@ -92,11 +135,47 @@ namespace dino {
 // PyTorch then maps output pixel o to input coordinate (o + 0.5) / scale - 0.5
 // (align_corners=False), reads neighbours clamped to the border, and weighs
 // them with the cubic kernel above.  The CLS position is copied unchanged.
+//
+// size_antialias (ref: F.interpolate(grid, size=(h/p, w/p), mode="bicubic", antialias=True), as
+// DINOv2's register backbones and transformers' Dinov2WithRegistersModel call it) is separable:
+// PyTorch resizes along x first, then along y, each output a running float sum over its taps.
 void interpolate_pos_embed(const float * table, int grid, int dim, int out_h, int out_w, pos_interp mode,
                            float * out) {
     std::copy(table, table + dim, out);  // CLS
     const float * src = table + dim;
     float * dst = out + dim;
+    if (mode == pos_interp::size_antialias) {
+        // A dimension that keeps its size is left alone, as PyTorch does.
+        std::vector<float> wide(size_t(grid) * size_t(out_w) * size_t(dim));  // [grid][out_w][dim]
+        const aa_axis ax = antialias_axis(grid, out_w), ay = antialias_axis(grid, out_h);
+        for (int y = 0; y < grid; ++y) {
+            for (int ox = 0; ox < out_w; ++ox) {
+                float * o = &wide[(size_t(y) * out_w + ox) * dim];
+                if (out_w == grid) { std::copy_n(src + (size_t(y) * grid + ox) * dim, dim, o); continue; }
+                const float * w = &ax.w[size_t(ox) * size_t(ax.taps)];
+                for (int c = 0; c < dim; ++c) {
+                    const float * s = src + (size_t(y) * grid + ax.first[size_t(ox)]) * dim + c;
+                    float acc = s[0] * w[0];
+                    for (int j = 1; j < ax.count[size_t(ox)]; ++j) acc += s[size_t(j) * dim] * w[j];
+                    o[c] = acc;
+                }
+            }
+        }
+        for (int oy = 0; oy < out_h; ++oy) {
+            const float * w = &ay.w[size_t(oy) * size_t(ay.taps)];
+            for (int ox = 0; ox < out_w; ++ox) {
+                float * o = dst + (size_t(oy) * out_w + ox) * dim;
+                if (out_h == grid) { std::copy_n(&wide[(size_t(oy) * out_w + ox) * dim], dim, o); continue; }
+                for (int c = 0; c < dim; ++c) {
+                    const float * s = &wide[(size_t(ay.first[size_t(oy)]) * out_w + ox) * dim + c];
+                    float acc = s[0] * w[0];
+                    for (int j = 1; j < ay.count[size_t(oy)]; ++j) acc += s[size_t(j) * out_w * dim] * w[j];
+                    o[c] = acc;
+                }
+            }
+        }
+        return;
+    }
     // Coordinate scale (input units per output unit), as PyTorch computes it:
     // 1/scale_factor in double, then float.
     float sy, sx;
@@ -143,7 +222,7 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
     g->shape = s;
     const hparams & hp = m.hp;
     const int64_t D = hp.dim, H = hp.heads, hd = D / H, P = hp.patch;
-    const int64_t gh = s.height / P, gw = s.width / P, T = 1 + gh * gw, N = s.n;
+    const int64_t gh = s.height / P, gw = s.width / P, R = hp.registers, T = 1 + R + gh * gw, N = s.n;
 
     // Sized from the model: a block on ggml's ops makes about 35 tensors (LayerNorms, views, the
     // exact attention, the intermediate output), our kernels fewer.  A fixed budget would abort the
@@ -189,13 +268,22 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
         if (gh == hp.grid() && gw == hp.grid()) {
             x = ggml_add(ctx, x, m.pos);  // the native grid: the table as is
         } else {
-            g->in_pos = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, D, T);
+            g->in_pos = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, D, T - R);
             ggml_set_name(g->in_pos, "pos_interpolated");
             ggml_set_input(g->in_pos);
-            g->pos_values.resize(size_t(D * T));
+            g->pos_values.resize(size_t(D * (T - R)));
             interpolate_pos_embed(static_cast<const float *>(m.pos->data), hp.grid(), int(D), int(gh), int(gw),
                                   s.pos_interp, g->pos_values.data());
             x = ggml_add(ctx, x, g->in_pos);
+        }
+
+        // ref (DINOv2 with registers): x = torch.cat((x[:, :1], self.register_tokens.expand(B, -1, -1), x[:, 1:]), dim=1)
+        // after the positions: the registers have none.
+        if (R > 0) {
+            ggml_tensor * cls_row = ggml_cont(ctx, ggml_view_3d(ctx, x, D, 1, N, x->nb[1], x->nb[2], 0));
+            ggml_tensor * patches = ggml_cont(ctx, ggml_view_3d(ctx, x, D, gh * gw, N, x->nb[1], x->nb[2], x->nb[1]));
+            ggml_tensor * regs = ggml_repeat(ctx, ggml_reshape_3d(ctx, m.registers, D, R, 1), ggml_new_tensor_3d(ctx, GGML_TYPE_F32, D, R, N));
+            x = ggml_concat(ctx, ggml_concat(ctx, cls_row, regs, 1), patches, 1);
         }
     }
 
@@ -257,12 +345,23 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
                 o = ggml_cont(ctx, ggml_permute(ctx, o, 0, 2, 1, 3));
             }
             //   x = self.proj(x), added to the residual stream
-            x = block_linear(ctx, b.out, ggml_reshape_3d(ctx, o, D, T, N), x, *g, il, tn::kAttnOut, DINO_PROFILE_PROJ);
+            //   (DINOv2: x = x + self.ls1(self.attn(self.norm1(x))), LayerScale before the sum)
+            o = ggml_reshape_3d(ctx, o, D, T, N);
+            if (b.attn_scale) {
+                x = ggml_add(ctx, x, ggml_mul(ctx, block_linear(ctx, b.out, o, nullptr, *g, il, tn::kAttnOut, DINO_PROFILE_PROJ), b.attn_scale));
+            } else {
+                x = block_linear(ctx, b.out, o, x, *g, il, tn::kAttnOut, DINO_PROFILE_PROJ);
+            }
         }
 
         // ref: x = x + self.mlp(self.norm2(x)); Mlp: fc1, GELU (exact, erf), fc2
+        //   (DINOv2: x = x + self.ls2(self.mlp(self.norm2(x))))
         ggml_tensor * h = block_linear(ctx, b.up, x, nullptr, *g, il, tn::kFfnUp, DINO_PROFILE_FC1);
-        x = block_linear(ctx, b.down, h, x, *g, il, tn::kFfnDown, DINO_PROFILE_FC2);
+        if (b.ffn_scale) {
+            x = ggml_add(ctx, x, ggml_mul(ctx, block_linear(ctx, b.down, h, nullptr, *g, il, tn::kFfnDown, DINO_PROFILE_FC2), b.ffn_scale));
+        } else {
+            x = block_linear(ctx, b.down, h, x, *g, il, tn::kFfnDown, DINO_PROFILE_FC2);
+        }
 
         // ref: get_intermediate_layers: output.append(self.norm(x)) for the last n blocks
         if (il >= first_kept && !last) {

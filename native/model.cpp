@@ -50,7 +50,12 @@ std::map<std::string, expected> expected_tensors(const dino::hparams & h) {
     vec(tn::kPatchBias, d);
     vec(tn::kCls, d);
     e[tn::kPos] = {2, {d, 1 + g * g, 1, 1}, kind::f32_only};
+    if (h.registers > 0) e[tn::kRegisters] = {2, {d, h.registers, 1, 1}, kind::f32_only};
     for (int i = 0; i < h.depth; ++i) {
+        if (h.family == dino::family::dinov2) {
+            vec(tn::block(i, tn::kAttnScale), d);
+            vec(tn::block(i, tn::kFfnScale), d);
+        }
         for (const block_linear_spec & l : kBlockLinears) {
             const int64_t in = l.in_dim * d + l.in_mlp * f, out = l.out_dim * d + l.out_mlp * f;
             const std::string name = tn::block(i, l.name);
@@ -259,11 +264,28 @@ std::unique_ptr<dino_model> dino_model::load(const std::string & path, const din
     h.eps = kv.f32(dino::kv::kLayerNormEps, 1e-30f, 0.1f);
     if (h.dim % h.heads != 0) fail(DINO_ERR_BAD_MODEL, "%s: %d heads do not divide the width %d", path.c_str(), h.heads, h.dim);
     if (h.image % h.patch != 0) fail(DINO_ERR_BAD_MODEL, "%s: image size %d is not a multiple of the patch size %d", path.c_str(), h.image, h.patch);
+    if (const dino::gguf_kv * f = kv.get(dino::kv::kFamily, dino::GGUF_VT_STRING, false)) {
+        if (f->str == "dino") h.family = dino::family::dino;
+        else if (f->str == "dinov2") h.family = dino::family::dinov2;
+        else fail(DINO_ERR_UNSUPPORTED, "%s: model family '%.32s' is not one this library runs (dino, dinov2)", path.c_str(), f->str.c_str());
+    }
+    h.registers = kv.u32(dino::kv::kRegisterCount, 0, 64, false, 0);
+    if (const dino::gguf_kv * pi = kv.get(dino::kv::kPositionInterpolation, dino::GGUF_VT_STRING, false)) {
+        if (pi->str == "dino") h.pos = dino::pos_interp::dino;
+        else if (pi->str == "size") h.pos = dino::pos_interp::size;
+        else if (pi->str == "size_antialias") h.pos = dino::pos_interp::size_antialias;
+        else fail(DINO_ERR_BAD_MODEL, "%s: %s '%.32s' is not dino, size or size_antialias", path.c_str(),
+                  dino::kv::kPositionInterpolation, pi->str.c_str());
+    }
 
     dino::preprocess & p = m->pp;
     p.resize = kv.u32(dino::kv::kResize, 0, 65536, false, h.image);
     if (const dino::gguf_kv * se = kv.get(dino::kv::kResizeShortestEdge, dino::GGUF_VT_BOOL, false)) p.shortest_edge = se->number() != 0;
     p.crop = kv.u32(dino::kv::kCrop, 0, 65536, false, 0);
+    if (const dino::gguf_kv * cr = kv.get(dino::kv::kCropRounding, dino::GGUF_VT_STRING, false)) {
+        if (cr->str == "down") p.crop_round_down = true;
+        else if (cr->str != "half_to_even") fail(DINO_ERR_BAD_MODEL, "%s: %s '%.32s' is not half_to_even or down", path.c_str(), dino::kv::kCropRounding, cr->str.c_str());
+    }
     if (const dino::gguf_kv * rs = kv.get(dino::kv::kResample, dino::GGUF_VT_STRING, false)) {
         if (rs->str == "bilinear") p.resample = DINO_RESAMPLE_BILINEAR;
         else if (rs->str == "bicubic") p.resample = DINO_RESAMPLE_BICUBIC;
@@ -379,6 +401,7 @@ std::unique_ptr<dino_model> dino_model::load(const std::string & path, const din
     }
     m->cls = m->tensor(tn::kCls);
     m->pos = m->tensor(tn::kPos);
+    if (h.registers > 0) m->registers = m->tensor(tn::kRegisters);
     m->norm_w = m->tensor(tn::weight(tn::kOutputNorm));
     m->norm_b = m->tensor(tn::bias(tn::kOutputNorm));
     m->attention = dino::kernels::attention_kernel(h.dim, h.heads);
@@ -398,10 +421,15 @@ std::unique_ptr<dino_model> dino_model::load(const std::string & path, const din
             const auto p = m->packed.find(layer.w);
             layer.op = {p != m->packed.end() ? p->second.get() : nullptr, l.norm != nullptr, h.eps, l.gelu};
         }
+        if (h.family == dino::family::dinov2) {
+            k.attn_scale = m->tensor(tn::block(i, tn::kAttnScale));
+            k.ffn_scale = m->tensor(tn::block(i, tn::kFfnScale));
+        }
         m->blocks.push_back(k);
     }
-    dino::log(DINO_LOG_INFO, "loaded %s: %s, dim %d, %d blocks, %d heads, %s, %.1f MB", path.c_str(),
-              m->weight_types.c_str(), h.dim, h.depth, h.heads, m->kernels().c_str(),
+    dino::log(DINO_LOG_INFO, "loaded %s: %s %s, dim %d, %d blocks, %d heads, patch %d, %d registers, %s, %.1f MB", path.c_str(),
+              h.family == dino::family::dinov2 ? "dinov2" : "dino", m->weight_types.c_str(), h.dim, h.depth, h.heads,
+              h.patch, h.registers, m->kernels().c_str(),
               double(m->weight_bytes()) / 1e6);
     return m;
 }

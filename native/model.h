@@ -22,7 +22,11 @@
 
 namespace dino {
 
+// The two families one graph runs (graph.cpp): DINO, and DINOv2 (LayerScale, registers).
+enum class family { dino, dinov2 };
+
 struct hparams {
+    dino::family family = dino::family::dino;  // dino.family
     int32_t dim = 0;      // dino.embedding_length
     int32_t depth = 0;    // dino.block_count
     int32_t heads = 0;    // dino.attention.head_count
@@ -30,15 +34,20 @@ struct hparams {
     int32_t patch = 0;    // dino.patch_size
     int32_t image = 0;    // dino.image_size
     float eps = 0;        // dino.attention.layer_norm_epsilon
+    int32_t registers = 0;  // dino.register_count
+    pos_interp pos = pos_interp::dino;  // dino.position_interpolation: how the reference resamples the grid
     int32_t grid() const { return image / patch; }
-    // Tokens of an image of height x width (multiples of patch): CLS and one per patch.
+    // Tokens of an image of height x width (multiples of patch) in the outputs: CLS and one per patch.
     int64_t tokens(int32_t height, int32_t width) const { return 1 + int64_t(height / patch) * (width / patch); }
+    // The sequence the blocks see: CLS, the registers, the patches.
+    int64_t sequence(int32_t height, int32_t width) const { return tokens(height, width) + registers; }
 };
 
 struct preprocess {
     int32_t resize = 224;
     bool shortest_edge = false;
     int32_t crop = 0;
+    bool crop_round_down = false;  // transformers' center crop; false: torchvision's
     int32_t resample = DINO_RESAMPLE_BILINEAR;
     float rescale = 1.0f / 255.0f;
     float mean[3] = {0.485f, 0.456f, 0.406f};
@@ -63,6 +72,7 @@ struct block {
     linear_layer out;   // attn.proj
     linear_layer up;    // norm2 -> mlp.fc1 -> GELU
     linear_layer down;  // mlp.fc2
+    ggml_tensor * attn_scale = nullptr, * ffn_scale = nullptr;  // DINOv2's LayerScale (ls1, ls2), or none
     std::array<const linear_layer *, 4> linears() const { return {&qkv, &out, &up, &down}; }
     std::array<linear_layer *, 4> linears() { return {&qkv, &out, &up, &down}; }
 };
@@ -81,6 +91,7 @@ struct dino_model {
     dino::kernels::linear_op patch_op;  // the same as a linear layer over im2col's patches, when packed (w not null)
     ggml_tensor * cls = nullptr;                           // ref: cls_token
     ggml_tensor * pos = nullptr;                           // ref: pos_embed
+    ggml_tensor * registers = nullptr;                     // ref: register_tokens [D, R], or none
     std::vector<dino::block> blocks;
     dino::kernels::attention_op attention;       // our attention kernel, when heads > 0 (kernels.h)
     dino::kernels::attention_op attention_bf16;  // the same with bf16 products, when the CPU has them

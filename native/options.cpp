@@ -64,6 +64,7 @@ context_options context_options::resolved(const dino_model & model) const {
     context_options o = *this;
     o.n_threads = resolve_threads(n_threads);
     if (o.attention == attention_kind::automatic) o.attention = model.default_attention();
+    if (o.pos == pos_interp::model) o.pos = model.hp.pos;
     return o;
 }
 

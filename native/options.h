@@ -15,8 +15,10 @@ struct load_options {
     bool use_kernels = true;   // pack linear weights for our kernels; false keeps every tensor as stored (the quantizer reads them back)
 };
 
-// How the position grid is resampled for other input sizes (graph.cpp: interpolate_pos_embed).
-enum class pos_interp { dino, size };
+// How the position grid is resampled for other input sizes (graph.cpp: interpolate_pos_embed):
+// bicubic by scale factors with DINO's 0.1 offset, bicubic to an explicit size, or that antialiased
+// (DINOv2 with registers); model: the file's own (dino.position_interpolation).
+enum class pos_interp { dino, size, size_antialias, model };
 
 // Which attention computes the blocks (a requested attention output always comes from exact).
 enum class attention_kind {
@@ -32,11 +34,11 @@ inline constexpr int64_t kDefaultMaxMemoryMb = 8192;   // dino.h: dino_context_d
 
 struct context_options {
     int32_t n_threads = 0;  // 0: the threads this process may use (usable_threads)
-    pos_interp pos = pos_interp::dino;
+    pos_interp pos = pos_interp::model;
     attention_kind attention = attention_kind::automatic;
     int64_t max_memory_mb = kDefaultMaxMemoryMb;  // <= 0: no guard
 
-    // With the defaults applied for this model (threads and attention resolved);
+    // With the defaults applied for this model (threads, positions and attention resolved);
     // throws dino::error (DINO_ERR_INVALID_ARGUMENT) on a thread count out of range.
     context_options resolved(const dino_model & model) const;
 };

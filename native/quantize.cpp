@@ -159,11 +159,11 @@ void dino::quantize(const char * input_path, const char * output_path, const qua
         }
     }
     const std::unique_ptr<dino_model> m = dino_model::load(input_path, dino::load_options{/*check_values=*/true, /*use_kernels=*/false});
-    if (r.n_images > 0 && r.image_size != m->hp.image) {
-        fail(DINO_ERR_INVALID_ARGUMENT, "the calibration images are %dx%d; this model takes %dx%d (preprocess them with its defaults)",
-             r.image_size, r.image_size, m->hp.image, m->hp.image);
+    if (r.n_images > 0 && (r.image_size < m->hp.patch || r.image_size > 4096 || r.image_size % m->hp.patch != 0)) {
+        fail(DINO_ERR_INVALID_ARGUMENT, "the calibration images are %dx%d: not a multiple of the patch size %d up to 4096 "
+             "(preprocess them with the model's defaults)", r.image_size, r.image_size, m->hp.patch);
     }
-    const dino::quant_run run{r, m->hp.image};
+    const dino::quant_run run{r, r.image_size};
 
     std::vector<quant_layer> layers;  // the blocks' matrices, in block order
     uint64_t fixed = m->file.file_size;  // what the linear weights leave: header, norms, embeddings

@@ -21,7 +21,7 @@ struct quantize_request {
     std::string type;                // the linear weights' type; with a target, the lowest a layer may take
     const float * images = nullptr;  // calibration images: n_images x 3 x S x S, S the model's image size
     int32_t n_images = 0;
-    int32_t image_size = 0;          // their S, checked against the model's
+    int32_t image_size = 0;          // their S, a multiple of the model's patch size
     double target_cos = 0;           // the lowest CLS cosine to f32 wanted; 0 = none
     double max_mb = 0;               // the largest file, in MB of 1e6 bytes; 0 = none
     context_options context;         // the calibration and measuring contexts' threads and memory guard

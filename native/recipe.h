@@ -49,7 +49,7 @@ struct quant_layer {
 // The run of one request: its images, its progress, the contexts it computes with.
 struct quant_run {
     const quantize_request & r;
-    int32_t size = 0;  // the model's image size
+    int32_t size = 0;  // the calibration images' size
 
     struct step_state {
         const char * stage = nullptr;

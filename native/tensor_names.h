@@ -12,6 +12,7 @@ inline constexpr const char * kPatchWeight = "patch_embd.weight";  // ref: patch
 inline constexpr const char * kPatchBias = "patch_embd.bias";      // ref: patch_embed.proj.bias
 inline constexpr const char * kCls = "cls_embd";                   // ref: cls_token
 inline constexpr const char * kPos = "pos_embd";                   // ref: pos_embed
+inline constexpr const char * kRegisters = "reg_embd";             // ref: register_tokens (DINOv2 with registers)
 inline constexpr const char * kOutputNorm = "output_norm";         // ref: norm (+ ".weight", ".bias")
 
 // Block layers (ref: Block), each with ".weight" and ".bias".
@@ -21,6 +22,9 @@ inline constexpr const char * kAttnOut = "attn_out";    // ref: attn.proj
 inline constexpr const char * kFfnNorm = "ffn_norm";    // ref: norm2
 inline constexpr const char * kFfnUp = "ffn_up";        // ref: mlp.fc1
 inline constexpr const char * kFfnDown = "ffn_down";    // ref: mlp.fc2
+// DINOv2's LayerScale, without a ".weight" suffix (one vector each).
+inline constexpr const char * kAttnScale = "attn_scale";  // ref: ls1.gamma (HF: layer_scale1.lambda1)
+inline constexpr const char * kFfnScale = "ffn_scale";    // ref: ls2.gamma (HF: layer_scale2.lambda1)
 
 inline std::string weight(const std::string & layer) { return layer + ".weight"; }
 inline std::string bias(const std::string & layer) { return layer + ".bias"; }
@@ -45,9 +49,13 @@ inline constexpr const char * kFeedForwardLength = "dino.feed_forward_length";  
 inline constexpr const char * kPatchSize = "dino.patch_size";  // p
 inline constexpr const char * kImageSize = "dino.image_size";  // native input size
 inline constexpr const char * kLayerNormEps = "dino.attention.layer_norm_epsilon";  // every LayerNorm
+inline constexpr const char * kFamily = "dino.family";  // "dino" (default) or "dinov2"
+inline constexpr const char * kRegisterCount = "dino.register_count";  // register tokens (default 0)
+inline constexpr const char * kPositionInterpolation = "dino.position_interpolation";  // "dino" (default), "size", "size_antialias"
 inline constexpr const char * kResize = "dino.preprocess.resize";
 inline constexpr const char * kResizeShortestEdge = "dino.preprocess.resize_shortest_edge";
 inline constexpr const char * kCrop = "dino.preprocess.crop";
+inline constexpr const char * kCropRounding = "dino.preprocess.crop_rounding";  // "half_to_even" (default) or "down"
 inline constexpr const char * kResample = "dino.preprocess.resample";
 inline constexpr const char * kRescaleFactor = "dino.preprocess.rescale_factor";
 inline constexpr const char * kImageMean = "dino.preprocess.image_mean";

@@ -3,10 +3,14 @@
 
 INPUT is one of:
   * a Hugging Face checkpoint directory (config.json, preprocessor_config.json,
-    model.safetensors or pytorch_model.bin), e.g. facebook/dino-vits8;
+    model.safetensors or pytorch_model.bin): DINO (facebook/dino-vits8, a
+    ViTModel), DINOv2 (facebook/dinov2-small, a Dinov2Model) or DINOv2 with
+    registers (facebook/dinov2-with-registers-small);
   * an original DINO checkpoint (.pth state dict with blocks.N.attn.qkv...),
     e.g. dino_deitsmall8_pretrain.pth, or a training checkpoint holding one
     under "teacher";
+  * an original DINOv2 backbone (blocks.N.ls1.gamma, ...), e.g.
+    dinov2_vits14_pretrain.pth or dinov2_vits14_reg4_pretrain.pth;
   * a pytorch_model.bin file (its config.json is read when it is beside it).
 
 Examples:
@@ -206,6 +210,27 @@ def read_torch(path):
 # Tensors that exist in real checkpoints but are not part of the backbone.
 IGNORED = [re.compile(p) for p in (r"pooler\..*", r"head\..*", r"mask_token", r"embeddings\.mask_token")]
 
+# What the layout adds for DINOv2 (ref: dinov2/models/vision_transformer.py, transformers'
+# modeling_dinov2.py): LayerScale after attention and after the MLP, and register tokens.
+DINOV2_NAMES = [
+    (r"register_tokens", "reg_embd"),
+    (r"blocks\.(\d+)\.ls1\.gamma", "blk.{0}.attn_scale"),
+    (r"blocks\.(\d+)\.ls2\.gamma", "blk.{0}.ffn_scale"),
+]
+
+HF_DINOV2_NAMES = [
+    (r"embeddings\.register_tokens", "reg_embd"),
+    (r"encoder\.layer\.(\d+)\.norm1\.(weight|bias)", "blk.{0}.attn_norm.{1}"),
+    (r"encoder\.layer\.(\d+)\.layer_scale1\.lambda1", "blk.{0}.attn_scale"),
+    (r"encoder\.layer\.(\d+)\.norm2\.(weight|bias)", "blk.{0}.ffn_norm.{1}"),
+    (r"encoder\.layer\.(\d+)\.mlp\.fc1\.(weight|bias)", "blk.{0}.ffn_up.{1}"),
+    (r"encoder\.layer\.(\d+)\.mlp\.fc2\.(weight|bias)", "blk.{0}.ffn_down.{1}"),
+    (r"encoder\.layer\.(\d+)\.layer_scale2\.lambda1", "blk.{0}.ffn_scale"),
+]
+
+# ViT-g/14's SwiGLU MLP (dinov2-giant): w12/w3 in the original, weights_in/weights_out in transformers.
+SWIGLU = re.compile(r".*\.mlp\.(w12|w3|weights_in|weights_out)\.(weight|bias)")
+
 DINO_NAMES = [
     (r"cls_token", "cls_embd"),
     (r"pos_embed", "pos_embd"),
@@ -246,10 +271,16 @@ def _strip_prefixes(tensors):
 
 
 def rename(tensors, path):
-    """Maps checkpoint names to GGUF names; fuses HF q/k/v into qkv."""
+    """Maps checkpoint names to GGUF names; fuses HF q/k/v into qkv.  Returns (tensors, layout,
+    family): layout "hf" or "dino", family "dino" or "dinov2"."""
     tensors = _strip_prefixes(tensors)
     is_hf = any(k.startswith(("embeddings.", "encoder.")) for k in tensors)
-    table = HF_NAMES if is_hf else DINO_NAMES
+    swiglu = next((k for k in tensors if SWIGLU.fullmatch(k)), None)
+    if swiglu:
+        raise ConvertError(f"{path}: tensor {swiglu} belongs to a SwiGLU MLP (ViT-g/14, dinov2-giant), which "
+                           "Dino.Native does not run yet; the small, base and large DINOv2 models convert")
+    v2 = any(re.fullmatch(r"(blocks\.\d+\.ls1\.gamma|encoder\.layer\.\d+\.layer_scale1\.lambda1)", k) for k in tensors)
+    table = (HF_DINOV2_NAMES if v2 else []) + HF_NAMES if is_hf else (DINOV2_NAMES if v2 else []) + DINO_NAMES
     out, ignored = collections.OrderedDict(), []
     for k, v in tensors.items():
         for pat, fmt in table:
@@ -261,8 +292,8 @@ def rename(tensors, path):
             if any(p.fullmatch(k) for p in IGNORED):
                 ignored.append(k)
                 continue
-            raise ConvertError(f"{path}: unknown tensor '{k}' (not part of a "
-                               f"{'Hugging Face ViT' if is_hf else 'DINO ViT'} backbone)")
+            family = ("Hugging Face " if is_hf else "") + ("DINOv2" if v2 else "DINO ViT")
+            raise ConvertError(f"{path}: unknown tensor '{k}' (not part of a {family} backbone)")
     if ignored:
         print(f"convert: ignoring {len(ignored)} tensors that are not part of the backbone: "
               f"{', '.join(ignored[:4])}{' ...' if len(ignored) > 4 else ''}", file=sys.stderr)
@@ -279,14 +310,14 @@ def rename(tensors, path):
         left = [k for k in out if re.search(r"\.attn_(key|value)\.", k)]
         if left:
             raise ConvertError(f"{path}: tensor {left[0]} has no matching query")
-    return out, ("hf" if is_hf else "dino")
+    return out, ("hf" if is_hf else "dino"), ("dinov2" if v2 else "dino")
 
 
 # ============================================================================
 # Hyperparameters and preprocessing
 # ============================================================================
 
-def infer_hparams(t, path, config, heads_override):
+def infer_hparams(t, path, config, heads_override, family="dino"):
     def need(name):
         if name not in t:
             raise ConvertError(f"{path}: missing tensor {name}")
@@ -306,13 +337,24 @@ def infer_hparams(t, path, config, heads_override):
     grid = int(round((n_pos - 1) ** 0.5))
     if grid * grid + 1 != n_pos:
         raise ConvertError(f"{path}: tensor pos_embd has {n_pos} rows, not 1 + a square grid")
+    registers = 0
+    if "reg_embd" in t:
+        r = t["reg_embd"]
+        if r.ndim != 3 or r.shape[0] != 1 or r.shape[1] < 1 or r.shape[2] != dim:
+            raise ConvertError(f"{path}: register tokens have shape {list(r.shape)}, expected [1, n, {dim}]")
+        registers = r.shape[1]
     if config is not None:
         heads = int(config.get("num_attention_heads", 0))
         eps = float(config.get("layer_norm_eps", 1e-12))
+        if config.get("use_swiglu_ffn"):
+            raise ConvertError(f"{path}: use_swiglu_ffn (ViT-g/14, dinov2-giant) is not supported yet")
         for key, val in (("hidden_size", dim), ("num_hidden_layers", depth), ("intermediate_size", mlp),
-                         ("patch_size", patch)):
+                         ("patch_size", patch), ("num_register_tokens", registers)):
             if key in config and int(config[key]) != val:
                 raise ConvertError(f"{path}: config.json says {key}={config[key]} but the weights have {val}")
+        if "mlp_ratio" in config and float(config["mlp_ratio"]) * dim != mlp:
+            raise ConvertError(f"{path}: config.json says mlp_ratio={config['mlp_ratio']} but the weights have "
+                               f"an MLP of {mlp} for a width of {dim}")
         if config.get("hidden_act", "gelu") != "gelu":
             raise ConvertError(f"{path}: hidden_act {config['hidden_act']!r} is not supported (exact GELU only)")
         if config.get("qkv_bias", True) is not True:
@@ -323,7 +365,8 @@ def infer_hparams(t, path, config, heads_override):
         heads = heads_override
     if heads <= 0 or dim % heads:
         raise ConvertError(f"{path}: {heads} heads do not divide the width {dim}")
-    return dict(dim=dim, depth=depth, heads=heads, mlp=mlp, patch=patch, image=grid * patch, eps=eps)
+    return dict(dim=dim, depth=depth, heads=heads, mlp=mlp, patch=patch, image=grid * patch, eps=eps,
+                family=family, registers=registers)
 
 
 def expected_shapes(h):
@@ -331,6 +374,8 @@ def expected_shapes(h):
     d, f, p, g = h["dim"], h["mlp"], h["patch"], h["image"] // h["patch"]
     s = {"cls_embd": (1, 1, d), "pos_embd": (1, 1 + g * g, d), "patch_embd.weight": (d, 3, p, p),
          "patch_embd.bias": (d,), "output_norm.weight": (d,), "output_norm.bias": (d,)}
+    if h["registers"]:
+        s["reg_embd"] = (1, h["registers"], d)
     for i in range(h["depth"]):
         b = f"blk.{i}."
         s.update({b + "attn_norm.weight": (d,), b + "attn_norm.bias": (d,),
@@ -339,6 +384,8 @@ def expected_shapes(h):
                   b + "ffn_norm.weight": (d,), b + "ffn_norm.bias": (d,),
                   b + "ffn_up.weight": (f, d), b + "ffn_up.bias": (f,),
                   b + "ffn_down.weight": (d, f), b + "ffn_down.bias": (d,)})
+        if h["family"] == "dinov2":
+            s.update({b + "attn_scale": (d,), b + "ffn_scale": (d,)})
     return s
 
 
@@ -348,7 +395,7 @@ def check_tensors(t, h, path):
         if name not in t:
             raise ConvertError(f"{path}: missing tensor {name}")
         a = t[name]
-        if name in ("cls_embd", "pos_embd") and a.ndim == len(shape) - 1:
+        if name in ("cls_embd", "pos_embd", "reg_embd") and a.ndim == len(shape) - 1:
             a = t[name] = a[None]
         if tuple(a.shape) != shape:
             raise ConvertError(f"{path}: tensor {name} has shape {list(a.shape)}, expected {list(shape)}")
@@ -363,12 +410,16 @@ PIL_RESAMPLE = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
-def preprocessing(kind, pre, image):
+def preprocessing(kind, pre, image, family="dino"):
     """The model's default preprocessing, for the GGUF's dino.preprocess.* keys."""
     if kind == "dino":
         # The original evaluation transform: Resize(256, bicubic) on the shorter
-        # side, CenterCrop(224), ToTensor, Normalize(ImageNet).
-        return dict(resize=int(round(image * 256 / 224)), shortest_edge=True, crop=image,
+        # side, CenterCrop(224), ToTensor, Normalize(ImageNet).  DINOv2's
+        # (make_classification_eval_transform) is the same at 224, whatever its
+        # position grid was trained at (518).
+        if family == "dinov2":
+            image = 224
+        return dict(resize=int(round(image * 256 / 224)), shortest_edge=True, crop=image, crop_rounding="half_to_even",
                     resample="bicubic", rescale=1 / 255, mean=IMAGENET_MEAN, std=IMAGENET_STD)
     if pre is None:
         print("convert: no preprocessor_config.json; using the dino-vits8 defaults", file=sys.stderr)
@@ -392,7 +443,8 @@ def preprocessing(kind, pre, image):
     rescale = float(pre.get("rescale_factor", 1 / 255)) if pre.get("do_rescale", True) else 1.0
     mean, std = (pre.get("image_mean", IMAGENET_MEAN), pre.get("image_std", IMAGENET_STD)) \
         if pre.get("do_normalize", True) else ([0.0] * 3, [1.0] * 3)
-    return dict(resize=int(size) if pre.get("do_resize", True) else 0, shortest_edge=shortest, crop=int(crop),
+    # transformers' center_crop starts at (size - crop) // 2 (torchvision rounds half to even).
+    return dict(resize=int(size) if pre.get("do_resize", True) else 0, shortest_edge=shortest, crop=int(crop), crop_rounding="down",
                 resample=resample, rescale=rescale, mean=[float(x) for x in mean], std=[float(x) for x in std])
 
 
@@ -534,14 +586,26 @@ def write_gguf(path, kv, tensors):
     os.replace(tmp, path)
 
 
+def position_interpolation(kind, h):
+    """How the reference resamples the position grid for other sizes (dino.position_interpolation;
+    docs/gguf.md says which versions of each implementation these are)."""
+    if h["family"] == "dino":
+        return "dino"  # DINO's interpolate_pos_encoding: scale factors with the 0.1 offset
+    if kind == "hf":  # transformers: explicit size; antialiased in Dinov2WithRegistersModel
+        return "size_antialias" if h["registers"] else "size"
+    # facebookresearch/dinov2 hubconf: the reg backbones interpolate with antialias and no offset,
+    # the others with the 0.1 offset and no antialias.
+    return "size_antialias" if h["registers"] else "dino"
+
+
 def convert(inp, outfile, outtype, name=None, heads=None):
     raw, config, pre = read_checkpoint(inp)
-    tensors, kind = rename(raw, inp)
+    tensors, kind, family = rename(raw, inp)
     if kind == "hf" and config is None:
         raise ConvertError(f"{inp}: Hugging Face weights need their config.json beside them")
-    h = infer_hparams(tensors, inp, config if kind == "hf" else None, heads)
+    h = infer_hparams(tensors, inp, config if kind == "hf" else None, heads, family)
     check_tensors(tensors, h, inp)
-    p = preprocessing(kind, pre, h["image"])
+    p = preprocessing(kind, pre, h["image"], family)
     wtype, ftype, encode = OUTTYPES[outtype]
 
     kv = collections.OrderedDict()
@@ -557,9 +621,14 @@ def convert(inp, outfile, outtype, name=None, heads=None):
     kv["dino.attention.layer_norm_epsilon"] = float(h["eps"])
     kv["dino.patch_size"] = h["patch"]
     kv["dino.image_size"] = h["image"]
+    kv["dino.family"] = h["family"]
+    kv["dino.register_count"] = h["registers"]
+    kv["dino.position_interpolation"] = position_interpolation(kind, h)
     kv["dino.preprocess.resize"] = p["resize"]
     kv["dino.preprocess.resize_shortest_edge"] = p["shortest_edge"]
     kv["dino.preprocess.crop"] = p["crop"]
+    if p["crop"]:
+        kv["dino.preprocess.crop_rounding"] = p["crop_rounding"]
     kv["dino.preprocess.resample"] = p["resample"]
     kv["dino.preprocess.rescale_factor"] = float(p["rescale"])
     kv["dino.preprocess.image_mean"] = p["mean"]
@@ -569,8 +638,8 @@ def convert(inp, outfile, outtype, name=None, heads=None):
     order = list(expected_shapes(h))
     for name_ in order:
         a = np.ascontiguousarray(tensors[name_], dtype=np.float32)
-        if name_ in ("cls_embd", "pos_embd"):
-            a = a.reshape(a.shape[1:]) if name_ == "pos_embd" else a.reshape(-1)
+        if name_ in ("cls_embd", "pos_embd", "reg_embd"):
+            a = a.reshape(-1) if name_ == "cls_embd" else a.reshape(a.shape[1:])
         ne = list(reversed(a.shape))
         if is_linear_weight(name_):
             out.append((name_, ne, wtype, encode(a)))
@@ -598,8 +667,9 @@ def main(argv=None):
     except OSError as e:
         print(f"convert_gguf: error: {e}", file=sys.stderr)
         return 1
-    print(f"convert_gguf: wrote {a.outfile} ({a.outtype}; dim {h['dim']}, {h['depth']} blocks, "
-          f"{h['heads']} heads, patch {h['patch']}, image {h['image']}, eps {h['eps']:g})", file=sys.stderr)
+    print(f"convert_gguf: wrote {a.outfile} ({h['family']}, {a.outtype}; dim {h['dim']}, {h['depth']} blocks, "
+          f"{h['heads']} heads, patch {h['patch']}, image {h['image']}, {h['registers']} registers, "
+          f"eps {h['eps']:g})", file=sys.stderr)
     return 0
 
 

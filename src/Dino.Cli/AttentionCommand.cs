@@ -42,7 +42,7 @@ internal static class AttentionCommand
         Shared.RefuseOutputOverInput(output, new[] { imagePath, modelPath });
         if (!(mass > 0 && mass <= 1)) throw new UsageException("--mass must be in (0, 1]");  // (NaN too)
         using var dino = Shared.Open(modelPath, threads);
-        int size = sizeOption ?? dino.Info.ImageSize;
+        int size = sizeOption ?? dino.Info.InputSize;
         if (size < dino.Info.PatchSize || size % dino.Info.PatchSize != 0) throw new UsageException($"--size must be a multiple of {dino.Info.PatchSize}");
         var recipe = dino.DefaultPreprocessing with { Resize = size, ResizeShortestEdge = false, Crop = 0 };
         var tensor = dino.Preprocess(imagePath, recipe);

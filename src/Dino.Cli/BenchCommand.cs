@@ -38,7 +38,7 @@ internal static class BenchCommand
         var load = Stopwatch.StartNew();
         using var dino = Shared.Open(modelPath, threads, batch, attention);
         double loadMs = load.Elapsed.TotalMilliseconds;
-        int s = size ?? dino.Info.ImageSize;
+        int s = size ?? dino.Info.InputSize;
         if (s % dino.Info.PatchSize != 0) throw new UsageException($"--size must be a multiple of {dino.Info.PatchSize}");
         var inputs = Probes.Make(batch, s);
         dino.EmbedBatch(inputs, cancellationToken: ct);  // warm-up: builds and allocates the graph

@@ -48,7 +48,15 @@ internal static class InfoCommand
         }
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine($"model        {i.Name} ({path}, {fileBytes / 1e6:F1} MB)");
-        Console.WriteLine($"architecture ViT: width {i.EmbeddingLength}, {i.BlockCount} blocks, {i.HeadCount} heads, MLP {i.FeedForwardLength}, patch {i.PatchSize}, native size {i.ImageSize}");
+        string family = i.Family == "dinov2" ? "DINOv2" : "DINO";
+        string positions = i.PositionInterpolation switch
+        {
+            PositionInterpolation.Size => "bicubic to size",
+            PositionInterpolation.SizeAntialias => "antialiased bicubic to size",
+            _ => "bicubic, DINO's scale factors",
+        };
+        Console.WriteLine($"architecture {family} ViT: width {i.EmbeddingLength}, {i.BlockCount} blocks, {i.HeadCount} heads, MLP {i.FeedForwardLength}, patch {i.PatchSize}{(i.RegisterCount > 0 ? $", {i.RegisterCount} registers" : "")}");
+        Console.WriteLine($"input        {i.InputSize}x{i.InputSize} by default; position grid for {i.ImageSize}x{i.ImageSize}, interpolated for other sizes ({positions})");
         Console.WriteLine($"parameters   {i.ParameterCount:N0} ({i.WeightBytes / 1e6:F1} MB in memory)");
         Console.WriteLine($"weights      {i.WeightType} (linear layers); LayerNorm eps {i.LayerNormEps.ToString("G", inv)}");
         Console.WriteLine($"kernels      {i.Kernels}");

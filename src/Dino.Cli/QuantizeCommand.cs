@@ -63,9 +63,9 @@ internal static class QuantizeCommand
         using var before = Shared.Open(input, threads);
         // Calibration and probe images as 'embed' takes inputs: a bad one is skipped, said and counted.
         var failed = new List<string>();
-        // Calibration runs at the model's own square size: its preprocessing, squared if it would not be.
+        // Calibration runs at the size the model is used at (its preprocessing's), squared if it would not be.
         var pp = before.DefaultPreprocessing;
-        int size = before.Info.ImageSize;
+        int size = before.Info.InputSize;
         bool square = pp.Crop == size || (pp.Crop == 0 && pp.Resize == size && !pp.ResizeShortestEdge);
         var found = Inputs.Expand(calibratePaths, allowNpy: false, failed);
         var chosen = Spread(found, calibrateMax);  // only these are decoded: 2000 files cost no more than 64
@@ -103,7 +103,7 @@ internal static class QuantizeCommand
 
         var probeImages = Read(before, Inputs.Expand(probePaths, allowNpy: false, failed), failed, pp);
         string probeNote = probePaths.Length > 0 ? "probe image(s)" : calibration.Count > 0 ? "calibration image(s)" : "built-in pattern(s)";
-        if (probePaths.Length == 0) probeImages = calibration.Count > 0 ? calibration : Probes.Make(4, before.Info.ImageSize).ToList();
+        if (probePaths.Length == 0) probeImages = calibration.Count > 0 ? calibration : Probes.Make(4, before.Info.InputSize).ToList();
         if (probeImages.Count == 0)
         {
             Console.Error.WriteLine($"dino: no probe image could be read ({failed.Count} failed): no drift report");

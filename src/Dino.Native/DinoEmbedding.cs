@@ -4,8 +4,10 @@ namespace Dino;
 public sealed class DinoEmbedding
 {
     internal DinoEmbedding(float[] embedding, int tokenCount, int gridHeight, int gridWidth, int heads,
-                           float[]? tokens, float[]? attention, float[]? intermediate, int intermediateCount)
+                           float[]? tokens, float[]? attention, float[]? intermediate, int intermediateCount,
+                           float[]? registers = null)
     {
+        Registers = registers;
         Embedding = embedding;
         TokenCount = tokenCount;
         GridHeight = gridHeight;
@@ -44,6 +46,10 @@ public sealed class DinoEmbedding
     /// <summary>Last-n block outputs [n, TokenCount, Dimensions], oldest first, when requested.</summary>
     public float[]? Intermediate { get; }
 
+    /// <summary>The register tokens [registers, Dimensions] after the final LayerNorm (DINOv2 with registers), when
+    /// requested (<see cref="EmbedOptions.Registers"/>). They are not among <see cref="Tokens"/>.</summary>
+    public float[]? Registers { get; }
+
     /// <summary>How many block outputs <see cref="Intermediate"/> holds.</summary>
     public int IntermediateLayerCount { get; }
 
@@ -69,6 +75,7 @@ public sealed class DinoEmbedding
         if (Attention != null)
             outputs.Add($"attention ({HeadCount} heads, {(Attention.Length / (HeadCount * TokenCount) == 1 ? "CLS row" : "full")})");
         if (Intermediate != null) outputs.Add($"{IntermediateLayerCount} intermediate layers");
+        if (Registers != null) outputs.Add($"{Registers.Length / Dimensions} registers");
         return $"DinoEmbedding: {Dimensions} dims, {TokenCount} tokens ({GridHeight}x{GridWidth} patches), " +
                $"outputs: {(outputs.Count > 0 ? string.Join(", ", outputs) : "CLS only")}";
     }

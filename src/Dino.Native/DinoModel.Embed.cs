@@ -109,7 +109,7 @@ public sealed partial class DinoModel
     private EmbedOptions Checked(EmbedOptions? options)
     {
         options ??= new EmbedOptions();
-        options.Validate(Info.BlockCount);
+        options.Validate(Info.BlockCount, Info.RegisterCount);
         return options;
     }
 
@@ -251,11 +251,13 @@ public sealed partial class DinoModel
         var tokens = o.Tokens ? new float[checked((long)n * T * D)] : null;
         var attention = o.Attention != AttentionOutput.None ? new float[checked((long)n * H * Q * T)] : null;
         var intermediate = K > 0 ? new float[checked((long)n * K * T * D)] : null;
+        int R = Info.RegisterCount;
+        var registers = o.Registers ? new float[checked((long)n * R * D)] : null;
 
         var buffers = new ComputeBuffers
         {
             Cls = cls, Tokens = tokens, Attention = attention, AttentionFull = o.Attention == AttentionOutput.Full,
-            Intermediate = intermediate, IntermediateLayers = K,
+            Intermediate = intermediate, IntermediateLayers = K, Registers = registers,
         };
         ContextHandle ctx = context ?? _pool.Rent();
         try
@@ -275,7 +277,8 @@ public sealed partial class DinoModel
                 cls.AsSpan(i * D, D).ToArray(), T, gh, gw, H,
                 tokens?.AsSpan(i * T * D, T * D).ToArray(),
                 attention?.AsSpan(i * H * Q * T, H * Q * T).ToArray(),
-                intermediate?.AsSpan(i * K * T * D, K * T * D).ToArray(), K);
+                intermediate?.AsSpan(i * K * T * D, K * T * D).ToArray(), K,
+                registers?.AsSpan(i * R * D, R * D).ToArray());
         }
         return results;
     }

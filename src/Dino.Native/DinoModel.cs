@@ -39,12 +39,19 @@ public sealed partial class DinoModel : IDisposable
             Info = new DinoModelInfo(
                 NativeMethods.Utf8(i.Name) ?? "", NativeMethods.Utf8(i.WeightType) ?? "", i.EmbeddingLength, i.BlockCount,
                 i.HeadCount, i.FeedForwardLength, i.PatchSize, i.ImageSize, i.LayerNormEps, i.ParameterCount, i.WeightBytes,
-                NativeMethods.Utf8(i.Kernels) ?? "", NativeMethods.Utf8(i.Quantization) ?? "");
+                NativeMethods.Utf8(i.Kernels) ?? "", NativeMethods.Utf8(i.Quantization) ?? "")
+            {
+                Family = NativeMethods.Utf8(i.Family) ?? "",
+                RegisterCount = i.RegisterCount,
+                PositionInterpolation = (PositionInterpolation)i.PositionInterpolation,
+                InputSize = i.InputSize,
+            };
             DefaultPreprocessing = new PreprocessOptions
             {
                 Resize = i.PreprocessResize,
                 ResizeShortestEdge = i.PreprocessResizeShortestEdge != 0,
                 Crop = i.PreprocessCrop,
+                CropRounding = i.PreprocessCropRoundDown != 0 ? CenterCropRounding.Down : CenterCropRounding.HalfToEven,
                 Resample = i.PreprocessResample == 1 ? ResampleFilter.Bicubic : ResampleFilter.Bilinear,
                 RescaleFactor = i.PreprocessRescale,
                 Mean = new[] { i.PreprocessMean[0], i.PreprocessMean[1], i.PreprocessMean[2] },

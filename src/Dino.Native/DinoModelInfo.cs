@@ -21,4 +21,19 @@ namespace Dino;
 public sealed record DinoModelInfo(
     string Name, string WeightType, int EmbeddingLength, int BlockCount, int HeadCount, int FeedForwardLength,
     int PatchSize, int ImageSize, float LayerNormEps, long ParameterCount, long WeightBytes, string Kernels,
-    string Quantization);
+    string Quantization)
+{
+    /// <summary>"dino" (DINO ViT) or "dinov2" (DINOv2: LayerScale, and registers where <see cref="RegisterCount"/> &gt; 0).</summary>
+    public string Family { get; init; } = "dino";
+
+    /// <summary>Register tokens (4 in DINOv2 with registers; 0 otherwise). They are not among the tokens of the outputs:
+    /// <see cref="EmbedOptions.Registers"/> returns them.</summary>
+    public int RegisterCount { get; init; }
+
+    /// <summary>How the model's reference resamples its position grid for other sizes (never <see cref="PositionInterpolation.Model"/>).</summary>
+    public PositionInterpolation PositionInterpolation { get; init; }
+
+    /// <summary>The size the default preprocessing yields (224 for DINO and DINOv2); <see cref="ImageSize"/> is the
+    /// position grid's native size (518 for DINOv2).</summary>
+    public int InputSize { get; init; }
+}

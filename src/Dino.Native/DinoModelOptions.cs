@@ -13,7 +13,7 @@ public sealed record DinoModelOptions
     public AttentionKernel Attention { get; init; } = AttentionKernel.Auto;
 
     /// <summary>Position-embedding resampling for non-native sizes.</summary>
-    public PositionInterpolation PositionInterpolation { get; init; } = PositionInterpolation.Dino;
+    public PositionInterpolation PositionInterpolation { get; init; } = PositionInterpolation.Model;
 
     /// <summary>
     /// Compute contexts kept for reuse between calls (default: the core count). Each concurrent call

@@ -17,6 +17,10 @@ public sealed record PreprocessOptions
     /// <summary>Center crop size after the resize (0 = no crop).</summary>
     public int Crop { get; init; }
 
+    /// <summary>Where the center crop starts when its margin is odd: torchvision's rounding, or transformers' (a pixel
+    /// to the left or top of it, one image in four).</summary>
+    public CenterCropRounding CropRounding { get; init; }
+
     /// <summary>The resampling filter.</summary>
     public ResampleFilter Resample { get; init; } = ResampleFilter.Bilinear;
 
@@ -40,7 +44,7 @@ public sealed record PreprocessOptions
     public override string ToString()
     {
         static string List(IReadOnlyList<float>? v) => v is null ? "null" : "[" + string.Join(", ", v.Select(x => x.ToString("R", System.Globalization.CultureInfo.InvariantCulture))) + "]";
-        return $"PreprocessOptions {{ Resize = {Resize}, ResizeShortestEdge = {ResizeShortestEdge}, Crop = {Crop}, Resample = {Resample}, " +
+        return $"PreprocessOptions {{ Resize = {Resize}, ResizeShortestEdge = {ResizeShortestEdge}, Crop = {Crop}, {(CropRounding == CenterCropRounding.Down ? "CropRounding = Down, " : "")}Resample = {Resample}, " +
                $"RescaleFactor = {RescaleFactor.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}, Mean = {List(Mean)}, Std = {List(Std)} }}";
     }
 

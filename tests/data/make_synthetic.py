@@ -10,6 +10,12 @@ formats but deterministic pseudo-random values:
   OUT/<cfg>-hf-bin/        the same with pytorch_model.bin (torch zip pickle,
                            including the unused pooler that ViTModel saves)
   OUT/<cfg>-dino.pth       original DINO state dict (blocks.N.attn.qkv, ...)
+  OUT/<v2cfg>-hf/          DINOv2 in Hugging Face layout (Dinov2Model, or
+                           Dinov2WithRegistersModel with registers):
+                           config.json, preprocessor_config.json (BitImageProcessor),
+                           model.safetensors
+  OUT/<v2cfg>-dinov2.pth   the same weights as facebookresearch/dinov2 saves a
+                           backbone (blocks.N.ls1.gamma, register_tokens, ...)
   OUT/inputs/*.npy         preprocessed NCHW float32 test inputs
 
 Both layouts of one config hold the same weights (qkv = cat(q, k, v)).  The
@@ -46,6 +52,15 @@ CONFIGS = {
     "micro": dict(dim=32, depth=1, heads=2, mlp=32, patch=2, image=4),
 }
 
+# DINOv2 (LayerScale, patch 14, a 37 x 37 position grid for 518 px; registers optional).
+V2_CONFIGS = {
+    # The real facebook/dinov2-small and dinov2-with-registers-small shapes.
+    "v2s14": dict(dim=384, depth=12, heads=6, mlp=1536, patch=14, image=518, registers=0),
+    "v2s14reg": dict(dim=384, depth=12, heads=6, mlp=1536, patch=14, image=518, registers=4),
+    # Tiny, for emulated CPUs: 5 x 5 position grid, 2 registers.
+    "v2tiny": dict(dim=64, depth=2, heads=2, mlp=256, patch=14, image=70, registers=2),
+}
+
 
 # --- deterministic values -----------------------------------------------------
 
@@ -72,32 +87,32 @@ def sym(name, shape, std):
     return uniform(name, shape, -a, a)
 
 
-def canonical_weights(c):
-    """One set of weights in the original DINO naming (fused qkv)."""
+def canonical_weights(c, seed=""):
+    """One set of weights in the original DINO naming (fused qkv); seed prefixes every value's name."""
     d, f, p = c["dim"], c["mlp"], c["patch"]
     g = c["image"] // p
     w = collections.OrderedDict()
-    w["cls_token"] = sym("cls", (1, 1, d), 0.5)
-    w["pos_embed"] = sym("pos", (1, 1 + g * g, d), 0.2)
-    w["patch_embed.proj.weight"] = sym("patch.w", (d, 3, p, p), 0.05)
-    w["patch_embed.proj.bias"] = sym("patch.b", (d,), 0.1)
+    w["cls_token"] = sym(seed + "cls", (1, 1, d), 0.5)
+    w["pos_embed"] = sym(seed + "pos", (1, 1 + g * g, d), 0.2)
+    w["patch_embed.proj.weight"] = sym(seed + "patch.w", (d, 3, p, p), 0.05)
+    w["patch_embed.proj.bias"] = sym(seed + "patch.b", (d,), 0.1)
     for i in range(c["depth"]):
         b = f"blocks.{i}."
         # Non-trivial LayerNorm affine parameters, so eps and gamma/beta matter.
-        w[b + "norm1.weight"] = uniform(b + "n1w", (d,), 0.7, 1.3)
-        w[b + "norm1.bias"] = sym(b + "n1b", (d,), 0.1)
-        w[b + "attn.qkv.weight"] = sym(b + "qkv.w", (3 * d, d), 0.06)
-        w[b + "attn.qkv.bias"] = sym(b + "qkv.b", (3 * d,), 0.05)
-        w[b + "attn.proj.weight"] = sym(b + "proj.w", (d, d), 0.03)
-        w[b + "attn.proj.bias"] = sym(b + "proj.b", (d,), 0.02)
-        w[b + "norm2.weight"] = uniform(b + "n2w", (d,), 0.7, 1.3)
-        w[b + "norm2.bias"] = sym(b + "n2b", (d,), 0.1)
-        w[b + "mlp.fc1.weight"] = sym(b + "fc1.w", (f, d), 0.04)
-        w[b + "mlp.fc1.bias"] = sym(b + "fc1.b", (f,), 0.05)
-        w[b + "mlp.fc2.weight"] = sym(b + "fc2.w", (d, f), 0.02)
-        w[b + "mlp.fc2.bias"] = sym(b + "fc2.b", (d,), 0.02)
-    w["norm.weight"] = uniform("nw", (d,), 0.7, 1.3)
-    w["norm.bias"] = sym("nb", (d,), 0.1)
+        w[b + "norm1.weight"] = uniform(seed + b + "n1w", (d,), 0.7, 1.3)
+        w[b + "norm1.bias"] = sym(seed + b + "n1b", (d,), 0.1)
+        w[b + "attn.qkv.weight"] = sym(seed + b + "qkv.w", (3 * d, d), 0.06)
+        w[b + "attn.qkv.bias"] = sym(seed + b + "qkv.b", (3 * d,), 0.05)
+        w[b + "attn.proj.weight"] = sym(seed + b + "proj.w", (d, d), 0.03)
+        w[b + "attn.proj.bias"] = sym(seed + b + "proj.b", (d,), 0.02)
+        w[b + "norm2.weight"] = uniform(seed + b + "n2w", (d,), 0.7, 1.3)
+        w[b + "norm2.bias"] = sym(seed + b + "n2b", (d,), 0.1)
+        w[b + "mlp.fc1.weight"] = sym(seed + b + "fc1.w", (f, d), 0.04)
+        w[b + "mlp.fc1.bias"] = sym(seed + b + "fc1.b", (f,), 0.05)
+        w[b + "mlp.fc2.weight"] = sym(seed + b + "fc2.w", (d, f), 0.02)
+        w[b + "mlp.fc2.bias"] = sym(seed + b + "fc2.b", (d,), 0.02)
+    w["norm.weight"] = uniform(seed + "nw", (d,), 0.7, 1.3)
+    w["norm.bias"] = sym(seed + "nb", (d,), 0.1)
     return w
 
 
@@ -130,6 +145,57 @@ def hf_weights(c, dino, with_pooler):
     if with_pooler:
         w["pooler.dense.weight"] = sym("pool.w", (d, d), 0.02)
         w["pooler.dense.bias"] = sym("pool.b", (d,), 0.02)
+    return w
+
+
+def dinov2_weights(c, name):
+    """DINOv2 weights in facebookresearch/dinov2 naming (vision_transformer.py DinoVisionTransformer:
+    fused qkv, LayerScale ls1/ls2, register_tokens after CLS, an unused mask_token)."""
+    d = c["dim"]
+    w = collections.OrderedDict()
+    w.update(canonical_weights(c, seed=name + "."))  # the same structure, values of this config's own
+    w["mask_token"] = np.zeros((1, d), np.float32)
+    if c["registers"]:
+        w["register_tokens"] = sym(f"{name}.reg", (1, c["registers"], d), 0.5)
+    for i in range(c["depth"]):
+        b = f"blocks.{i}."
+        # LayerScale: trained values are far from 1 (the init is 1e-5), so they must matter here.
+        w[b + "ls1.gamma"] = uniform(f"{name}.{b}ls1", (d,), 0.05, 0.6)
+        w[b + "ls2.gamma"] = uniform(f"{name}.{b}ls2", (d,), 0.05, 0.6)
+    return w
+
+
+def dinov2_hf_weights(c, v2):
+    """The same weights in transformers' Dinov2Model / Dinov2WithRegistersModel naming."""
+    d = c["dim"]
+    w = collections.OrderedDict()
+    w["embeddings.cls_token"] = v2["cls_token"]
+    w["embeddings.mask_token"] = v2["mask_token"]
+    if "register_tokens" in v2:
+        w["embeddings.register_tokens"] = v2["register_tokens"]
+    w["embeddings.position_embeddings"] = v2["pos_embed"]
+    w["embeddings.patch_embeddings.projection.weight"] = v2["patch_embed.proj.weight"]
+    w["embeddings.patch_embeddings.projection.bias"] = v2["patch_embed.proj.bias"]
+    for i in range(c["depth"]):
+        s, h = f"blocks.{i}.", f"encoder.layer.{i}."
+        w[h + "norm1.weight"] = v2[s + "norm1.weight"]
+        w[h + "norm1.bias"] = v2[s + "norm1.bias"]
+        qkv_w, qkv_b = v2[s + "attn.qkv.weight"], v2[s + "attn.qkv.bias"]
+        for j, part in enumerate(("query", "key", "value")):
+            w[h + f"attention.attention.{part}.weight"] = qkv_w[j * d:(j + 1) * d].copy()
+            w[h + f"attention.attention.{part}.bias"] = qkv_b[j * d:(j + 1) * d].copy()
+        w[h + "attention.output.dense.weight"] = v2[s + "attn.proj.weight"]
+        w[h + "attention.output.dense.bias"] = v2[s + "attn.proj.bias"]
+        w[h + "layer_scale1.lambda1"] = v2[s + "ls1.gamma"]
+        w[h + "norm2.weight"] = v2[s + "norm2.weight"]
+        w[h + "norm2.bias"] = v2[s + "norm2.bias"]
+        w[h + "mlp.fc1.weight"] = v2[s + "mlp.fc1.weight"]
+        w[h + "mlp.fc1.bias"] = v2[s + "mlp.fc1.bias"]
+        w[h + "mlp.fc2.weight"] = v2[s + "mlp.fc2.weight"]
+        w[h + "mlp.fc2.bias"] = v2[s + "mlp.fc2.bias"]
+        w[h + "layer_scale2.lambda1"] = v2[s + "ls2.gamma"]
+    w["layernorm.weight"] = v2["norm.weight"]
+    w["layernorm.bias"] = v2["norm.bias"]
     return w
 
 
@@ -236,6 +302,46 @@ def hf_config(c):
     }
 
 
+def dinov2_hf_config(c):
+    """config.json as published with facebook/dinov2-small (registers: dinov2-with-registers-small)."""
+    cfg = {
+        "architectures": ["Dinov2Model"],
+        "attention_probs_dropout_prob": 0.0,
+        "drop_path_rate": 0.0,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.0,
+        "hidden_size": c["dim"],
+        "image_size": c["image"],
+        "initializer_range": 0.02,
+        "layer_norm_eps": 1e-06,
+        "layerscale_value": 1.0,
+        "mlp_ratio": c["mlp"] // c["dim"],
+        "model_type": "dinov2",
+        "num_attention_heads": c["heads"],
+        "num_channels": 3,
+        "num_hidden_layers": c["depth"],
+        "patch_size": c["patch"],
+        "qkv_bias": True,
+        "torch_dtype": "float32",
+        "use_swiglu_ffn": False,
+    }
+    if c["registers"]:
+        stages = ["stem"] + [f"stage{i + 1}" for i in range(c["depth"])]
+        cfg.update({"architectures": ["Dinov2WithRegistersModel"], "model_type": "dinov2_with_registers",
+                    "num_register_tokens": c["registers"], "out_features": [stages[-1]],
+                    "out_indices": [c["depth"]], "stage_names": stages})
+    return cfg
+
+
+DINOV2_PREPROCESSOR = {  # BitImageProcessor, as published with every facebook/dinov2-* model
+    "crop_pct": 0.875, "crop_size": {"height": 224, "width": 224}, "do_center_crop": True,
+    "do_convert_rgb": True, "do_normalize": True, "do_rescale": True, "do_resize": True,
+    "image_mean": [0.485, 0.456, 0.406], "image_processor_type": "BitImageProcessor",
+    "image_std": [0.229, 0.224, 0.225], "resample": 3, "rescale_factor": 0.00392156862745098,
+    "size": {"shortest_edge": 256},
+}
+
+
 def hf_preprocessor(c, legacy):
     if legacy:  # the file as published with facebook/dino-vits8
         return {"do_normalize": True, "do_resize": True, "feature_extractor_type": "ViTFeatureExtractor",
@@ -265,6 +371,19 @@ def write_checkpoints(out, cfg_name):
             write_safetensors(os.path.join(d, "model.safetensors"), w)
 
 
+def write_dinov2_checkpoints(out, cfg_name):
+    c = V2_CONFIGS[cfg_name]
+    v2 = dinov2_weights(c, cfg_name)
+    write_torch_zip(os.path.join(out, f"{cfg_name}-dinov2.pth"), v2)
+    d = os.path.join(out, f"{cfg_name}-hf")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(dinov2_hf_config(c), f, indent=2)
+    with open(os.path.join(d, "preprocessor_config.json"), "w") as f:
+        json.dump(DINOV2_PREPROCESSOR, f, indent=2)
+    write_safetensors(os.path.join(d, "model.safetensors"), dinov2_hf_weights(c, v2))
+
+
 # Test inputs: already-normalized NCHW tensors (the engine's input), smooth
 # structure plus noise so that attention and interpolation see real variation.
 INPUTS = {
@@ -272,6 +391,8 @@ INPUTS = {
     "vits8-160x240": (1, 160, 240),
     "tiny-32x2": (2, 32, 32),
     "tiny-48x24": (1, 48, 24),
+    "v2-168x252": (1, 168, 252),
+    "v2tiny-56x42": (2, 56, 42),
 }
 
 
@@ -305,6 +426,12 @@ def digest(out):
             m.update(k.encode())
             m.update(np.ascontiguousarray(v, "<f4").tobytes())
         h[name] = m.hexdigest()
+    for name in sorted(V2_CONFIGS):
+        m = hashlib.sha256()
+        for k, v in dinov2_weights(V2_CONFIGS[name], name).items():
+            m.update(k.encode())
+            m.update(np.ascontiguousarray(v, "<f4").tobytes())
+        h[name] = m.hexdigest()
     for name in sorted(INPUTS):
         h["input:" + name] = hashlib.sha256(make_input(name, INPUTS[name]).astype("<f4").tobytes()).hexdigest()
     return h
@@ -313,11 +440,11 @@ def digest(out):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", help="output directory")
-    ap.add_argument("--config", choices=sorted(CONFIGS) + ["all"], default="all")
+    ap.add_argument("--config", choices=sorted(CONFIGS) + sorted(V2_CONFIGS) + ["all"], default="all")
     a = ap.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
-    for name in (sorted(CONFIGS) if a.config == "all" else [a.config]):
-        write_checkpoints(a.out, name)
+    for name in (sorted(CONFIGS) + sorted(V2_CONFIGS) if a.config == "all" else [a.config]):
+        (write_dinov2_checkpoints if name in V2_CONFIGS else write_checkpoints)(a.out, name)
         print(f"make_synthetic: wrote {name} checkpoints to {a.out}", file=sys.stderr)
     write_inputs(a.out)
     with open(os.path.join(a.out, "digest.json"), "w") as f:

@@ -6,6 +6,9 @@
     vits8-hf-f32.gguf, vits8-hf-bin-f32.gguf  Hugging Face layout, eps 1e-12
     tiny-hf-f32.gguf, tiny-dino-{f32,q8_0,q4_0}.gguf
     deep-f32.gguf                         the deepest model the loader accepts (256 blocks), tiny widths
+    v2s14-hf-f32.gguf, v2s14reg-hf-{f32,q8_0}.gguf   DINOv2 ViT-S/14 (Hugging Face), with registers
+    v2s14-dinov2-f32.gguf, v2s14reg-dinov2-f32.gguf original dinov2_vits14 / _reg4 layouts
+    v2tiny-hf-{f32,q8_0}.gguf, v2tiny-dinov2-f32.gguf  tiny DINOv2 with 2 registers
 
 and checks that the synthetic weights are the ones the committed reference
 outputs (tests/reference) were made from.
@@ -38,6 +41,11 @@ def main():
     jobs += [("vits8-hf", "vits8-hf", "f32", None), ("vits8-hf-bin", "vits8-hf-bin", "f32", None),
              ("tiny-hf", "tiny-hf", "f32", None)]
     jobs += [("tiny-dino.pth", "tiny-dino", t, 2) for t in ("f32", "q8_0", "q4_0")]
+    jobs += [("v2s14-hf", "v2s14-hf", "f32", None), ("v2s14-dinov2.pth", "v2s14-dinov2", "f32", None),
+             ("v2s14reg-hf", "v2s14reg-hf", "f32", None), ("v2s14reg-hf", "v2s14reg-hf", "q8_0", None),
+             ("v2s14reg-dinov2.pth", "v2s14reg-dinov2", "f32", None),
+             ("v2tiny-hf", "v2tiny-hf", "f32", None), ("v2tiny-hf", "v2tiny-hf", "q8_0", None),
+             ("v2tiny-dinov2.pth", "v2tiny-dinov2", "f32", 2)]
     for src, name, t, heads in jobs:
         dst = os.path.join(out, f"{name}-{t}.gguf")
         convert_gguf.convert(os.path.join(out, src), dst, t, name=name, heads=heads)

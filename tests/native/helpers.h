@@ -45,7 +45,7 @@ inline const dino_model * shared_model(const std::string & file) {
     return it->second.get();
 }
 
-inline context_ptr make_context(const dino_model * m, int threads = 2, int pos_interp = DINO_POS_INTERP_DINO,
+inline context_ptr make_context(const dino_model * m, int threads = 2, int pos_interp = DINO_POS_INTERP_MODEL,
                                 int attention_kernel = DINO_ATTENTION_AUTO) {
     dino_context_params p = dino_context_default_params();
     p.n_threads = threads;
@@ -64,8 +64,8 @@ inline dino_model_info info_of(const dino_model * m) {
 
 // One call's results, sized from the model and the request.
 struct result {
-    std::vector<float> tokens, cls, attention, intermediate;
-    int64_t T = 0, D = 0;
+    std::vector<float> tokens, cls, attention, intermediate, registers;
+    int64_t T = 0, D = 0, R = 0;
 };
 
 struct request {
@@ -79,6 +79,7 @@ inline result run(dino_context * ctx, const dino_model * m, const float * pixels
     result r;
     r.T = dino_model_token_count(m, h, w);
     r.D = i.embedding_length;
+    r.R = i.register_count;
     r.tokens.resize(size_t(n * r.T * r.D));
     r.cls.resize(size_t(n * r.D));
     dino_outputs o = dino_outputs_default();
@@ -86,6 +87,11 @@ inline result run(dino_context * ctx, const dino_model * m, const float * pixels
     o.tokens_capacity = r.tokens.size();
     o.cls = r.cls.data();
     o.cls_capacity = r.cls.size();
+    if (r.R > 0) {
+        r.registers.resize(size_t(n * r.R * r.D));
+        o.registers = r.registers.data();
+        o.registers_capacity = r.registers.size();
+    }
     if (rq.attention) {
         r.attention.resize(size_t(n * i.head_count * (rq.attention_full ? r.T : 1) * r.T));
         o.attention = r.attention.data();

@@ -200,3 +200,152 @@ TEST(Batch, SixSmallImagesInTwoGraphsEqualSingleRuns) {
     report("6 images at 112 in 2 graphs vs single runs, max abs diff", worst);
     EXPECT_EQ(worst, 0.0);
 }
+
+// ---- DINOv2 --------------------------------------------------------------------------
+
+namespace {
+
+// Rows of a reference last_hidden_state [S, D] with R registers after CLS: the tokens the outputs
+// carry (CLS, then the patches) and the registers.
+std::vector<float> without_registers(const float * hidden, int64_t S, int64_t R, int64_t D) {
+    std::vector<float> v(hidden, hidden + D);
+    v.insert(v.end(), hidden + (1 + R) * D, hidden + S * D);
+    return v;
+}
+
+constexpr double kDinov2ClsMaxAbs = 1e-4;  // issue 27: CLS max abs against PyTorch
+
+}  // namespace
+
+TEST(Parity, Dinov2HuggingFaceAt224AndNonSquare) {
+    const dino_model * m = shared_model("v2s14-hf-f32.gguf");
+    ASSERT_NE(m, nullptr);
+    const dino_model_info i = info_of(m);
+    EXPECT_STREQ(i.family, "dinov2");
+    EXPECT_EQ(i.patch_size, 14);
+    EXPECT_EQ(i.image_size, 518);
+    EXPECT_EQ(i.input_size, 224);
+    EXPECT_EQ(i.register_count, 0);
+    EXPECT_EQ(i.position_interpolation, DINO_POS_INTERP_SIZE);
+    EXPECT_FLOAT_EQ(i.layer_norm_eps, 1e-6f);
+    auto ctx = make_context(m);
+    const input in = load_input("vits8-224x3");
+    const result r = run(ctx.get(), m, in.a.data.data(), in.n, in.h, in.w);
+    ASSERT_EQ(r.T, 257);
+    expect_close("dinov2-small layout 224 CLS", r.cls.data(), read_npy(ref_path("v2s14_hf_224_cls")).data.data(), 3, 384,
+                 kClsCosine, kDinov2ClsMaxAbs);
+    expect_close("dinov2-small layout 224 last_hidden_state[0]", r.tokens.data(),
+                 read_npy(ref_path("v2s14_hf_224_tokens0")).data.data(), 257, 384, 0.9999, kMaxAbs);
+
+    const input wide = load_input("v2-168x252");
+    const result w = run(ctx.get(), m, wide.a.data.data(), 1, wide.h, wide.w);
+    ASSERT_EQ(w.T, 1 + 12 * 18);
+    const npy_array ref = read_npy(ref_path("v2s14_hf_168x252_tokens0"));
+    expect_close("dinov2-small layout 168x252 CLS", w.cls.data(), ref.data.data(), 1, 384, kClsCosine, kDinov2ClsMaxAbs);
+    expect_close("dinov2-small layout 168x252 last_hidden_state", w.tokens.data(), ref.data.data(), 217, 384, 0.9999, kMaxAbs);
+}
+
+// The original dinov2_vits14 layout interpolates with DINO's scale factors: a different result.
+TEST(Parity, Dinov2OriginalLayoutInterpolatesWithTheOffset) {
+    const dino_model * m = shared_model("v2s14-dinov2-f32.gguf");
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(info_of(m).position_interpolation, DINO_POS_INTERP_DINO);
+    auto ctx = make_context(m);
+    const input in = load_input("vits8-224x3");
+    const result r = run(ctx.get(), m, in.a.data.data(), in.n, in.h, in.w);
+    const npy_array want = read_npy(ref_path("v2s14_dinov2_224_cls"));
+    expect_close("dinov2_vits14 layout 224 CLS", r.cls.data(), want.data.data(), 3, 384, kClsCosine, kDinov2ClsMaxAbs);
+    const npy_array hf = read_npy(ref_path("v2s14_hf_224_cls"));  // the other interpolation really differs
+    EXPECT_GT(max_abs_diff(want.data.data(), hf.data.data(), 3 * 384), 1e-2);
+}
+
+TEST(Parity, Dinov2WithRegistersEveryOutput) {
+    const dino_model * m = shared_model("v2s14reg-hf-f32.gguf");
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(info_of(m).register_count, 4);
+    EXPECT_EQ(info_of(m).position_interpolation, DINO_POS_INTERP_SIZE_ANTIALIAS);
+    auto ctx = make_context(m);
+    const input in = load_input("vits8-224x3");
+    const result r = run(ctx.get(), m, in.a.data.data(), in.n, in.h, in.w, {true, false, 0});
+    ASSERT_EQ(r.T, 257);
+    expect_close("dinov2-with-registers-small layout 224 CLS", r.cls.data(), read_npy(ref_path("v2s14reg_hf_224_cls")).data.data(),
+                 3, 384, kClsCosine, kDinov2ClsMaxAbs);
+    const npy_array hidden = read_npy(ref_path("v2s14reg_hf_224_hidden0"));  // [261, 384]
+    expect_close("with registers 224 tokens[0] (no registers)", r.tokens.data(),
+                 without_registers(hidden.data.data(), 261, 4, 384).data(), 257, 384, 0.9999, kMaxAbs);
+    expect_close("with registers 224 registers[0]", r.registers.data(), hidden.data.data() + 384, 4, 384, 0.9999, kMaxAbs);
+    // The CLS query's attention over CLS and the patches: the registers' columns left out.
+    const npy_array attn = read_npy(ref_path("v2s14reg_hf_224_attn_cls"));  // [3, 6, 261]
+    std::vector<float> want;
+    for (int row = 0; row < 3 * 6; ++row) {
+        const std::vector<float> v = without_registers(attn.data.data() + row * 261, 261, 4, 1);
+        want.insert(want.end(), v.begin(), v.end());
+    }
+    ASSERT_EQ(r.attention.size(), want.size());
+    expect_close("with registers 224 attention (CLS query, no registers)", r.attention.data(), want.data(), 3 * 6, 257, 0.9999, 1e-5);
+
+    const input wide = load_input("v2-168x252");  // antialiased interpolation of the 37 x 37 grid to 12 x 18
+    const result w = run(ctx.get(), m, wide.a.data.data(), 1, wide.h, wide.w);
+    const npy_array wh = read_npy(ref_path("v2s14reg_hf_168x252_hidden0"));  // [221, 384]
+    expect_close("with registers 168x252 CLS", w.cls.data(), wh.data.data(), 1, 384, kClsCosine, kDinov2ClsMaxAbs);
+    expect_close("with registers 168x252 tokens", w.tokens.data(), without_registers(wh.data.data(), 221, 4, 384).data(), 217,
+                 384, 0.9999, kMaxAbs);
+}
+
+TEST(Parity, Dinov2Reg4OriginalLayout) {
+    const dino_model * m = shared_model("v2s14reg-dinov2-f32.gguf");
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(info_of(m).position_interpolation, DINO_POS_INTERP_SIZE_ANTIALIAS);
+    auto ctx = make_context(m);
+    const input in = load_input("vits8-224x3");
+    const result r = run(ctx.get(), m, in.a.data.data(), in.n, in.h, in.w, {false, false, 2});
+    expect_close("dinov2_vits14_reg4 layout 224 CLS", r.cls.data(), read_npy(ref_path("v2s14reg_dinov2_224_cls")).data.data(),
+                 3, 384, kClsCosine, kDinov2ClsMaxAbs);
+    const npy_array last2 = read_npy(ref_path("v2s14reg_dinov2_224_last2_hidden0"));  // [2, 24, 384]: CLS, 4 registers, 19 patches
+    for (int k = 0; k < 2; ++k) {
+        const float * got = r.intermediate.data() + k * r.T * r.D;  // image 0, block k of the last 2
+        expect_close("dinov2_vits14_reg4 intermediate " + std::to_string(k), got,
+                     without_registers(last2.data.data() + k * 24 * 384, 24, 4, 384).data(), 20, 384, 0.9999, kMaxAbs);
+    }
+}
+
+TEST(TinyParity, Dinov2WithRegistersEveryLayout) {
+    const input in = load_input("v2tiny-56x42");
+    const npy_array hidden = read_npy(ref_path("v2tiny_hf_56x42_hidden"));  // [2, 15, 64]: CLS, 2 registers, 12 patches
+    const npy_array attn = read_npy(ref_path("v2tiny_hf_56x42_attn"));      // [2, 2, 15, 15]
+    std::vector<float> tokens, registers, attention;
+    for (int i = 0; i < 2; ++i) {
+        const float * h = hidden.data.data() + i * 15 * 64;
+        const std::vector<float> t = without_registers(h, 15, 2, 64);
+        tokens.insert(tokens.end(), t.begin(), t.end());
+        registers.insert(registers.end(), h + 64, h + 3 * 64);
+        for (int head = 0; head < 2; ++head) {
+            for (int q = 0; q < 15; ++q) {
+                if (q == 1 || q == 2) continue;
+                const std::vector<float> row = without_registers(attn.data.data() + ((i * 2 + head) * 15 + q) * 15, 15, 2, 1);
+                attention.insert(attention.end(), row.begin(), row.end());
+            }
+        }
+    }
+    for (const char * file : {"v2tiny-hf-f32.gguf", "v2tiny-dinov2-f32.gguf"}) {
+        const dino_model * m = shared_model(file);
+        ASSERT_NE(m, nullptr);
+        auto ctx = make_context(m);
+        const result r = run(ctx.get(), m, in.a.data.data(), 2, in.h, in.w, {true, true, 1});
+        ASSERT_EQ(r.T, 13);
+        expect_close(std::string(file) + " 56x42 tokens", r.tokens.data(), tokens.data(), 2 * 13, 64, 0.99999, kMaxAbs);
+        expect_close(std::string(file) + " 56x42 registers", r.registers.data(), registers.data(), 2 * 2, 64, 0.99999, kMaxAbs);
+        expect_close(std::string(file) + " 56x42 full attention (no registers)", r.attention.data(), attention.data(), 2 * 2 * 13, 13,
+                     0.99999, 1e-5);
+        EXPECT_EQ(r.intermediate, r.tokens);  // the last block's output is the tokens
+    }
+    // q8_0 weights stay close on the same path.
+    const dino_model * q = shared_model("v2tiny-hf-q8_0.gguf");
+    ASSERT_NE(q, nullptr);
+    auto ctx = make_context(q);
+    const result r = run(ctx.get(), q, in.a.data.data(), 2, in.h, in.w);
+    double worst = 1;
+    for (int i = 0; i < 2; ++i) worst = std::min(worst, cosine(r.cls.data() + i * 64, tokens.data() + i * 13 * 64, 64));
+    report("tiny dinov2 q8_0 CLS cosine to f32 PyTorch", worst);
+    EXPECT_GE(worst, 0.999);
+}

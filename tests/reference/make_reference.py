@@ -15,6 +15,15 @@ implementations written from the published code (not from ours):
   * hf_forward: transformers' ViTModel (separate query/key/value), eps from
     config.json (1e-12), on pytorch_model.bin;
 
+  * dinov2_forward: facebookresearch/dinov2 dinov2/models/vision_transformer.py
+    (DinoVisionTransformer with LayerScale, registers after CLS, q scaled
+    before q k^T), interpolating positions as its hub backbones do
+    (scale factors with the 0.1 offset; explicit size with antialias for
+    the register backbones), on the .pth;
+  * dinov2_hf_forward: transformers' Dinov2Model / Dinov2WithRegistersModel
+    (interpolate_pos_encoding by explicit size; antialias with registers),
+    on model.safetensors (read here with a few lines of its own);
+
 and writes small .npy files plus meta.json, which the native tests compare
 against.  Everything is float32, as the models run in PyTorch.
 """
@@ -35,8 +44,9 @@ torch.manual_seed(0)
 # ---- position embeddings -----------------------------------------------------------
 
 def interpolate_pos(pos, gh, gw, mode):
-    """ref: VisionTransformer.interpolate_pos_encoding (mode "dino") or a
-    size-based bicubic resize (mode "size")."""
+    """ref: VisionTransformer.interpolate_pos_encoding (mode "dino"), a
+    size-based bicubic resize (mode "size"), or the same antialiased
+    (mode "size_antialias": DINOv2 with registers)."""
     n = pos.shape[1] - 1
     g = int(math.sqrt(n))
     if gh == g and gw == g:
@@ -48,7 +58,8 @@ def interpolate_pos(pos, gh, gw, mode):
         h0, w0 = gh + 0.1, gw + 0.1
         grid = F.interpolate(grid, scale_factor=(h0 / g, w0 / g), mode="bicubic", align_corners=False)
     else:
-        grid = F.interpolate(grid, size=(gh, gw), mode="bicubic", align_corners=False)
+        grid = F.interpolate(grid, size=(gh, gw), mode="bicubic", align_corners=False,
+                             antialias=mode == "size_antialias")
     assert grid.shape[-2:] == (gh, gw), grid.shape
     grid = grid.permute(0, 2, 3, 1).reshape(1, -1, dim)
     return torch.cat((cls, grid), dim=1)
@@ -116,6 +127,104 @@ def hf_forward(sd, cfg, x, mode="dino"):
     return ln(t, "layernorm")
 
 
+# ---- facebookresearch/dinov2 layout -------------------------------------------------
+
+def dinov2_forward(sd, x, heads, eps=1e-6):
+    """DinoVisionTransformer.forward_features, then get_intermediate_layers' norm(x) per block.
+    Returns (x_norm [B, 1 + R + P, D], last-block attention, [norm(x) after each block])."""
+    B, _, h, w = x.shape
+    W = sd["patch_embed.proj.weight"]
+    p = W.shape[-1]
+    n_reg = sd["register_tokens"].shape[1] if "register_tokens" in sd else 0
+    t = F.conv2d(x, W, sd["patch_embed.proj.bias"], stride=p).flatten(2).transpose(1, 2)
+    t = torch.cat((sd["cls_token"].expand(B, -1, -1), t), dim=1)
+    # hubconf: reg backbones interpolate_antialias=True, interpolate_offset=0.0; the others False, 0.1.
+    pos = sd["pos_embed"]
+    M = int(math.sqrt(pos.shape[1] - 1))
+    if t.shape[1] - 1 == M * M and h == w:
+        t = t + pos
+    else:
+        grid = pos[:, 1:].reshape(1, M, M, -1).permute(0, 3, 1, 2)
+        h0, w0 = h // p, w // p
+        if n_reg:
+            grid = F.interpolate(grid, mode="bicubic", antialias=True, size=(h0, w0))
+        else:
+            grid = F.interpolate(grid, mode="bicubic", antialias=False,
+                                 scale_factor=(float(h0 + 0.1) / M, float(w0 + 0.1) / M))
+        t = t + torch.cat((pos[:, :1], grid.permute(0, 2, 3, 1).reshape(1, -1, pos.shape[-1])), dim=1)
+    if n_reg:
+        t = torch.cat((t[:, :1], sd["register_tokens"].expand(B, -1, -1), t[:, 1:]), dim=1)
+    depth = len({k.split(".")[1] for k in sd if k.startswith("blocks.")})
+    C = t.shape[-1]
+    hd = C // heads
+    ln = lambda v, pre: F.layer_norm(v, (C,), sd[pre + ".weight"], sd[pre + ".bias"], eps)
+    normed, attn = [], None
+    for i in range(depth):
+        b = f"blocks.{i}."
+        y = ln(t, b + "norm1")
+        N = y.shape[1]
+        qkv = F.linear(y, sd[b + "attn.qkv.weight"], sd[b + "attn.qkv.bias"]).reshape(B, N, 3, heads, hd).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * hd ** -0.5, qkv[1], qkv[2]
+        attn = (q @ k.transpose(-2, -1)).softmax(dim=-1)
+        y = F.linear((attn @ v).transpose(1, 2).reshape(B, N, C), sd[b + "attn.proj.weight"], sd[b + "attn.proj.bias"])
+        t = t + y * sd[b + "ls1.gamma"]
+        y = F.linear(ln(t, b + "norm2"), sd[b + "mlp.fc1.weight"], sd[b + "mlp.fc1.bias"])
+        y = F.linear(F.gelu(y), sd[b + "mlp.fc2.weight"], sd[b + "mlp.fc2.bias"])
+        t = t + y * sd[b + "ls2.gamma"]
+        normed.append(ln(t, "norm"))
+    return normed[-1], attn, normed
+
+
+# ---- Hugging Face Dinov2Model / Dinov2WithRegistersModel layout ----------------------
+
+def read_safetensors(path):
+    """F32 tensors of a .safetensors file (the format is a JSON header and raw data)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        assert info["dtype"] == "F32", info
+        a, b = info["data_offsets"]
+        out[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype="<f4").reshape(info["shape"]).copy())
+    return out
+
+
+def dinov2_hf_forward(sd, cfg, x):
+    """Returns (last_hidden_state [B, 1 + R + P, D], last-block attention probabilities)."""
+    B, _, h, w = x.shape
+    p, C, heads, eps = cfg["patch_size"], cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
+    e = "embeddings."
+    t = F.conv2d(x, sd[e + "patch_embeddings.projection.weight"], sd[e + "patch_embeddings.projection.bias"], stride=p)
+    t = torch.cat((sd[e + "cls_token"].expand(B, -1, -1), t.flatten(2).transpose(1, 2)), dim=1)
+    registers = cfg.get("num_register_tokens", 0)
+    t = t + interpolate_pos(sd[e + "position_embeddings"], h // p, w // p, "size_antialias" if registers else "size")
+    if registers:
+        t = torch.cat((t[:, :1], sd[e + "register_tokens"].expand(B, -1, -1), t[:, 1:]), dim=1)
+    hd = C // heads
+    split = lambda v: v.view(B, -1, heads, hd).transpose(1, 2)
+    ln = lambda v, pre: F.layer_norm(v, (C,), sd[pre + ".weight"], sd[pre + ".bias"], eps)
+    probs = None
+    for i in range(cfg["num_hidden_layers"]):
+        L = f"encoder.layer.{i}."
+        a = L + "attention.attention."
+        y = ln(t, L + "norm1")
+        q = split(F.linear(y, sd[a + "query.weight"], sd[a + "query.bias"]))
+        k = split(F.linear(y, sd[a + "key.weight"], sd[a + "key.bias"]))
+        v = split(F.linear(y, sd[a + "value.weight"], sd[a + "value.bias"]))
+        probs = torch.softmax((q @ k.transpose(-1, -2)) * hd ** -0.5, dim=-1)
+        y = (probs @ v).transpose(1, 2).reshape(B, -1, C)
+        y = F.linear(y, sd[L + "attention.output.dense.weight"], sd[L + "attention.output.dense.bias"])
+        t = y * sd[L + "layer_scale1.lambda1"] + t
+        y = F.gelu(F.linear(ln(t, L + "norm2"), sd[L + "mlp.fc1.weight"], sd[L + "mlp.fc1.bias"]))
+        y = F.linear(y, sd[L + "mlp.fc2.weight"], sd[L + "mlp.fc2.bias"])
+        t = y * sd[L + "layer_scale2.lambda1"] + t
+    return ln(t, "layernorm"), probs
+
+
 def main():
     data, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
@@ -164,6 +273,41 @@ def main():
         save("tiny_dino_48x24_attn", attn, "tiny, full last-block attention [N, heads, T, T]")
         lhs, _, _ = dino_forward(tiny_dino, x, heads=2, mode="size")
         save("tiny_dino_48x24_size_tokens", lhs, "tiny, 48x24 with size-based position interpolation")
+
+        # DINOv2.  Inputs at 224 (16 x 16 patches of 14) and 168 x 252 (12 x 18).
+        def hf_v2(name):
+            with open(os.path.join(data, name, "config.json")) as f:
+                return read_safetensors(os.path.join(data, name, "model.safetensors")), json.load(f)
+
+        x224, x_wide = inp("vits8-224x3"), inp("v2-168x252")
+        sd, cfg = hf_v2("v2s14-hf")
+        lhs, _ = dinov2_hf_forward(sd, cfg, x224)
+        save("v2s14_hf_224_cls", lhs[:, 0], "Dinov2Model CLS, 3 images at 224 (positions by size)")
+        save("v2s14_hf_224_tokens0", lhs[0], "Dinov2Model last_hidden_state of image 0 at 224")
+        lhs, _ = dinov2_hf_forward(sd, cfg, x_wide)
+        save("v2s14_hf_168x252_tokens0", lhs[0], "Dinov2Model last_hidden_state at 168x252")
+        lhs, _, _ = dinov2_forward(load("v2s14-dinov2.pth"), x224, heads=6)
+        save("v2s14_dinov2_224_cls", lhs[:, 0], "original dinov2_vits14 layout, CLS at 224 (offset 0.1 scale factors)")
+
+        sd, cfg = hf_v2("v2s14reg-hf")
+        lhs, probs = dinov2_hf_forward(sd, cfg, x224)
+        save("v2s14reg_hf_224_cls", lhs[:, 0], "Dinov2WithRegistersModel CLS, 3 images at 224 (antialiased positions)")
+        save("v2s14reg_hf_224_hidden0", lhs[0], "its last_hidden_state of image 0: CLS, 4 registers, 256 patches")
+        save("v2s14reg_hf_224_attn_cls", probs[:, :, 0, :], "its last block's attention, CLS query, every key [N, heads, 261]")
+        lhs, _ = dinov2_hf_forward(sd, cfg, x_wide)
+        save("v2s14reg_hf_168x252_hidden0", lhs[0], "Dinov2WithRegistersModel last_hidden_state at 168x252")
+        lhs, _, normed = dinov2_forward(load("v2s14reg-dinov2.pth"), x224, heads=6)
+        save("v2s14reg_dinov2_224_cls", lhs[:, 0], "original dinov2_vits14_reg4 layout, CLS at 224")
+        save("v2s14reg_dinov2_224_last2_hidden0", torch.stack(normed[-2:], dim=1)[0, :, :24],
+             "norm(x) after the last 2 blocks, image 0, first 24 rows (CLS, 4 registers, 19 patches) [2, 24, D]")
+
+        x = inp("v2tiny-56x42")
+        sd, cfg = hf_v2("v2tiny-hf")
+        lhs, probs = dinov2_hf_forward(sd, cfg, x)
+        save("v2tiny_hf_56x42_hidden", lhs, "tiny DINOv2 with 2 registers, HF layout, 2 images at 56x42 [2, 15, D]")
+        save("v2tiny_hf_56x42_attn", probs, "its full last-block attention [2, heads, 15, 15]")
+        lhs, _, _ = dinov2_forward(load("v2tiny-dinov2.pth"), x, heads=2)
+        save("v2tiny_dinov2_56x42_hidden", lhs, "tiny DINOv2, original layout, 56x42")
 
     shutil.copy(os.path.join(data, "digest.json"), os.path.join(out, "synthetic_digest.json"))
     with open(os.path.join(out, "meta.json"), "w") as f:

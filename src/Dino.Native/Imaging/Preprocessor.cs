@@ -13,9 +13,10 @@ internal static class Preprocessor
         {
             if (o.Crop > w || o.Crop > h)
                 throw new DinoImageException($"center crop {o.Crop} is larger than the resized image ({w}x{h})");
-            // torchvision CenterCrop: int(round((h - crop) / 2)) with round half to even
-            x0 = (int)Math.Round((w - o.Crop) / 2.0, MidpointRounding.ToEven);
-            y0 = (int)Math.Round((h - o.Crop) / 2.0, MidpointRounding.ToEven);
+            // torchvision CenterCrop: int(round((h - crop) / 2)) with round half to even; transformers: (h - crop) // 2
+            var rounding = o.CropRounding == CenterCropRounding.Down ? MidpointRounding.ToZero : MidpointRounding.ToEven;
+            x0 = (int)Math.Round((w - o.Crop) / 2.0, rounding);
+            y0 = (int)Math.Round((h - o.Crop) / 2.0, rounding);
         }
         int ow = o.Crop > 0 ? o.Crop : w, oh = o.Crop > 0 ? o.Crop : h;
         var data = new float[3 * oh * ow];

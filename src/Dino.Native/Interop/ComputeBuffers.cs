@@ -9,4 +9,5 @@ internal sealed class ComputeBuffers
     public bool AttentionFull { get; init; }
     public float[]? Intermediate { get; init; }
     public int IntermediateLayers { get; init; }
+    public float[]? Registers { get; init; }
 }

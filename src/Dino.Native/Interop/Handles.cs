@@ -77,7 +77,7 @@ internal sealed unsafe class ContextHandle : SafeHandle
     {
         using var reg = ct.CanBeCanceled ? ct.Register(RequestAbort) : default;
         DinoStatus status;
-        fixed (float* px = pixels, c = b.Cls, tk = b.Tokens, at = b.Attention, im = b.Intermediate)
+        fixed (float* px = pixels, c = b.Cls, tk = b.Tokens, at = b.Attention, im = b.Intermediate, rg = b.Registers)
         {
             var outputs = NativeMethods.dino_outputs_default();
             outputs.Cls = c;
@@ -90,6 +90,8 @@ internal sealed unsafe class ContextHandle : SafeHandle
             outputs.Intermediate = im;
             outputs.IntermediateCapacity = (nuint)(b.Intermediate?.Length ?? 0);
             outputs.NIntermediate = b.IntermediateLayers;
+            outputs.Registers = rg;
+            outputs.RegistersCapacity = (nuint)(b.Registers?.Length ?? 0);
             status = NativeMethods.dino_compute(this, px, n, height, width, &outputs);
         }
         if (status == DinoStatus.Aborted) ct.ThrowIfCancellationRequested();

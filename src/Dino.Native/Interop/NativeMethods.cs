@@ -29,6 +29,11 @@ internal unsafe struct NativeModelInfo
     public byte PreprocessResizeShortestEdge;
     public fixed byte Kernels[64];
     public fixed byte Quantization[256];
+    public fixed byte Family[16];
+    public int RegisterCount;
+    public int PositionInterpolation;
+    public int InputSize;
+    public byte PreprocessCropRoundDown;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -95,6 +100,8 @@ internal unsafe struct NativeOutputs
     public nuint IntermediateCapacity;
     public int NIntermediate;
     public byte AttentionFull;
+    public float* Registers;
+    public nuint RegistersCapacity;
 }
 
 /// <summary>Every function of native/dino.h (a test checks the header against this list).</summary>
