@@ -267,7 +267,7 @@ std::unique_ptr<dino_model> dino_model::load(const std::string & path, const din
     if (const dino::gguf_kv * f = kv.get(dino::kv::kFamily, dino::GGUF_VT_STRING, false)) {
         if (f->str == "dino") h.family = dino::family::dino;
         else if (f->str == "dinov2") h.family = dino::family::dinov2;
-        else fail(DINO_ERR_UNSUPPORTED, "%s: model family '%.32s' is not one this library runs (dino, dinov2)", path.c_str(), f->str.c_str());
+        else fail(DINO_ERR_BAD_MODEL, "%s: model family '%.32s' is not one this library runs (dino, dinov2)", path.c_str(), f->str.c_str());
     }
     h.registers = kv.u32(dino::kv::kRegisterCount, 0, 64, false, 0);
     if (const dino::gguf_kv * pi = kv.get(dino::kv::kPositionInterpolation, dino::GGUF_VT_STRING, false)) {

@@ -60,7 +60,7 @@ public sealed partial class DinoModel
         {
             var t = images[i] ?? throw new ArgumentException($"calibration image {i} is null", nameof(options));
             if (t.Height != size || t.Width != size)
-                throw new ArgumentException($"calibration image {i} is {t.Width}x{t.Height}; every one must be the model's square size ({size}x{size} like the first)", nameof(options));
+                throw new ArgumentException($"calibration image {i} is {t.Width}x{t.Height}; every one must be square and {size}x{size} like the first", nameof(options));
             t.Data.CopyTo(pixels, (long)i * t.Data.Length);
         }
         NativeLibraryLoader.EnsureLoaded();

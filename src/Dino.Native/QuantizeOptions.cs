@@ -13,7 +13,7 @@ public sealed record QuantizeOptions
     public string? Type { get; init; }
 
     /// <summary>
-    /// Calibration images, preprocessed with the model's defaults (so at its image size). With them the quantizers
+    /// Calibration images, preprocessed with the model's defaults (so square, at <see cref="DinoModelInfo.InputSize"/>). With them the quantizers
     /// that take an importance matrix (q4_0, q4_1, q5_*, the K-quants) choose their scales by the layers' measured
     /// inputs. A few dozen photos like the ones the model will see are enough.
     /// </summary>

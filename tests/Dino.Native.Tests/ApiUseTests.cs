@@ -224,9 +224,9 @@ public class ApiUseTests(ModelFixture models)
             // Bad options are ArgumentExceptions that say what is wrong.
             var e = Assert.Throws<ArgumentException>(() => DinoModel.Quantize(input, output, new QuantizeOptions { TargetCosine = 0.99 }));
             Assert.Contains("calibration images", e.Message);
-            var big = new ImageTensor(new float[3 * 40 * 40], 40, 40);
-            e = Assert.Throws<ArgumentException>(() => DinoModel.Quantize(input, output, new QuantizeOptions { Type = "q4_0", Calibration = new[] { big } }));
-            Assert.Contains("takes 32x32", e.Message);
+            var odd = new ImageTensor(new float[3 * 36 * 36], 36, 36);  // not a multiple of the patch size 8 (any multiple would run)
+            e = Assert.Throws<ArgumentException>(() => DinoModel.Quantize(input, output, new QuantizeOptions { Type = "q4_0", Calibration = new[] { odd } }));
+            Assert.Contains("not a multiple of the patch size 8", e.Message);
             Assert.Throws<ArgumentException>(() => DinoModel.Quantize(input, output, new QuantizeOptions()));
             var many = Enumerable.Repeat(images[0], QuantizeOptions.MaxCalibrationImages + 1).ToList();
             e = Assert.Throws<ArgumentException>(() => DinoModel.Quantize(input, output, new QuantizeOptions { Type = "q4_0", Calibration = many }));

@@ -97,6 +97,16 @@ public class HostileModelTests(ITestOutputHelper output)
             t.Data[0] = 0x00; t.Data[1] = 0x7E;  // fp16 NaN as the first block's scale
         }), "NaN");
         Add("bad preprocessing", Mutate(g => g.SetString("dino.preprocess.resample", "lanczos")), "resample");
+        Add("bad crop rounding", Mutate(g => g.SetString("dino.preprocess.crop_rounding", "up")), "crop_rounding");
+        // --- DINOv2 ----------------------------------------------------------------------------
+        Add("unknown family", Mutate(g => g.SetString("dino.family", "dinov3")), "not one this library runs");
+        Add("family as a number", Mutate(g => g.SetU32("dino.family", 2)), "value type");
+        Add("dinov2 without LayerScale", Mutate(g => g.SetString("dino.family", "dinov2")), "missing tensor 'blk.0.attn_scale'");
+        Add("LayerScale in a dino", Mutate(g => g.AddF32("blk.0.attn_scale", 32)), "unexpected tensor 'blk.0.attn_scale'");
+        Add("registers without their tensor", Mutate(g => g.SetU32("dino.register_count", 2)), "missing tensor 'reg_embd'");
+        Add("misshapen registers", Mutate(g => { g.SetU32("dino.register_count", 2); g.AddF32("reg_embd", 32, 3); }), "shape");
+        Add("65 registers", Mutate(g => g.SetU32("dino.register_count", 65)), "out of range");
+        Add("bad position interpolation", Mutate(g => g.SetString("dino.position_interpolation", "bilinear")), "dino.position_interpolation");
         return d;
     }
 

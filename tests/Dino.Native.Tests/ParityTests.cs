@@ -52,6 +52,51 @@ public class ParityTests(ModelFixture models, ITestOutputHelper output)
         Assert.Equal("Attention", bad.ParamName);
     }
 
+    // DINOv2 from image files through the model's own preprocessing (transformers' BitImageProcessor for the
+    // Hugging Face layouts, DINOv2's eval transform for the original one) against an independent PyTorch
+    // forward on PIL's pixels: lossless images, so the tensors are PIL's to the bit and the CLS must agree
+    // to 1e-4 (issue 27).
+    [Theory]
+    [InlineData("v2s14-hf-f32.gguf", "v2s14_hf_images_cls.npy", 0)]
+    [InlineData("v2s14reg-hf-f32.gguf", "v2s14reg_hf_images_cls.npy", 4)]
+    [InlineData("v2s14reg-dinov2-f32.gguf", "v2s14reg_dinov2_images_cls.npy", 4)]
+    public void Dinov2ImagesMatchPyTorch(string file, string reference, int registers)
+    {
+        using var m = DinoModel.Load(TestData.Data(file), new DinoModelOptions { ThreadsPerCall = 2 });
+        Assert.Equal(("dinov2", 14, 518, 224, registers), (m.Info.Family, m.Info.PatchSize, m.Info.ImageSize, m.Info.InputSize, m.Info.RegisterCount));
+        Assert.Equal(file.Contains("-hf") ? CenterCropRounding.Down : CenterCropRounding.HalfToEven, m.DefaultPreprocessing.CropRounding);
+        string[] images = { "gray.png", "odd-crop.png", "palette.png", "rgb.png", "wide.png" };
+        var (_, want) = TestData.ReadNpy(TestData.Reference(reference));
+        var got = m.EmbedBatch(images.Select(TestData.Image));
+        for (int i = 0; i < images.Length; i++)
+        {
+            double max = 0;
+            for (int d = 0; d < 384; d++) max = Math.Max(max, Math.Abs(got[i].Embedding[d] - want[i * 384 + d]));
+            output.WriteLine($"{file} {images[i]}: CLS max abs diff vs PyTorch {max:E2}");
+            Assert.True(max <= 1e-4, $"{images[i]}: {max}");
+        }
+    }
+
+    [Fact]
+    public void RegistersComeApartFromTheTokens()
+    {
+        using var m = DinoModel.Load(TestData.Data("v2s14reg-hf-f32.gguf"), new DinoModelOptions { ThreadsPerCall = 2 });
+        var input = Inputs("vits8-224x3")[0];
+        var r = m.Embed(input, new EmbedOptions { Tokens = true, Registers = true, Attention = AttentionOutput.ClsQuery });
+        Assert.Equal((257, 16, 16), (r.TokenCount, r.GridHeight, r.GridWidth));
+        Assert.Equal(257 * 384, r.Tokens!.Length);
+        Assert.Equal(4 * 384, r.Registers!.Length);
+        Assert.Equal(256, r.AttentionMap(0).Length);
+        var (_, hidden) = TestData.ReadNpy(TestData.Reference("v2s14reg_hf_224_hidden0.npy"));  // CLS, 4 registers, patches
+        double cos = TestData.Cosine(r.Registers, hidden.AsSpan(384, 4 * 384));
+        output.WriteLine($"registers cosine vs PyTorch {cos:F9}");
+        Assert.True(cos >= 0.99999);
+        Assert.Contains("4 registers", r.ToString());
+        // Without registers in the model, asking for them is the caller's mistake, named before any input is read.
+        var e = Assert.Throws<ArgumentException>(() => models.Hf.Embed(input, new EmbedOptions { Registers = true }));
+        Assert.Contains("no register tokens", e.Message);
+    }
+
     [Fact]
     public void OptionalOutputsHaveTheirShapes()
     {

@@ -15,6 +15,7 @@ public class PreprocessingTests(ModelFixture models, ITestOutputHelper output)
         {
             d.Add(f!, "hf");
             d.Add(f!, "dino");
+            if (File.Exists(TestData.Reference($"preprocess/{f}.bit.npy"))) d.Add(f!, "bit");  // where it differs from dino
         }
         return d;
     }
@@ -23,7 +24,12 @@ public class PreprocessingTests(ModelFixture models, ITestOutputHelper output)
     [MemberData(nameof(Cases))]
     public void MatchesPil(string image, string recipe)
     {
-        var options = recipe == "hf" ? PreprocessOptions.HuggingFace() : PreprocessOptions.DinoEvaluation();
+        var options = recipe switch
+        {
+            "hf" => PreprocessOptions.HuggingFace(),
+            "bit" => PreprocessOptions.DinoEvaluation() with { CropRounding = CenterCropRounding.Down },  // transformers' crop
+            _ => PreprocessOptions.DinoEvaluation(),
+        };
         ImageTensor ours = models.Hf.Preprocess(TestData.Image(image), options);
         var (shape, pil) = TestData.ReadNpy(TestData.Reference($"preprocess/{image}.{recipe}.npy"));
         Assert.Equal(new[] { 224, 224, 3 }, shape);

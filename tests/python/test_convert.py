@@ -72,6 +72,7 @@ class ConverterTest(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.dir = cls.tmp.name
         ms.write_checkpoints(cls.dir, "tiny")
+        ms.write_dinov2_checkpoints(cls.dir, "v2tiny")
 
     @classmethod
     def tearDownClass(cls):
@@ -99,6 +100,7 @@ class ConverterTest(unittest.TestCase):
         for k in keys:
             self.assertIn(f"`{k}" if k.endswith(".") else f"`{k}`", doc, f"{k} is not documented in docs/gguf.md")
         kv, _, _ = self.convert("tiny-hf")
+        kv.update(self.convert("v2tiny-hf")[0])  # (a crop, so its rounding)
         optional = {"general.alignment"}
         for k in keys:
             if k.startswith("dino.quantize.") or k in optional:
@@ -128,6 +130,63 @@ class ConverterTest(unittest.TestCase):
         self.assertEqual((kv_pth["dino.preprocess.resize"], kv_pth["dino.preprocess.crop"],
                           kv_pth["dino.preprocess.resample"], kv_pth["dino.preprocess.resize_shortest_edge"]),
                          (37, 32, "bicubic", True))
+
+    def test_dinov2_layouts_give_the_same_tensors(self):
+        kv_hf, t_hf, d_hf = self.convert("v2tiny-hf")
+        kv_pth, t_pth, d_pth = self.convert("v2tiny-dinov2.pth", heads=2)
+        self.assertEqual(t_hf, t_pth)
+        self.assertEqual(d_hf, d_pth)
+        for kv in (kv_hf, kv_pth):
+            self.assertEqual((kv["dino.family"], kv["dino.register_count"], kv["dino.patch_size"], kv["dino.image_size"]),
+                             ("dinov2", 2, 14, 70))
+            self.assertEqual(kv["dino.attention.layer_norm_epsilon"], np.float32(1e-6))
+            # Both register layouts interpolate antialiased (hubconf's reg backbones; Dinov2WithRegistersModel).
+            self.assertEqual(kv["dino.position_interpolation"], "size_antialias")
+            # DINOv2 runs at 224 whatever its grid: shorter side 256 bicubic, center crop 224.
+            self.assertEqual((kv["dino.preprocess.resize"], kv["dino.preprocess.crop"], kv["dino.preprocess.resample"],
+                              kv["dino.preprocess.resize_shortest_edge"]), (256, 224, "bicubic", True))
+        self.assertEqual(kv_hf["dino.preprocess.crop_rounding"], "down")  # transformers' center_crop
+        self.assertEqual(kv_pth["dino.preprocess.crop_rounding"], "half_to_even")  # torchvision's
+        self.assertEqual(t_hf["reg_embd"][0], [64, 2])
+        self.assertEqual(t_hf["blk.1.attn_scale"][0], [64])
+        self.assertEqual(t_hf["blk.1.ffn_scale"][0], [64])
+        self.assertEqual(t_hf["pos_embd"][0], [64, 26])
+        kv_dino, _, _ = self.convert("tiny-dino.pth", heads=2)
+        self.assertEqual((kv_dino["dino.family"], kv_dino["dino.register_count"], kv_dino["dino.position_interpolation"]),
+                         ("dino", 0, "dino"))
+
+    def test_dinov2_without_registers_interpolates_as_its_reference(self):
+        c = dict(ms.V2_CONFIGS["v2tiny"], registers=0)
+        w = ms.dinov2_weights(c, "noreg")
+        ms.write_torch_zip(self.path("noreg.pth"), w)
+        d = self.path("noreg-hf")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump(ms.dinov2_hf_config(c), f)
+        ms.write_safetensors(os.path.join(d, "model.safetensors"), ms.dinov2_hf_weights(c, w))
+        self.assertEqual(self.convert("noreg.pth", heads=2)[0]["dino.position_interpolation"], "dino")  # 0.1 offset
+        self.assertEqual(self.convert("noreg-hf")[0]["dino.position_interpolation"], "size")  # transformers' Dinov2Model
+
+    def test_dinov2_giant_swiglu_and_mismatched_configs_are_refused(self):
+        w = ms.dinov2_weights(ms.V2_CONFIGS["v2tiny"], "swiglu")
+        w["blocks.0.mlp.w12.weight"] = np.zeros((128, 64), np.float32)
+        ms.write_torch_zip(self.path("giant.pth"), w)
+        with self.assertRaisesRegex(cg.ConvertError, "SwiGLU MLP .*dinov2-giant"):
+            self.convert("giant.pth")
+        d = self.path("v2tiny-hf")
+        with open(os.path.join(d, "config.json")) as f:
+            good = json.load(f)
+        try:
+            for change, message in (({"use_swiglu_ffn": True}, "use_swiglu_ffn"),
+                                    ({"num_register_tokens": 4}, "num_register_tokens=4 but the weights have 2"),
+                                    ({"mlp_ratio": 2}, "mlp_ratio=2")):
+                with open(os.path.join(d, "config.json"), "w") as f:
+                    json.dump(dict(good, **change), f)
+                with self.assertRaisesRegex(cg.ConvertError, message):
+                    self.convert("v2tiny-hf")
+        finally:
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(good, f)
 
     def test_quantized_types_only_touch_linear_weights(self):
         _, t, _ = self.convert("tiny-hf", "q4_0")

@@ -13,6 +13,9 @@ pixels PIL produces with the two recipes
         (the Hugging Face ViT processor for dino-vits8, plus EXIF orientation)
   dino: exif_transpose, convert("RGB"), shorter side to 256 with BICUBIC
         (torchvision Resize(256) on a PIL image), center crop 224
+  bit:  the same with transformers' center crop (BitImageProcessor, the
+        DINOv2 processor): the crop starts at (size - 224) // 2; written only
+        where it differs from dino (odd-crop.png: a margin of 119 rows)
 
 Pixels, not floats: the resize is what can differ; normalization is the same
 arithmetic everywhere and the tests apply it to both sides.
@@ -58,6 +61,8 @@ def make_images():
     Image.fromarray(pattern("rot", 304, 200, noise=6)).save(os.path.join(IMAGES, "exif-rotated.jpg"), quality=92, exif=exif)
     Image.fromarray(pattern("tiny", 20, 30)).save(os.path.join(IMAGES, "tiny.png"))
     Image.fromarray(pattern("wide", 640, 100)).save(os.path.join(IMAGES, "wide.png"))
+    # 343 - 224 = 119 rows to crop: torchvision starts at round(59.5) = 60, transformers at 59.
+    Image.fromarray(pattern("odd", 256, 343)).save(os.path.join(IMAGES, "odd-crop.png"))
 
 
 def load_rgb(path):
@@ -69,14 +74,21 @@ def hf(im):
     return im.resize((224, 224), Image.BILINEAR)
 
 
-def dino(im):
+def dino(im, floor=False):
     w, h = im.size
     short, long = (w, h) if w <= h else (h, w)
     new_long = int(256 * long / short)
     im = im.resize((256, new_long) if w <= h else (new_long, 256), Image.BICUBIC)
     w, h = im.size
-    top, left = int(round((h - 224) / 2.0)), int(round((w - 224) / 2.0))
+    if floor:  # transformers' image_transforms.center_crop
+        top, left = (h - 224) // 2, (w - 224) // 2
+    else:  # torchvision CenterCrop
+        top, left = int(round((h - 224) / 2.0)), int(round((w - 224) / 2.0))
     return im.crop((left, top, left + 224, top + 224))
+
+
+def bit(im):
+    return dino(im, floor=True)
 
 
 def main():
@@ -84,8 +96,11 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     for name in sorted(os.listdir(IMAGES)):
         im = load_rgb(os.path.join(IMAGES, name))
-        for recipe, f in (("hf", hf), ("dino", dino)):
-            a = np.asarray(f(im), dtype=np.uint8)
+        made = {}
+        for recipe, f in (("hf", hf), ("dino", dino), ("bit", bit)):
+            a = made[recipe] = np.asarray(f(im), dtype=np.uint8)
+            if recipe == "bit" and np.array_equal(a, made["dino"]):
+                continue
             np.save(os.path.join(OUT, f"{name}.{recipe}.npy"), a)
             print(f"  {name}.{recipe}: {a.shape}", file=sys.stderr)
 

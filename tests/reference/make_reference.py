@@ -225,6 +225,24 @@ def dinov2_hf_forward(sd, cfg, x):
     return ln(t, "layernorm"), probs
 
 
+# Lossless test images as each model's own preprocessing makes them (PIL's pixels, from
+# tests/reference/preprocess: make_preprocess_reference.py), normalized as the processors do.
+IMAGES = ["gray.png", "odd-crop.png", "palette.png", "rgb.png", "wide.png"]
+
+
+def preprocessed(ref_dir, recipe):
+    mean, std = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
+    out = []
+    for name in IMAGES:
+        path = os.path.join(ref_dir, "preprocess", f"{name}.{recipe}.npy")
+        if recipe == "bit" and not os.path.exists(path):  # written only where it differs from torchvision's crop
+            path = os.path.join(ref_dir, "preprocess", f"{name}.dino.npy")
+        px = np.load(path)
+        x = ((px.astype(np.float64) * (1.0 / 255.0)).astype(np.float32) - mean) / std
+        out.append(x.transpose(2, 0, 1))
+    return torch.from_numpy(np.ascontiguousarray(np.stack(out), dtype=np.float32))
+
+
 def main():
     data, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
@@ -300,6 +318,15 @@ def main():
         save("v2s14reg_dinov2_224_cls", lhs[:, 0], "original dinov2_vits14_reg4 layout, CLS at 224")
         save("v2s14reg_dinov2_224_last2_hidden0", torch.stack(normed[-2:], dim=1)[0, :, :24],
              "norm(x) after the last 2 blocks, image 0, first 24 rows (CLS, 4 registers, 19 patches) [2, 24, D]")
+
+        here = os.path.dirname(os.path.abspath(__file__))
+        bit, dino_eval = preprocessed(here, "bit"), preprocessed(here, "dino")
+        for name in ("v2s14-hf", "v2s14reg-hf"):
+            sd, cfg = hf_v2(name)
+            save(name.replace("-", "_") + "_images_cls", dinov2_hf_forward(sd, cfg, bit)[0][:, 0],
+                 f"CLS of {', '.join(IMAGES)} (BitImageProcessor: shorter side 256 bicubic, transformers' crop 224)")
+        save("v2s14reg_dinov2_images_cls", dinov2_forward(load("v2s14reg-dinov2.pth"), dino_eval, heads=6)[0][:, 0],
+             f"CLS of {', '.join(IMAGES)} (DINOv2's eval transform: shorter side 256 bicubic, torchvision's crop 224)")
 
         x = inp("v2tiny-56x42")
         sd, cfg = hf_v2("v2tiny-hf")
