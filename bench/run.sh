@@ -6,6 +6,7 @@
 #
 #   bench/run.sh                     # batch 1 and 8, 2 and 1 threads, 5 rounds
 #   bench/run.sh --batch 1 --threads 2 --rounds 9
+#   bench/run.sh --types f32,q8_0 --dinov2 f32,q8_0   # DINOv2 ViT-S/14 rows beside ViT-S/8, both at 224
 #
 # Needs what scripts/bootstrap.sh installs, plus Debian's python3-onnx (installed here if missing) for
 # the ONNX exports and, optionally, python3-torch for the PyTorch row. Results: out/bench/results.md.
@@ -23,6 +24,12 @@ if [ ! -f "$out/dino-fp32.onnx" ]; then
     "$py" "$root/scripts/convert_gguf.py" "$out/checkpoints/vits8-dino.pth" --outfile "$out/dino-$t.gguf" --outtype "$t"
   done
   "$py" "$root/bench/make_onnx.py" "$out/checkpoints/vits8-dino.pth" "$out"
+fi
+if [ ! -f "$out/dinov2-s14-q4_0.gguf" ]; then  # a synthetic dinov2-small (Hugging Face layout)
+  "$py" "$root/tests/data/make_synthetic.py" "$out/checkpoints" --config v2s14
+  for t in f32 f16 q8_0 q4_0; do
+    "$py" "$root/scripts/convert_gguf.py" "$out/checkpoints/v2s14-hf" --outfile "$out/dinov2-s14-$t.gguf" --outtype "$t"
+  done
 fi
 
 dotnet build "$root/bench/Dino.Bench" -c Release -p:DinoNativeBuildDir="$build/" -v quiet -nologo >/dev/null

@@ -20,6 +20,8 @@ if (opts.Probe != null) return Probe(opts);
 
 var variants = new List<Variant>();
 foreach (string t in opts.Types) variants.Add(new Variant($"dino {t}", Path.Combine(opts.Data, $"dino-{t}.gguf"), false));
+// DINOv2 ViT-S/14 on the same 224 x 224 input: 257 tokens to ViT-S/8's 785 (its CLS is another model's).
+foreach (string t in opts.Dinov2Types) variants.Add(new Variant($"dinov2-s14 {t}", Path.Combine(opts.Data, $"dinov2-s14-{t}.gguf"), false));
 variants.Add(new Variant("ort fp32", Path.Combine(opts.Data, "dino-fp32.onnx"), true));
 variants.Add(new Variant("ort int8", Path.Combine(opts.Data, "dino-int8.onnx"), true));
 foreach (var v in variants)
@@ -37,6 +39,7 @@ report.AppendLine($"Medians of {opts.Rounds} rounds, variants alternating within
 report.AppendLine();
 report.AppendLine("| variant | batch | threads | ms/image | spread | vs ORT fp32 | vs ORT int8 | CLS cosine vs ORT fp32 | peak RSS MB |");
 report.AppendLine("|---|---|---|---|---|---|---|---|---|");
+var speedups = new List<string>();  // DINOv2 ViT-S/14 against DINO ViT-S/8 of the same type
 
 foreach (int threads in opts.Threads)
 {
@@ -63,11 +66,23 @@ foreach (int threads in opts.Threads)
         for (int i = 0; i < variants.Count; i++)
         {
             double m = Median(times[i]);
-            double cos = Enumerable.Range(0, batch).Min(b => DinoEmbedding.CosineSimilarity(cls[i].AsSpan(b * 384, 384), cls[ortFp32].AsSpan(b * 384, 384)));
+            bool v2 = variants[i].Name.StartsWith("dinov2", StringComparison.Ordinal);
+            string cos = v2 ? "(another model)" : Enumerable.Range(0, batch).Min(b => DinoEmbedding.CosineSimilarity(cls[i].AsSpan(b * 384, 384), cls[ortFp32].AsSpan(b * 384, 384))).ToString("F6", CultureInfo.InvariantCulture);
             report.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {variants[i].Name} | {batch} | {threads} | {m:F0} | {times[i].Min():F0}-{times[i].Max():F0} | {Median(times[ortFp32]) / m:F2} | {Median(times[ortInt8]) / m:F2} | {cos:F6} | {rss[i] / 1e6:F0} |"));
+                $"| {variants[i].Name} | {batch} | {threads} | {m:F0} | {times[i].Min():F0}-{times[i].Max():F0} | {Median(times[ortFp32]) / m:F2} | {Median(times[ortInt8]) / m:F2} | {cos} | {rss[i] / 1e6:F0} |"));
+            int s8 = variants.FindIndex(x => x.Name == "dino " + variants[i].Name.Split(' ')[1]);
+            if (v2 && s8 >= 0)
+                speedups.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"- {variants[i].Name.Split(' ')[1]}, batch {batch}, {threads} thread(s): DINOv2 ViT-S/14 {m:F0} ms, DINO ViT-S/8 {Median(times[s8]):F0} ms per image: {Median(times[s8]) / m:F2}x faster"));
         }
     }
+}
+if (speedups.Count > 0)
+{
+    report.AppendLine();
+    report.AppendLine("DINOv2 ViT-S/14 against DINO ViT-S/8, both at 224 (257 tokens against 785):");
+    report.AppendLine();
+    foreach (string s in speedups) report.AppendLine(s);
 }
 if (opts.Torch != null)
 {
@@ -215,13 +230,14 @@ sealed class Options
     public string Data = "out/bench";
     public string BenchDir = AppContext.BaseDirectory;
     public string[] Types = { "f32", "f16", "q8_0", "q4_0" };
+    public string[] Dinov2Types = System.Array.Empty<string>();
     public int[] Batches = { 1, 8 };
     public int[] Threads = { 2, 1 };
     public int Rounds = 5;
     public string? Torch, Output, Probe;
 
     public const string Usage =
-        "usage: bench/run.sh [--types f32,f16,q8_0,q4_0] [--batch 1,8] [--threads 2,1] [--rounds N] [--torch PTH]";
+        "usage: bench/run.sh [--types f32,f16,q8_0,q4_0] [--dinov2 f32,q8_0] [--batch 1,8] [--threads 2,1] [--rounds N] [--torch PTH]";
 
     // Lists take commas or spaces ("--batch 1,8" or "--batch 1 8"); a bad argument is an OptionsException.
     public static Options Parse(string[] args)
@@ -245,6 +261,7 @@ sealed class Options
                 case "--data": o.Data = Next(); break;
                 case "--bench-dir": o.BenchDir = Next(); break;
                 case "--types": o.Types = List(); break;
+                case "--dinov2": o.Dinov2Types = List(); break;
                 case "--batch": o.Batches = List().Select(Int).ToArray(); break;
                 case "--threads": o.Threads = List().Select(Int).ToArray(); break;
                 case "--rounds": o.Rounds = Int(Next()); break;
