@@ -72,6 +72,14 @@ ggml_tensor * block_linear(ggml_context * ctx, const dino::linear_layer & l, ggm
     return residual ? ggml_add(ctx, residual, x) : x;
 }
 
+// A block's residual branch ending in layer l: x + l(input), the sum fused into the layer's op; with
+// DINOv2's LayerScale (ls1, ls2: scale), x + scale * l(input).
+ggml_tensor * residual_branch(ggml_context * ctx, const dino::linear_layer & l, ggml_tensor * scale, ggml_tensor * input,
+                              ggml_tensor * x, dino::vit_graph & g, int il, const char * what, int kind) {
+    if (!scale) return block_linear(ctx, l, input, x, g, il, what, kind);
+    return ggml_add(ctx, x, ggml_mul(ctx, block_linear(ctx, l, input, nullptr, g, il, what, kind), scale));
+}
+
 // PyTorch's cubic convolution (upsample_bicubic2d), A = -0.75.
 float cubic_near(float x) { const float A = -0.75f; return ((A + 2) * x - (A + 3)) * x * x + 1; }
 float cubic_far(float x) { const float A = -0.75f; return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; }
@@ -346,22 +354,13 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
             }
             //   x = self.proj(x), added to the residual stream
             //   (DINOv2: x = x + self.ls1(self.attn(self.norm1(x))), LayerScale before the sum)
-            o = ggml_reshape_3d(ctx, o, D, T, N);
-            if (b.attn_scale) {
-                x = ggml_add(ctx, x, ggml_mul(ctx, block_linear(ctx, b.out, o, nullptr, *g, il, tn::kAttnOut, DINO_PROFILE_PROJ), b.attn_scale));
-            } else {
-                x = block_linear(ctx, b.out, o, x, *g, il, tn::kAttnOut, DINO_PROFILE_PROJ);
-            }
+            x = residual_branch(ctx, b.out, b.attn_scale, ggml_reshape_3d(ctx, o, D, T, N), x, *g, il, tn::kAttnOut, DINO_PROFILE_PROJ);
         }
 
         // ref: x = x + self.mlp(self.norm2(x)); Mlp: fc1, GELU (exact, erf), fc2
         //   (DINOv2: x = x + self.ls2(self.mlp(self.norm2(x))))
         ggml_tensor * h = block_linear(ctx, b.up, x, nullptr, *g, il, tn::kFfnUp, DINO_PROFILE_FC1);
-        if (b.ffn_scale) {
-            x = ggml_add(ctx, x, ggml_mul(ctx, block_linear(ctx, b.down, h, nullptr, *g, il, tn::kFfnDown, DINO_PROFILE_FC2), b.ffn_scale));
-        } else {
-            x = block_linear(ctx, b.down, h, x, *g, il, tn::kFfnDown, DINO_PROFILE_FC2);
-        }
+        x = residual_branch(ctx, b.down, b.ffn_scale, h, x, *g, il, tn::kFfnDown, DINO_PROFILE_FC2);
 
         // ref: get_intermediate_layers: output.append(self.norm(x)) for the last n blocks
         if (il >= first_kept && !last) {

@@ -116,33 +116,50 @@ def canonical_weights(c, seed=""):
     return w
 
 
-def hf_weights(c, dino, with_pooler):
-    """The same weights in Hugging Face ViTModel naming."""
+# Per block, the original name of each layer -> its Hugging Face name, for ViTModel and Dinov2Model
+# (q, k and v are split from qkv apart; "ls" layers are LayerScale, gamma -> lambda1).
+HF_BLOCK_NAMES = {
+    "vit": {"norm1": "layernorm_before", "attn.proj": "attention.output.dense", "norm2": "layernorm_after",
+            "mlp.fc1": "intermediate.dense", "mlp.fc2": "output.dense"},
+    "dinov2": {"norm1": "norm1", "attn.proj": "attention.output.dense", "ls1": "layer_scale1", "norm2": "norm2",
+               "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2", "ls2": "layer_scale2"},
+}
+
+
+def hf_layout(c, src, kind):
+    """Original-named weights src in transformers' naming (kind: "vit" or "dinov2")."""
     d = c["dim"]
     w = collections.OrderedDict()
-    w["embeddings.cls_token"] = dino["cls_token"]
-    w["embeddings.position_embeddings"] = dino["pos_embed"]
-    w["embeddings.patch_embeddings.projection.weight"] = dino["patch_embed.proj.weight"]
-    w["embeddings.patch_embeddings.projection.bias"] = dino["patch_embed.proj.bias"]
+    w["embeddings.cls_token"] = src["cls_token"]
+    if "mask_token" in src:
+        w["embeddings.mask_token"] = src["mask_token"]
+    if "register_tokens" in src:
+        w["embeddings.register_tokens"] = src["register_tokens"]
+    w["embeddings.position_embeddings"] = src["pos_embed"]
+    w["embeddings.patch_embeddings.projection.weight"] = src["patch_embed.proj.weight"]
+    w["embeddings.patch_embeddings.projection.bias"] = src["patch_embed.proj.bias"]
     for i in range(c["depth"]):
         s, h = f"blocks.{i}.", f"encoder.layer.{i}."
-        qkv_w, qkv_b = dino[s + "attn.qkv.weight"], dino[s + "attn.qkv.bias"]
-        for j, name in enumerate(("query", "key", "value")):
-            w[h + f"attention.attention.{name}.weight"] = qkv_w[j * d:(j + 1) * d].copy()
-            w[h + f"attention.attention.{name}.bias"] = qkv_b[j * d:(j + 1) * d].copy()
-        w[h + "attention.output.dense.weight"] = dino[s + "attn.proj.weight"]
-        w[h + "attention.output.dense.bias"] = dino[s + "attn.proj.bias"]
-        w[h + "intermediate.dense.weight"] = dino[s + "mlp.fc1.weight"]
-        w[h + "intermediate.dense.bias"] = dino[s + "mlp.fc1.bias"]
-        w[h + "output.dense.weight"] = dino[s + "mlp.fc2.weight"]
-        w[h + "output.dense.bias"] = dino[s + "mlp.fc2.bias"]
-        w[h + "layernorm_before.weight"] = dino[s + "norm1.weight"]
-        w[h + "layernorm_before.bias"] = dino[s + "norm1.bias"]
-        w[h + "layernorm_after.weight"] = dino[s + "norm2.weight"]
-        w[h + "layernorm_after.bias"] = dino[s + "norm2.bias"]
-    w["layernorm.weight"] = dino["norm.weight"]
-    w["layernorm.bias"] = dino["norm.bias"]
+        qkv_w, qkv_b = src[s + "attn.qkv.weight"], src[s + "attn.qkv.bias"]
+        for j, part in enumerate(("query", "key", "value")):
+            w[h + f"attention.attention.{part}.weight"] = qkv_w[j * d:(j + 1) * d].copy()
+            w[h + f"attention.attention.{part}.bias"] = qkv_b[j * d:(j + 1) * d].copy()
+        for orig, hf in HF_BLOCK_NAMES[kind].items():
+            if orig.startswith("ls"):
+                w[h + hf + ".lambda1"] = src[s + orig + ".gamma"]
+            else:
+                for p in ("weight", "bias"):
+                    w[h + f"{hf}.{p}"] = src[s + f"{orig}.{p}"]
+    w["layernorm.weight"] = src["norm.weight"]
+    w["layernorm.bias"] = src["norm.bias"]
+    return w
+
+
+def hf_weights(c, dino, with_pooler):
+    """The same weights in Hugging Face ViTModel naming."""
+    w = hf_layout(c, dino, "vit")
     if with_pooler:
+        d = c["dim"]
         w["pooler.dense.weight"] = sym("pool.w", (d, d), 0.02)
         w["pooler.dense.bias"] = sym("pool.b", (d,), 0.02)
     return w
@@ -167,36 +184,7 @@ def dinov2_weights(c, name):
 
 def dinov2_hf_weights(c, v2):
     """The same weights in transformers' Dinov2Model / Dinov2WithRegistersModel naming."""
-    d = c["dim"]
-    w = collections.OrderedDict()
-    w["embeddings.cls_token"] = v2["cls_token"]
-    w["embeddings.mask_token"] = v2["mask_token"]
-    if "register_tokens" in v2:
-        w["embeddings.register_tokens"] = v2["register_tokens"]
-    w["embeddings.position_embeddings"] = v2["pos_embed"]
-    w["embeddings.patch_embeddings.projection.weight"] = v2["patch_embed.proj.weight"]
-    w["embeddings.patch_embeddings.projection.bias"] = v2["patch_embed.proj.bias"]
-    for i in range(c["depth"]):
-        s, h = f"blocks.{i}.", f"encoder.layer.{i}."
-        w[h + "norm1.weight"] = v2[s + "norm1.weight"]
-        w[h + "norm1.bias"] = v2[s + "norm1.bias"]
-        qkv_w, qkv_b = v2[s + "attn.qkv.weight"], v2[s + "attn.qkv.bias"]
-        for j, part in enumerate(("query", "key", "value")):
-            w[h + f"attention.attention.{part}.weight"] = qkv_w[j * d:(j + 1) * d].copy()
-            w[h + f"attention.attention.{part}.bias"] = qkv_b[j * d:(j + 1) * d].copy()
-        w[h + "attention.output.dense.weight"] = v2[s + "attn.proj.weight"]
-        w[h + "attention.output.dense.bias"] = v2[s + "attn.proj.bias"]
-        w[h + "layer_scale1.lambda1"] = v2[s + "ls1.gamma"]
-        w[h + "norm2.weight"] = v2[s + "norm2.weight"]
-        w[h + "norm2.bias"] = v2[s + "norm2.bias"]
-        w[h + "mlp.fc1.weight"] = v2[s + "mlp.fc1.weight"]
-        w[h + "mlp.fc1.bias"] = v2[s + "mlp.fc1.bias"]
-        w[h + "mlp.fc2.weight"] = v2[s + "mlp.fc2.weight"]
-        w[h + "mlp.fc2.bias"] = v2[s + "mlp.fc2.bias"]
-        w[h + "layer_scale2.lambda1"] = v2[s + "ls2.gamma"]
-    w["layernorm.weight"] = v2["norm.weight"]
-    w["layernorm.bias"] = v2["norm.bias"]
-    return w
+    return hf_layout(c, v2, "dinov2")
 
 
 # --- file formats ---------------------------------------------------------------

@@ -339,6 +339,14 @@ TEST(TinyParity, Dinov2WithRegistersEveryLayout) {
                      0.99999, 1e-5);
         EXPECT_EQ(r.intermediate, r.tokens);  // the last block's output is the tokens
     }
+    // Every attention kernel over the sequence with registers in it (int8: q8_0 blocks of head_dim 32).
+    const dino_model * f = shared_model("v2tiny-hf-f32.gguf");
+    for (int kernel : {DINO_ATTENTION_EXACT, DINO_ATTENTION_FLASH, DINO_ATTENTION_BF16, DINO_ATTENTION_INT8}) {
+        auto c = make_context(f, 2, DINO_POS_INTERP_MODEL, kernel);
+        const result r = run(c.get(), f, in.a.data.data(), 2, in.h, in.w);
+        expect_close("v2tiny attention kernel " + std::to_string(kernel) + " tokens", r.tokens.data(), tokens.data(), 2 * 13, 64,
+                     kernel == DINO_ATTENTION_INT8 ? 0.9999 : 0.99999, kernel == DINO_ATTENTION_INT8 ? 1e-2 : kMaxAbs);
+    }
     // q8_0 weights stay close on the same path.
     const dino_model * q = shared_model("v2tiny-hf-q8_0.gguf");
     ASSERT_NE(q, nullptr);
