@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end on a fresh machine: set up, build, make a model,
 # convert and quantize it (one type, and for a target), embed a folder of images, search, draw attention
-# maps, benchmark.  Everything lands in out/demo/.
+# maps, benchmark; then the same for a DINOv2 with registers.  Everything lands in out/demo/.
 #
 # Real weights cannot be downloaded on our build machines, so this uses a
 # SYNTHETIC checkpoint with the exact facebook/dino-vits8 layout, made by
@@ -61,6 +61,18 @@ step "benchmark, side by side (2 threads, batch 1)"
 dino bench -m "$f32" --threads 2 --runs 3
 dino bench -m "$q8" --threads 2 --runs 3
 dino bench -m "$mix" --threads 2 --runs 3
+
+if [ $# -lt 1 ]; then
+  step "DINOv2 with registers: a synthetic facebook/dinov2-with-registers-small (Hugging Face layout), same commands"
+  "$py" "$root/tests/data/make_synthetic.py" "$out/checkpoints" --config v2s14reg
+  v2="$out/dinov2-reg-small-synthetic-f32.gguf"
+  "$py" "$root/scripts/convert_gguf.py" "$out/checkpoints/v2s14reg-hf" --outfile "$v2" --outtype f32 --name dinov2-reg-small-synthetic
+  rm -rf "$out/checkpoints"
+  dino quantize "$v2" "${v2%-f32.gguf}-q8_0.gguf" --type q8_0
+  dino info "${v2%-f32.gguf}-q8_0.gguf" | grep -E "^(model|architecture|input|preprocess)"
+  dino embed -m "${v2%-f32.gguf}-q8_0.gguf" "$photos" -o "$out/embeddings-dinov2.npy"
+  dino bench -m "${v2%-f32.gguf}-q8_0.gguf" --threads 2 --runs 3
+fi
 
 if [ $# -lt 1 ]; then
   printf '\nDone. The model above is SYNTHETIC (random weights with the real layout): the pipeline is real,\n' >&2

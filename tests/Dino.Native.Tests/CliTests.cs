@@ -157,6 +157,32 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.Contains("holds no embeddings", eerr);
     }
 
+    // DINOv2 through the same commands, called as for DINO: info names it, embed and attention run at its 224.
+    [Fact]
+    public void Dinov2WithRegistersRunsThroughTheSameCommands()
+    {
+        string model = TestData.Data("v2s14reg-hf-f32.gguf");
+        var info = Dino("info", model);
+        Assert.Equal(0, info.code);
+        Assert.Contains("DINOv2 ViT: width 384, 12 blocks, 6 heads, MLP 1536, patch 14, 4 registers", info.stdout);
+        Assert.Contains("224x224 by default; position grid for 518x518", info.stdout);
+        using (var doc = JsonDocument.Parse(Dino("info", model, "--json").stdout))
+        {
+            var i = doc.RootElement.GetProperty("info");
+            Assert.Equal(("dinov2", 4, 224), (i.GetProperty("family").GetString(), i.GetProperty("register_count").GetInt32(), i.GetProperty("input_size").GetInt32()));
+        }
+        string npy = Path.Combine(_dir, "v2.npy");
+        Assert.Equal(0, Dino("embed", "-m", model, TestData.Image("rgb.png"), "-o", npy).code);
+        using var m = DinoModel.Load(model);
+        var (shape, data) = TestData.ReadNpy(npy);
+        Assert.Equal(new[] { 1, 384 }, shape);
+        Assert.Equal(m.Embed(TestData.Image("rgb.png")).Embedding, data);
+        string png = Path.Combine(_dir, "v2.png");
+        Assert.Equal(0, Dino("attention", "-m", model, TestData.Image("rgb.png"), "-o", png).code);
+        using var image = SixLabors.ImageSharp.Image.Load(png);
+        Assert.Equal((7 * 224, 2 * 224), (image.Width, image.Height));
+    }
+
     [Fact]
     public void AttentionWritesOnePanelPerHead()
     {
