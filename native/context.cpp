@@ -79,7 +79,7 @@ void dino_context::compute(const float * input, int32_t n, int32_t height, int32
     // A guard against sizes that would exhaust memory: the largest live
     // activations are the attention matrices and the MLP hidden layer.
     if (options.max_memory_mb > 0) {
-        const double floats = double(per_graph) * (2.0 * H * S * S + double(S) * (4 * D + hp.mlp) * 2 +
+        const double floats = double(per_graph) * (2.0 * H * S * S + double(S) * (4 * D + hp.mlp * (hp.swiglu ? 4 : 1)) * 2 +
                                                    double(out.n_intermediate) * S * D + 3.0 * height * width);
         const double mb = floats * 4 / (1 << 20);
         if (mb > double(options.max_memory_mb)) {

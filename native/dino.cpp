@@ -91,6 +91,7 @@ dino_status dino_model_get_info(const dino_model * model, dino_model_info * out)
         i.layer_norm_eps = h.eps;
         snprintf(i.family, sizeof i.family, "%s", h.family == dino::family::dinov2 ? "dinov2" : "dino");
         i.register_count = h.registers;
+        i.swiglu = h.swiglu;
         i.position_interpolation = h.pos == dino::pos_interp::size ? DINO_POS_INTERP_SIZE
                                  : h.pos == dino::pos_interp::size_antialias ? DINO_POS_INTERP_SIZE_ANTIALIAS : DINO_POS_INTERP_DINO;
         i.parameter_count = model->n_params;

@@ -144,6 +144,8 @@ typedef struct dino_model_info {
     /* "dino" (DINO ViT) or "dinov2" (LayerScale; registers where register_count > 0). */
     char    family[16];
     int32_t register_count;       /* register tokens (DINOv2 with registers: 4), 0 without */
+    bool    swiglu;               /* the MLP is SwiGLU (ViT-g/14): feed_forward_length is its
+                                     hidden width, fc1 twice that; else fc1, GELU, fc2 */
     int32_t position_interpolation; /* dino_pos_interp the reference uses for this file
                                      (what DINO_POS_INTERP_MODEL means): never MODEL */
     int32_t input_size;           /* the size the default preprocessing yields: its

@@ -360,6 +360,13 @@ std::unique_ptr<vit_graph> build_graph(const dino_model & m, const graph_shape &
         // ref: x = x + self.mlp(self.norm2(x)); Mlp: fc1, GELU (exact, erf), fc2
         //   (DINOv2: x = x + self.ls2(self.mlp(self.norm2(x))))
         ggml_tensor * h = block_linear(ctx, b.up, x, nullptr, *g, il, tn::kFfnUp, DINO_PROFILE_FC1);
+        if (hp.swiglu) {
+            // ref (ViT-g/14): SwiGLUFFN: x1, x2 = self.w12(x).chunk(2, dim=-1); hidden = F.silu(x1) * x2
+            const int64_t F = hp.mlp;
+            ggml_tensor * x1 = ggml_cont(ctx, ggml_view_3d(ctx, h, F, T, N, h->nb[1], h->nb[2], 0));
+            ggml_tensor * x2 = ggml_cont(ctx, ggml_view_3d(ctx, h, F, T, N, h->nb[1], h->nb[2], size_t(F) * sizeof(float)));
+            h = ggml_mul(ctx, ggml_silu(ctx, x1), x2);
+        }
         x = residual_branch(ctx, b.down, b.ffn_scale, h, x, *g, il, tn::kFfnDown, DINO_PROFILE_FC2);
 
         // ref: get_intermediate_layers: output.append(self.norm(x)) for the last n blocks

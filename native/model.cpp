@@ -36,7 +36,7 @@ struct block_linear_spec {
 const block_linear_spec kBlockLinears[] = {
     {&dino::block::qkv, dino::tn::kAttnQkv, dino::tn::kAttnNorm, false, 1, 0, 3, 0},
     {&dino::block::out, dino::tn::kAttnOut, nullptr, false, 1, 0, 1, 0},
-    {&dino::block::up, dino::tn::kFfnUp, dino::tn::kFfnNorm, true, 1, 0, 0, 1},
+    {&dino::block::up, dino::tn::kFfnUp, dino::tn::kFfnNorm, true, 1, 0, 0, 1},  // (SwiGLU: 2 x mlp out, no GELU)
     {&dino::block::down, dino::tn::kFfnDown, nullptr, false, 0, 1, 1, 0},
 };
 
@@ -57,7 +57,7 @@ std::map<std::string, expected> expected_tensors(const dino::hparams & h) {
             vec(tn::block(i, tn::kFfnScale), d);
         }
         for (const block_linear_spec & l : kBlockLinears) {
-            const int64_t in = l.in_dim * d + l.in_mlp * f, out = l.out_dim * d + l.out_mlp * f;
+            const int64_t in = l.in_dim * d + l.in_mlp * f, out = l.out_dim * d + l.out_mlp * f * (h.swiglu ? 2 : 1);
             const std::string name = tn::block(i, l.name);
             e[tn::weight(name)] = {2, {in, out, 1, 1}, kind::linear};
             vec(tn::bias(name), out);
@@ -270,6 +270,10 @@ std::unique_ptr<dino_model> dino_model::load(const std::string & path, const din
         else fail(DINO_ERR_BAD_MODEL, "%s: model family '%.32s' is not one this library runs (dino, dinov2)", path.c_str(), f->str.c_str());
     }
     h.registers = kv.u32(dino::kv::kRegisterCount, 0, 64, false, 0);
+    if (const dino::gguf_kv * a = kv.get(dino::kv::kFeedForwardActivation, dino::GGUF_VT_STRING, false)) {
+        if (a->str == "swiglu") h.swiglu = true;
+        else if (a->str != "gelu") fail(DINO_ERR_BAD_MODEL, "%s: %s '%.32s' is not gelu or swiglu", path.c_str(), dino::kv::kFeedForwardActivation, a->str.c_str());
+    }
     if (const dino::gguf_kv * pi = kv.get(dino::kv::kPositionInterpolation, dino::GGUF_VT_STRING, false)) {
         if (pi->str == "dino") h.pos = dino::pos_interp::dino;
         else if (pi->str == "size") h.pos = dino::pos_interp::size;
@@ -419,7 +423,7 @@ std::unique_ptr<dino_model> dino_model::load(const std::string & path, const din
                 layer.norm_b = m->tensor(tn::bias(tn::block(i, l.norm)));
             }
             const auto p = m->packed.find(layer.w);
-            layer.op = {p != m->packed.end() ? p->second.get() : nullptr, l.norm != nullptr, h.eps, l.gelu};
+            layer.op = {p != m->packed.end() ? p->second.get() : nullptr, l.norm != nullptr, h.eps, l.gelu && !h.swiglu};
         }
         if (h.family == dino::family::dinov2) {
             k.attn_scale = m->tensor(tn::block(i, tn::kAttnScale));

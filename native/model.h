@@ -35,6 +35,7 @@ struct hparams {
     int32_t image = 0;    // dino.image_size
     float eps = 0;        // dino.attention.layer_norm_epsilon
     int32_t registers = 0;  // dino.register_count
+    bool swiglu = false;    // dino.feed_forward_activation: ViT-g/14's SwiGLU MLP (ffn_up holds both halves, 2 x mlp wide)
     pos_interp pos = pos_interp::dino;  // dino.position_interpolation: how the reference resamples the grid
     int32_t grid() const { return image / patch; }
     // Tokens of an image of height x width (multiples of patch) in the outputs: CLS and one per patch.
@@ -70,7 +71,7 @@ struct linear_layer {
 struct block {
     linear_layer qkv;   // norm1 -> attn.qkv
     linear_layer out;   // attn.proj
-    linear_layer up;    // norm2 -> mlp.fc1 -> GELU
+    linear_layer up;    // norm2 -> mlp.fc1 -> GELU (SwiGLU: norm2 -> mlp.w12, both halves)
     linear_layer down;  // mlp.fc2
     ggml_tensor * attn_scale = nullptr, * ffn_scale = nullptr;  // DINOv2's LayerScale (ls1, ls2), or none
     std::array<const linear_layer *, 4> linears() const { return {&qkv, &out, &up, &down}; }

@@ -52,6 +52,7 @@ inline constexpr const char * kLayerNormEps = "dino.attention.layer_norm_epsilon
 inline constexpr const char * kFamily = "dino.family";  // "dino" (default) or "dinov2"
 inline constexpr const char * kRegisterCount = "dino.register_count";  // register tokens (default 0)
 inline constexpr const char * kPositionInterpolation = "dino.position_interpolation";  // "dino" (default), "size", "size_antialias"
+inline constexpr const char * kFeedForwardActivation = "dino.feed_forward_activation";  // "gelu" (default) or "swiglu"
 inline constexpr const char * kResize = "dino.preprocess.resize";
 inline constexpr const char * kResizeShortestEdge = "dino.preprocess.resize_shortest_edge";
 inline constexpr const char * kCrop = "dino.preprocess.crop";

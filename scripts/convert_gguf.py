@@ -214,6 +214,8 @@ IGNORED = [re.compile(p) for p in (r"pooler\..*", r"head\..*", r"mask_token", r"
 # modeling_dinov2.py): LayerScale after attention and after the MLP, and register tokens.
 DINOV2_NAMES = [
     (r"register_tokens", "reg_embd"),
+    (r"blocks\.(\d+)\.mlp\.w12\.(weight|bias)", "blk.{0}.ffn_up.{1}"),   # ViT-g/14's SwiGLU: both halves
+    (r"blocks\.(\d+)\.mlp\.w3\.(weight|bias)", "blk.{0}.ffn_down.{1}"),
     (r"blocks\.(\d+)\.ls1\.gamma", "blk.{0}.attn_scale"),
     (r"blocks\.(\d+)\.ls2\.gamma", "blk.{0}.ffn_scale"),
 ]
@@ -226,6 +228,8 @@ HF_DINOV2_NAMES = [
     (r"encoder\.layer\.(\d+)\.mlp\.fc1\.(weight|bias)", "blk.{0}.ffn_up.{1}"),
     (r"encoder\.layer\.(\d+)\.mlp\.fc2\.(weight|bias)", "blk.{0}.ffn_down.{1}"),
     (r"encoder\.layer\.(\d+)\.layer_scale2\.lambda1", "blk.{0}.ffn_scale"),
+    (r"encoder\.layer\.(\d+)\.mlp\.weights_in\.(weight|bias)", "blk.{0}.ffn_up.{1}"),
+    (r"encoder\.layer\.(\d+)\.mlp\.weights_out\.(weight|bias)", "blk.{0}.ffn_down.{1}"),
 ]
 
 # ViT-g/14's SwiGLU MLP (dinov2-giant): w12/w3 in the original, weights_in/weights_out in transformers.
@@ -275,10 +279,6 @@ def rename(tensors, path):
     family): layout "hf" or "dino", family "dino" or "dinov2"."""
     tensors = _strip_prefixes(tensors)
     is_hf = any(k.startswith(("embeddings.", "encoder.")) for k in tensors)
-    swiglu = next((k for k in tensors if SWIGLU.fullmatch(k)), None)
-    if swiglu:
-        raise ConvertError(f"{path}: tensor {swiglu} belongs to a SwiGLU MLP (ViT-g/14, dinov2-giant), which "
-                           "Dino.Native does not run yet; the small, base and large DINOv2 models convert")
     v2 = any(re.fullmatch(r"(blocks\.\d+\.ls1\.gamma|encoder\.layer\.\d+\.layer_scale1\.lambda1)", k) for k in tensors)
     table = (HF_DINOV2_NAMES if v2 else []) + HF_NAMES if is_hf else (DINOV2_NAMES if v2 else []) + DINO_NAMES
     out, ignored = collections.OrderedDict(), []
@@ -310,14 +310,15 @@ def rename(tensors, path):
         left = [k for k in out if re.search(r"\.attn_(key|value)\.", k)]
         if left:
             raise ConvertError(f"{path}: tensor {left[0]} has no matching query")
-    return out, ("hf" if is_hf else "dino"), ("dinov2" if v2 else "dino")
+    swiglu = any(SWIGLU.fullmatch(k) for k in tensors)  # (outside DINOv2 its tensors are unknown, above)
+    return out, ("hf" if is_hf else "dino"), ("dinov2" if v2 else "dino"), swiglu
 
 
 # ============================================================================
 # Hyperparameters and preprocessing
 # ============================================================================
 
-def infer_hparams(t, path, config, heads_override, family="dino"):
+def infer_hparams(t, path, config, heads_override, family="dino", swiglu=False):
     def need(name):
         if name not in t:
             raise ConvertError(f"{path}: missing tensor {name}")
@@ -332,7 +333,7 @@ def infer_hparams(t, path, config, heads_override, family="dino"):
         depth += 1
     if depth == 0:
         raise ConvertError(f"{path}: no transformer blocks found")
-    mlp = need("blk.0.ffn_up.weight").shape[0]
+    mlp = need("blk.0.ffn_down.weight").shape[1]  # the hidden width (SwiGLU's ffn_up is twice it)
     n_pos = need("pos_embd").shape[-2]
     grid = int(round((n_pos - 1) ** 0.5))
     if grid * grid + 1 != n_pos:
@@ -346,16 +347,21 @@ def infer_hparams(t, path, config, heads_override, family="dino"):
     if config is not None:
         heads = int(config.get("num_attention_heads", 0))
         eps = float(config.get("layer_norm_eps", 1e-12))
-        if config.get("use_swiglu_ffn"):
-            raise ConvertError(f"{path}: use_swiglu_ffn (ViT-g/14, dinov2-giant) is not supported yet")
+        if bool(config.get("use_swiglu_ffn", False)) != swiglu:
+            raise ConvertError(f"{path}: config.json says use_swiglu_ffn={config.get('use_swiglu_ffn', False)} but the "
+                               f"weights {'have' if swiglu else 'do not have'} a SwiGLU MLP")
         for key, val in (("hidden_size", dim), ("num_hidden_layers", depth), ("intermediate_size", mlp),
                          ("patch_size", patch), ("num_register_tokens", registers)):
             if key in config and int(config[key]) != val:
                 raise ConvertError(f"{path}: config.json says {key}={config[key]} but the weights have {val}")
-        if "mlp_ratio" in config and float(config["mlp_ratio"]) * dim != mlp:
-            raise ConvertError(f"{path}: config.json says mlp_ratio={config['mlp_ratio']} but the weights have "
-                               f"an MLP of {mlp} for a width of {dim}")
-        if config.get("hidden_act", "gelu") != "gelu":
+        if "mlp_ratio" in config:
+            hidden = int(dim * float(config["mlp_ratio"]))
+            if swiglu:  # ref: Dinov2SwiGLUFFN (and the original SwiGLUFFNFused): 2/3 of it, rounded up to 8
+                hidden = (int(hidden * 2 / 3) + 7) // 8 * 8
+            if hidden != mlp:
+                raise ConvertError(f"{path}: config.json says mlp_ratio={config['mlp_ratio']} but the weights have "
+                                   f"an MLP of {mlp} for a width of {dim}")
+        if config.get("hidden_act", "gelu") != "gelu" and not swiglu:
             raise ConvertError(f"{path}: hidden_act {config['hidden_act']!r} is not supported (exact GELU only)")
         if config.get("qkv_bias", True) is not True:
             raise ConvertError(f"{path}: qkv_bias=false is not supported")
@@ -366,12 +372,13 @@ def infer_hparams(t, path, config, heads_override, family="dino"):
     if heads <= 0 or dim % heads:
         raise ConvertError(f"{path}: {heads} heads do not divide the width {dim}")
     return dict(dim=dim, depth=depth, heads=heads, mlp=mlp, patch=patch, image=grid * patch, eps=eps,
-                family=family, registers=registers)
+                family=family, registers=registers, swiglu=swiglu)
 
 
 def expected_shapes(h):
     """GGUF name -> numpy shape (PyTorch order) for a backbone of these hyperparameters."""
     d, f, p, g = h["dim"], h["mlp"], h["patch"], h["image"] // h["patch"]
+    u = 2 * f if h["swiglu"] else f  # ffn_up's outputs: SwiGLU's x1 and x2, one after the other
     s = {"cls_embd": (1, 1, d), "pos_embd": (1, 1 + g * g, d), "patch_embd.weight": (d, 3, p, p),
          "patch_embd.bias": (d,), "output_norm.weight": (d,), "output_norm.bias": (d,)}
     if h["registers"]:
@@ -382,7 +389,7 @@ def expected_shapes(h):
                   b + "attn_qkv.weight": (3 * d, d), b + "attn_qkv.bias": (3 * d,),
                   b + "attn_out.weight": (d, d), b + "attn_out.bias": (d,),
                   b + "ffn_norm.weight": (d,), b + "ffn_norm.bias": (d,),
-                  b + "ffn_up.weight": (f, d), b + "ffn_up.bias": (f,),
+                  b + "ffn_up.weight": (u, d), b + "ffn_up.bias": (u,),
                   b + "ffn_down.weight": (d, f), b + "ffn_down.bias": (d,)})
         if h["family"] == "dinov2":
             s.update({b + "attn_scale": (d,), b + "ffn_scale": (d,)})
@@ -600,10 +607,10 @@ def position_interpolation(kind, h):
 
 def convert(inp, outfile, outtype, name=None, heads=None):
     raw, config, pre = read_checkpoint(inp)
-    tensors, kind, family = rename(raw, inp)
+    tensors, kind, family, swiglu = rename(raw, inp)
     if kind == "hf" and config is None:
         raise ConvertError(f"{inp}: Hugging Face weights need their config.json beside them")
-    h = infer_hparams(tensors, inp, config if kind == "hf" else None, heads, family)
+    h = infer_hparams(tensors, inp, config if kind == "hf" else None, heads, family, swiglu)
     check_tensors(tensors, h, inp)
     p = preprocessing(kind, pre, h["image"], family)
     wtype, ftype, encode = OUTTYPES[outtype]
@@ -624,6 +631,7 @@ def convert(inp, outfile, outtype, name=None, heads=None):
     kv["dino.family"] = h["family"]
     kv["dino.register_count"] = h["registers"]
     kv["dino.position_interpolation"] = position_interpolation(kind, h)
+    kv["dino.feed_forward_activation"] = "swiglu" if h["swiglu"] else "gelu"
     kv["dino.preprocess.resize"] = p["resize"]
     kv["dino.preprocess.resize_shortest_edge"] = p["shortest_edge"]
     kv["dino.preprocess.crop"] = p["crop"]

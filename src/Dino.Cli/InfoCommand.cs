@@ -55,7 +55,7 @@ internal static class InfoCommand
             PositionInterpolation.SizeAntialias => "antialiased bicubic to size",
             _ => "bicubic, DINO's scale factors",
         };
-        Console.WriteLine($"architecture {family} ViT: width {i.EmbeddingLength}, {i.BlockCount} blocks, {i.HeadCount} heads, MLP {i.FeedForwardLength}, patch {i.PatchSize}{(i.RegisterCount > 0 ? $", {i.RegisterCount} registers" : "")}");
+        Console.WriteLine($"architecture {family} ViT: width {i.EmbeddingLength}, {i.BlockCount} blocks, {i.HeadCount} heads, MLP {i.FeedForwardLength}{(i.SwiGlu ? " (SwiGLU)" : "")}, patch {i.PatchSize}{(i.RegisterCount > 0 ? $", {i.RegisterCount} registers" : "")}");
         Console.WriteLine($"input        {i.InputSize}x{i.InputSize} by default; position grid for {i.ImageSize}x{i.ImageSize}, interpolated for other sizes ({positions})");
         Console.WriteLine($"parameters   {i.ParameterCount:N0} ({i.WeightBytes / 1e6:F1} MB in memory)");
         Console.WriteLine($"weights      {i.WeightType} (linear layers); LayerNorm eps {i.LayerNormEps.ToString("G", inv)}");

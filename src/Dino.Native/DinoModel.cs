@@ -43,6 +43,7 @@ public sealed partial class DinoModel : IDisposable
             {
                 Family = NativeMethods.Utf8(i.Family) ?? "",
                 RegisterCount = i.RegisterCount,
+                SwiGlu = i.Swiglu != 0,
                 PositionInterpolation = (PositionInterpolation)i.PositionInterpolation,
                 InputSize = i.InputSize,
             };

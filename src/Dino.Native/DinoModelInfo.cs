@@ -30,6 +30,10 @@ public sealed record DinoModelInfo(
     /// <see cref="EmbedOptions.Registers"/> returns them.</summary>
     public int RegisterCount { get; init; }
 
+    /// <summary>True for ViT-g/14's SwiGLU MLP (<see cref="FeedForwardLength"/> is then its hidden width); false for
+    /// fc1, GELU, fc2.</summary>
+    public bool SwiGlu { get; init; }
+
     /// <summary>How the model's reference resamples its position grid for other sizes (never <see cref="PositionInterpolation.Model"/>).</summary>
     public PositionInterpolation PositionInterpolation { get; init; }
 

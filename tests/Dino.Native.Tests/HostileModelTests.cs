@@ -106,6 +106,8 @@ public class HostileModelTests(ITestOutputHelper output)
         Add("registers without their tensor", Mutate(g => g.SetU32("dino.register_count", 2)), "missing tensor 'reg_embd'");
         Add("misshapen registers", Mutate(g => { g.SetU32("dino.register_count", 2); g.AddF32("reg_embd", 32, 3); }), "shape");
         Add("65 registers", Mutate(g => g.SetU32("dino.register_count", 65)), "out of range");
+        Add("unknown MLP activation", Mutate(g => g.SetString("dino.feed_forward_activation", "relu")), "not gelu or swiglu");
+        Add("SwiGLU with GELU's fc1", Mutate(g => g.SetString("dino.feed_forward_activation", "swiglu")), "tensor 'blk.0.ffn_up.weight' has shape");
         Add("bad position interpolation", Mutate(g => g.SetString("dino.position_interpolation", "bilinear")), "dino.position_interpolation");
         return d;
     }

@@ -59,6 +59,8 @@ V2_CONFIGS = {
     "v2s14reg": dict(dim=384, depth=12, heads=6, mlp=1536, patch=14, image=518, registers=4),
     # Tiny, for emulated CPUs: 5 x 5 position grid, 2 registers.
     "v2tiny": dict(dim=64, depth=2, heads=2, mlp=256, patch=14, image=70, registers=2),
+    # ViT-g/14's structure in small: a SwiGLU MLP of mlp_ratio 4 (hidden (int(96 * 4 * 2/3) + 7) // 8 * 8 = 256).
+    "v2tinyglu": dict(dim=96, depth=2, heads=3, mlp=256, patch=14, image=70, registers=0, swiglu=True),
 }
 
 
@@ -123,6 +125,8 @@ HF_BLOCK_NAMES = {
             "mlp.fc1": "intermediate.dense", "mlp.fc2": "output.dense"},
     "dinov2": {"norm1": "norm1", "attn.proj": "attention.output.dense", "ls1": "layer_scale1", "norm2": "norm2",
                "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2", "ls2": "layer_scale2"},
+    "dinov2-swiglu": {"norm1": "norm1", "attn.proj": "attention.output.dense", "ls1": "layer_scale1", "norm2": "norm2",
+                      "mlp.w12": "mlp.weights_in", "mlp.w3": "mlp.weights_out", "ls2": "layer_scale2"},
 }
 
 
@@ -174,6 +178,16 @@ def dinov2_weights(c, name):
     w["mask_token"] = np.zeros((1, d), np.float32)
     if c["registers"]:
         w["register_tokens"] = sym(f"{name}.reg", (1, c["registers"], d), 0.5)
+    if c.get("swiglu"):  # ref: SwiGLUFFN: w12 = Linear(dim, 2 hidden) (x1 then x2), w3 = Linear(hidden, dim)
+        d2, f = c["dim"], c["mlp"]
+        for i in range(c["depth"]):
+            b = f"blocks.{i}."
+            for k in ("mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias"):
+                del w[b + k]
+            w[b + "mlp.w12.weight"] = sym(f"{name}.{b}w12.w", (2 * f, d2), 0.04)
+            w[b + "mlp.w12.bias"] = sym(f"{name}.{b}w12.b", (2 * f,), 0.05)
+            w[b + "mlp.w3.weight"] = sym(f"{name}.{b}w3.w", (d2, f), 0.03)
+            w[b + "mlp.w3.bias"] = sym(f"{name}.{b}w3.b", (d2,), 0.02)
     for i in range(c["depth"]):
         b = f"blocks.{i}."
         # LayerScale: trained values are far from 1 (the init is 1e-5), so they must matter here.
@@ -184,7 +198,7 @@ def dinov2_weights(c, name):
 
 def dinov2_hf_weights(c, v2):
     """The same weights in transformers' Dinov2Model / Dinov2WithRegistersModel naming."""
-    return hf_layout(c, v2, "dinov2")
+    return hf_layout(c, v2, "dinov2-swiglu" if c.get("swiglu") else "dinov2")
 
 
 # --- file formats ---------------------------------------------------------------
@@ -303,7 +317,7 @@ def dinov2_hf_config(c):
         "initializer_range": 0.02,
         "layer_norm_eps": 1e-06,
         "layerscale_value": 1.0,
-        "mlp_ratio": c["mlp"] // c["dim"],
+        "mlp_ratio": 4 if c.get("swiglu") else c["mlp"] // c["dim"],
         "model_type": "dinov2",
         "num_attention_heads": c["heads"],
         "num_channels": 3,
@@ -311,7 +325,7 @@ def dinov2_hf_config(c):
         "patch_size": c["patch"],
         "qkv_bias": True,
         "torch_dtype": "float32",
-        "use_swiglu_ffn": False,
+        "use_swiglu_ffn": bool(c.get("swiglu")),
     }
     if c["registers"]:
         stages = ["stem"] + [f"stage{i + 1}" for i in range(c["depth"])]

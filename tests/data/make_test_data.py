@@ -9,6 +9,7 @@
     v2s14-hf-f32.gguf, v2s14reg-hf-{f32,q8_0}.gguf   DINOv2 ViT-S/14 (Hugging Face), with registers
     v2s14-dinov2-f32.gguf, v2s14reg-dinov2-f32.gguf original dinov2_vits14 / _reg4 layouts
     v2tiny-hf-{f32,q8_0}.gguf, v2tiny-dinov2-f32.gguf  tiny DINOv2 with 2 registers
+    v2tinyglu-hf-{f32,q8_0}.gguf, v2tinyglu-dinov2-f32.gguf  tiny DINOv2 with ViT-g/14's SwiGLU MLP
 
 and checks that the synthetic weights are the ones the committed reference
 outputs (tests/reference) were made from.
@@ -45,7 +46,9 @@ def main():
              ("v2s14reg-hf", "v2s14reg-hf", "f32", None), ("v2s14reg-hf", "v2s14reg-hf", "q8_0", None),
              ("v2s14reg-dinov2.pth", "v2s14reg-dinov2", "f32", None),
              ("v2tiny-hf", "v2tiny-hf", "f32", None), ("v2tiny-hf", "v2tiny-hf", "q8_0", None),
-             ("v2tiny-dinov2.pth", "v2tiny-dinov2", "f32", 2)]
+             ("v2tiny-dinov2.pth", "v2tiny-dinov2", "f32", 2),
+             ("v2tinyglu-hf", "v2tinyglu-hf", "f32", None), ("v2tinyglu-hf", "v2tinyglu-hf", "q8_0", None),
+             ("v2tinyglu-dinov2.pth", "v2tinyglu-dinov2", "f32", 3)]
     for src, name, t, heads in jobs:
         dst = os.path.join(out, f"{name}-{t}.gguf")
         convert_gguf.convert(os.path.join(out, src), dst, t, name=name, heads=heads)

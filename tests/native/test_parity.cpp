@@ -357,3 +357,29 @@ TEST(TinyParity, Dinov2WithRegistersEveryLayout) {
     report("tiny dinov2 q8_0 CLS cosine to f32 PyTorch", worst);
     EXPECT_GE(worst, 0.999);
 }
+
+// ViT-g/14's SwiGLU MLP (x1, x2 = w12(x).chunk(2); w3(silu(x1) * x2)) in small, both layouts, f32 and q8_0.
+TEST(TinyParity, Dinov2SwigluMlp) {
+    const input in = load_input("v2tiny-56x42");
+    for (const auto & [file, ref] : {std::pair{"v2tinyglu-hf-f32.gguf", "v2tinyglu_hf_56x42_hidden"},
+                                     std::pair{"v2tinyglu-dinov2-f32.gguf", "v2tinyglu_dinov2_56x42_hidden"}}) {
+        const dino_model * m = shared_model(file);
+        ASSERT_NE(m, nullptr);
+        const dino_model_info i = info_of(m);
+        EXPECT_TRUE(i.swiglu);
+        EXPECT_EQ(i.feed_forward_length, 256);
+        auto ctx = make_context(m);
+        const result r = run(ctx.get(), m, in.a.data.data(), 2, in.h, in.w, {true, false, 1});
+        const npy_array want = read_npy(ref_path(ref));  // [2, 13, 96]
+        expect_close(std::string(file) + " 56x42 tokens", r.tokens.data(), want.data.data(), 2 * 13, 96, 0.99999, kMaxAbs);
+    }
+    const dino_model * q = shared_model("v2tinyglu-hf-q8_0.gguf");
+    ASSERT_NE(q, nullptr);
+    auto ctx = make_context(q);
+    const result r = run(ctx.get(), q, in.a.data.data(), 2, in.h, in.w);
+    const npy_array want = read_npy(ref_path("v2tinyglu_hf_56x42_hidden"));
+    double worst = 1;
+    for (int i = 0; i < 2; ++i) worst = std::min(worst, cosine(r.cls.data() + i * 96, want.data.data() + i * 13 * 96, 96));
+    report("tiny SwiGLU q8_0 CLS cosine to f32 PyTorch", worst);
+    EXPECT_GE(worst, 0.999);
+}

@@ -167,17 +167,27 @@ class ConverterTest(unittest.TestCase):
         self.assertEqual(self.convert("noreg.pth", heads=2)[0]["dino.position_interpolation"], "dino")  # 0.1 offset
         self.assertEqual(self.convert("noreg-hf")[0]["dino.position_interpolation"], "size")  # transformers' Dinov2Model
 
-    def test_dinov2_giant_swiglu_and_mismatched_configs_are_refused(self):
-        w = ms.dinov2_weights(ms.V2_CONFIGS["v2tiny"], "swiglu")
-        w["blocks.0.mlp.w12.weight"] = np.zeros((128, 64), np.float32)
-        ms.write_torch_zip(self.path("giant.pth"), w)
-        with self.assertRaisesRegex(cg.ConvertError, "SwiGLU MLP .*dinov2-giant"):
-            self.convert("giant.pth")
+    def test_dinov2_swiglu_layouts_give_the_same_tensors(self):
+        ms.write_dinov2_checkpoints(self.dir, "v2tinyglu")
+        kv_hf, t_hf, d_hf = self.convert("v2tinyglu-hf")
+        kv_pth, t_pth, d_pth = self.convert("v2tinyglu-dinov2.pth", heads=3)
+        self.assertEqual((t_hf, d_hf), (t_pth, d_pth))
+        self.assertEqual((kv_hf["dino.feed_forward_activation"], kv_hf["dino.feed_forward_length"]), ("swiglu", 256))
+        self.assertEqual(t_hf["blk.0.ffn_up.weight"][0], [96, 512])  # x1 and x2
+        self.assertEqual(t_hf["blk.0.ffn_down.weight"][0], [256, 96])
+        self.assertEqual(self.convert("v2tiny-hf")[0]["dino.feed_forward_activation"], "gelu")
+        w = ms.canonical_weights(ms.CONFIGS["tiny"])  # SwiGLU without LayerScale: no DINOv2
+        w["blocks.0.mlp.w12.weight"] = np.zeros((512, 64), np.float32)
+        ms.write_torch_zip(self.path("odd.pth"), w)
+        with self.assertRaisesRegex(cg.ConvertError, "unknown tensor 'blocks.0.mlp.w12.weight' .*DINO ViT"):
+            self.convert("odd.pth")
+
+    def test_dinov2_mismatched_configs_are_refused(self):
         d = self.path("v2tiny-hf")
         with open(os.path.join(d, "config.json")) as f:
             good = json.load(f)
         try:
-            for change, message in (({"use_swiglu_ffn": True}, "use_swiglu_ffn"),
+            for change, message in (({"use_swiglu_ffn": True}, "use_swiglu_ffn=True but the weights do not have"),
                                     ({"num_register_tokens": 4}, "num_register_tokens=4 but the weights have 2"),
                                     ({"mlp_ratio": 2}, "mlp_ratio=2")):
                 with open(os.path.join(d, "config.json"), "w") as f:

@@ -168,8 +168,12 @@ def dinov2_forward(sd, x, heads, eps=1e-6):
         attn = (q @ k.transpose(-2, -1)).softmax(dim=-1)
         y = F.linear((attn @ v).transpose(1, 2).reshape(B, N, C), sd[b + "attn.proj.weight"], sd[b + "attn.proj.bias"])
         t = t + y * sd[b + "ls1.gamma"]
-        y = F.linear(ln(t, b + "norm2"), sd[b + "mlp.fc1.weight"], sd[b + "mlp.fc1.bias"])
-        y = F.linear(F.gelu(y), sd[b + "mlp.fc2.weight"], sd[b + "mlp.fc2.bias"])
+        if b + "mlp.w12.weight" in sd:  # SwiGLUFFN (ViT-g/14): x1, x2 = w12(x).chunk(2, dim=-1); w3(silu(x1) * x2)
+            x1, x2 = F.linear(ln(t, b + "norm2"), sd[b + "mlp.w12.weight"], sd[b + "mlp.w12.bias"]).chunk(2, dim=-1)
+            y = F.linear(F.silu(x1) * x2, sd[b + "mlp.w3.weight"], sd[b + "mlp.w3.bias"])
+        else:
+            y = F.linear(ln(t, b + "norm2"), sd[b + "mlp.fc1.weight"], sd[b + "mlp.fc1.bias"])
+            y = F.linear(F.gelu(y), sd[b + "mlp.fc2.weight"], sd[b + "mlp.fc2.bias"])
         t = t + y * sd[b + "ls2.gamma"]
         normed.append(ln(t, "norm"))
     return normed[-1], attn, normed
@@ -219,8 +223,12 @@ def dinov2_hf_forward(sd, cfg, x):
         y = (probs @ v).transpose(1, 2).reshape(B, -1, C)
         y = F.linear(y, sd[L + "attention.output.dense.weight"], sd[L + "attention.output.dense.bias"])
         t = y * sd[L + "layer_scale1.lambda1"] + t
-        y = F.gelu(F.linear(ln(t, L + "norm2"), sd[L + "mlp.fc1.weight"], sd[L + "mlp.fc1.bias"]))
-        y = F.linear(y, sd[L + "mlp.fc2.weight"], sd[L + "mlp.fc2.bias"])
+        if cfg.get("use_swiglu_ffn"):  # Dinov2SwiGLUFFN
+            x1, x2 = F.linear(ln(t, L + "norm2"), sd[L + "mlp.weights_in.weight"], sd[L + "mlp.weights_in.bias"]).chunk(2, dim=-1)
+            y = F.linear(F.silu(x1) * x2, sd[L + "mlp.weights_out.weight"], sd[L + "mlp.weights_out.bias"])
+        else:
+            y = F.gelu(F.linear(ln(t, L + "norm2"), sd[L + "mlp.fc1.weight"], sd[L + "mlp.fc1.bias"]))
+            y = F.linear(y, sd[L + "mlp.fc2.weight"], sd[L + "mlp.fc2.bias"])
         t = y * sd[L + "layer_scale2.lambda1"] + t
     return ln(t, "layernorm"), probs
 
@@ -335,6 +343,10 @@ def main():
         save("v2tiny_hf_56x42_attn", probs, "its full last-block attention [2, heads, 15, 15]")
         lhs, _, _ = dinov2_forward(load("v2tiny-dinov2.pth"), x, heads=2)
         save("v2tiny_dinov2_56x42_hidden", lhs, "tiny DINOv2, original layout, 56x42")
+        sd, cfg = hf_v2("v2tinyglu-hf")
+        save("v2tinyglu_hf_56x42_hidden", dinov2_hf_forward(sd, cfg, x)[0], "tiny DINOv2 with ViT-g/14's SwiGLU MLP, HF layout, 56x42")
+        save("v2tinyglu_dinov2_56x42_hidden", dinov2_forward(load("v2tinyglu-dinov2.pth"), x, heads=3)[0],
+             "the same, original layout (w12/w3; DINO's offset interpolation)")
 
     shutil.copy(os.path.join(data, "digest.json"), os.path.join(out, "synthetic_digest.json"))
     with open(os.path.join(out, "meta.json"), "w") as f:

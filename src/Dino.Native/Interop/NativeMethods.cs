@@ -31,6 +31,7 @@ internal unsafe struct NativeModelInfo
     public fixed byte Quantization[256];
     public fixed byte Family[16];
     public int RegisterCount;
+    public byte Swiglu;
     public int PositionInterpolation;
     public int InputSize;
     public byte PreprocessCropRoundDown;
