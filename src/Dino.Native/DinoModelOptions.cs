@@ -12,7 +12,7 @@ public sealed record DinoModelOptions
     /// <summary>The attention kernel (default: the library's choice for the model).</summary>
     public AttentionKernel Attention { get; init; } = AttentionKernel.Auto;
 
-    /// <summary>Position-embedding resampling for non-native sizes.</summary>
+    /// <summary>Position-embedding resampling for non-native sizes (default: what the model file says its reference does).</summary>
     public PositionInterpolation PositionInterpolation { get; init; } = PositionInterpolation.Model;
 
     /// <summary>
