@@ -61,6 +61,8 @@ V2_CONFIGS = {
     "v2tiny": dict(dim=64, depth=2, heads=2, mlp=256, patch=14, image=70, registers=2),
     # ViT-g/14's structure in small: a SwiGLU MLP of mlp_ratio 4 (hidden (int(96 * 4 * 2/3) + 7) // 8 * 8 = 256).
     "v2tinyglu": dict(dim=96, depth=2, heads=3, mlp=256, patch=14, image=70, registers=0, swiglu=True),
+    # The smallest with every DINOv2 tensor (a register, LayerScale, SwiGLU): a fuzzing seed.
+    "v2micro": dict(dim=32, depth=1, heads=2, mlp=32, patch=2, image=4, registers=1, swiglu=True),
 }
 
 
