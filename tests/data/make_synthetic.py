@@ -423,19 +423,15 @@ def write_inputs(out):
 def digest(out):
     """SHA-256 of every generated weight and input, so tests can tell whether
     the committed reference outputs were made from these exact values."""
-    h = {}
-    for name in sorted(CONFIGS):
+    def weights_digest(weights):
         m = hashlib.sha256()
-        for k, v in canonical_weights(CONFIGS[name]).items():
+        for k, v in weights.items():
             m.update(k.encode())
             m.update(np.ascontiguousarray(v, "<f4").tobytes())
-        h[name] = m.hexdigest()
-    for name in sorted(V2_CONFIGS):
-        m = hashlib.sha256()
-        for k, v in dinov2_weights(V2_CONFIGS[name], name).items():
-            m.update(k.encode())
-            m.update(np.ascontiguousarray(v, "<f4").tobytes())
-        h[name] = m.hexdigest()
+        return m.hexdigest()
+
+    h = {name: weights_digest(canonical_weights(CONFIGS[name])) for name in sorted(CONFIGS)}
+    h.update({name: weights_digest(dinov2_weights(V2_CONFIGS[name], name)) for name in sorted(V2_CONFIGS)})
     for name in sorted(INPUTS):
         h["input:" + name] = hashlib.sha256(make_input(name, INPUTS[name]).astype("<f4").tobytes()).hexdigest()
     return h
