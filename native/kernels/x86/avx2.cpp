@@ -66,9 +66,22 @@ struct vec {
     static F select_negative(F x, F if_negative, F otherwise) {
         return _mm256_blendv_ps(otherwise, if_negative, _mm256_cmp_ps(x, zero(), _CMP_LT_OQ));
     }
-    static F gather(const float * base, int64_t stride, int64_t n) {  // base[i * stride], i < n
-        const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(int32_t(stride)));
-        return _mm256_mask_i32gather_ps(zero(), base, idx, _mm256_castsi256_ps(first(n)), 4);
+    static void transpose(F (&r)[W]) {  // W x W: r[i] lane j to r[j] lane i
+        F t[8], u[8];
+        for (int i = 0; i < 8; i += 2) {  // 32-bit, then 64-bit interleaves within 128-bit lanes
+            t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int g = 0; g < 8; g += 4) {  // u[g + i], lane k of each half: rows g..g+3 of column i
+            u[g + 0] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
+            u[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xEE);
+            u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+            u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+        }
+        for (int i = 0; i < 4; ++i) {  // then the 128-bit halves
+            r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+            r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+        }
     }
 
     static I load_i(const void * p) { return _mm256_loadu_si256(static_cast<const __m256i *>(p)); }

@@ -62,11 +62,6 @@ struct vec {
     static F select_negative(F x, F if_negative, F otherwise) {
         return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero(), _CMP_LT_OQ), otherwise, if_negative);
     }
-    static F gather(const float * base, int64_t stride, int64_t n) {  // base[i * stride], i < n
-        const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                               _mm512_set1_epi32(int32_t(stride)));
-        return _mm512_mask_i32gather_ps(zero(), first(n), idx, base, 4);
-    }
 
     static I zero_i() { return _mm512_setzero_si512(); }
     // 16 x 16 32-bit lanes: r[i] lane j to r[j] lane i.  32-bit, then 64-bit interleaves within
@@ -92,7 +87,7 @@ struct vec {
             r[12 + i] = _mm512_shuffle_i32x4(e, g, 0xDD);
         }
     }
-    static void transpose16(F (&r)[16]) {
+    static void transpose(F (&r)[W]) {  // W x W: r[i] lane j to r[j] lane i
         I x[16];
         for (int i = 0; i < 16; ++i) x[i] = _mm512_castps_si512(r[i]);
         transpose16(x);
