@@ -285,6 +285,38 @@ TEST(Kernels, AttentionInInt8StaysWithinItsQuantization) {
     }
 }
 
+// p v's worst case for int8 attention: every score equal, so every probability is its block's largest
+// (q 127), against values of one sign along the keys at the int8 extreme (q +-127): each pair of
+// products is 2 * 127 * 127, just within int16 (int8.inc: tile_q8, nonnegative rows).  The values
+// are 127 * 2^-5 (their scale exactly 2^-5 in f16) and every probability 1 (its scale f16(1 / 127)),
+// so every output is exactly v * 127 * f16(1 / 127) but for f32 rounding; one saturated pair
+// (32767 for 32258) would be 1.6 % off.
+TEST(Kernels, AttentionInInt8IsExactAtItsExtremes) {
+    SKIP_WITHOUT_KERNELS();
+    const int64_t D = 128, H = 2, T = 200, N = 1;
+    const dino::kernels::attention_op op = dino::kernels::attention_kernel(D, H, dino::kernels::attention_products::int8);
+    ASSERT_TRUE(op.int8);
+    ggml_ctx g;
+    ggml_context * ctx = g.ctx;
+    ggml_tensor * qkv = ggml_new_tensor_3d(ctx, GGML_TYPE_F32, 3 * D, T, N);
+    float * x = static_cast<float *>(qkv->data);
+    const float v = 127.0f / 32;
+    auto value = [&](int64_t d) { return d % 3 == 0 ? -v : v; };
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t i = 0; i < 3 * D; ++i) x[t * 3 * D + i] = i < 2 * D ? 0.0f : value(i % D);  // q = k = 0
+    dino::kernels::op_node node;
+    ggml_tensor * ours = dino::kernels::attention(ctx, node, op, qkv);
+    ggml_cgraph * gf = ggml_new_graph(ctx);
+    ggml_build_forward_expand(gf, ours);
+    ASSERT_EQ(ggml_graph_compute_with_ctx(ctx, gf, 2), GGML_STATUS_SUCCESS);
+    const double p_scale = 127.0 * ggml_fp16_to_fp32(ggml_fp32_to_fp16(1.0f / 127));
+    const float * y = static_cast<const float *>(ours->data);
+    double worst = 0;
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t d = 0; d < D; ++d) worst = std::max(worst, std::fabs(y[t * D + d] / (value(d) * p_scale) - 1.0));
+    EXPECT_LE(worst, 1e-6);
+}
+
 TEST(Kernels, DinoKernelsPicksTheBuild) {
     const std::string forced = getenv("DINO_KERNELS") ? getenv("DINO_KERNELS") : "";
     const char * isa = dino::kernels::isa_name();
