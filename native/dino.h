@@ -132,7 +132,8 @@ typedef struct dino_model_info {
     bool    preprocess_resize_shortest_edge; /* resize the shorter side, keep aspect */
     /* What computes on this CPU: "linear avx512-vnni, attention avx512" for
      * the library's own kernels (avx512 or avx2; int8 weights -vnni or, before
-     * VNNI, -int8; attention -bf16 where DINO_ATTENTION_AUTO means BF16),
+     * VNNI, -int8; attention -bf16 or -int8 where DINO_ATTENTION_AUTO means
+     * BF16 or INT8),
      * "ggml" where ggml's stock ops run instead (no AVX2, a weight type
      * without a kernel).  The environment variable DINO_KERNELS,
      * read once per process, forces a path: ggml, avx2, avx2-novnni,
@@ -212,7 +213,9 @@ typedef enum dino_pos_interp {
 
 typedef enum dino_attention_kernel {
     /* The library's choice for the model (dino_model_info.kernels says which):
-     * FLASH, or BF16 for models with int8 weights where the CPU has it. */
+     * FLASH; for models with int8 weights BF16 where the CPU has it, else
+     * INT8 on arm64 (where it takes a third to three quarters of FLASH's
+     * instructions). */
     DINO_ATTENTION_AUTO  = 0,
     /* softmax(q k^T / sqrt(d)) v in f32, as written in the paper: builds the
      * T x T probability matrix. */

@@ -209,18 +209,20 @@ std::string dino_model::kernels() const {
             else add(isa.c_str());
         }
     }
-    const bool bf16 = default_attention() == dino::attention_kind::bf16;
-    return "linear " + linear + ", attention " + (attention.heads > 0 ? isa + (bf16 ? "-bf16" : "") : "ggml");
+    const dino::attention_kind a = default_attention();
+    const char * products = a == dino::attention_kind::bf16 ? "-bf16" : a == dino::attention_kind::int8 ? "-int8" : "";
+    return "linear " + linear + ", attention " + (attention.heads > 0 ? isa + products : "ggml");
 }
 
 dino::attention_kind dino_model::default_attention() const {
-    if (attention_bf16.heads == 0) return dino::attention_kind::flash;
     for (const dino::block & b : blocks) {
         for (const dino::linear_layer * l : b.linears()) {
             if (!l->op.w || !l->op.w->int8()) return dino::attention_kind::flash;
         }
     }
-    return dino::attention_kind::bf16;
+    if (attention_bf16.heads > 0) return dino::attention_kind::bf16;
+    if (attention_int8.heads > 0 && dino::kernels::int8_attention_by_default()) return dino::attention_kind::int8;
+    return dino::attention_kind::flash;
 }
 
 namespace {

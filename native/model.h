@@ -115,8 +115,9 @@ struct dino_model {
 
     ggml_tensor * tensor(const std::string & name) const;
 
-    // What attention_kind::automatic means for this model here: bf16 where the CPU has it and
-    // the linear weights are int8 (their rounding is far larger than bf16's), else flash.
+    // What attention_kind::automatic means for this model here: for int8 linear weights (whose
+    // rounding is far larger than bf16's or int8 attention's), bf16 where the CPU has it, else int8
+    // where the kernels prefer it (arm64); otherwise flash.
     dino::attention_kind default_attention() const;
 
     // Which kernels run the linear layers and the attention by default (dino_model_info.kernels).

@@ -22,7 +22,7 @@ enum class pos_interp { dino, size, size_antialias, model };
 
 // Which attention computes the blocks (a requested attention output always comes from exact).
 enum class attention_kind {
-    automatic,  // bf16 for int8 models where the CPU has it, else flash (dino_model::default_attention)
+    automatic,  // int8 models: bf16 where the CPU has it, else int8 on arm64; else flash (dino_model::default_attention)
     exact,      // ggml's soft_max over the materialized scores
     flash,      // our f32 kernel, or ggml's flash attention
     bf16,       // our kernel with bf16 products

@@ -6,6 +6,8 @@
 # and every execution of one (-d in_asm,exec,nochain), count_insns.py sums them, and the difference
 # between 3 and 1 repetitions, halved, is one layer's cost (set-up and ggml's one-time init cancel).
 #   bench/arm64/count.sh [TYPE K N ROWS]      default: q8_0 384 1536 64 (ffn_up on 64 tokens)
+#   bench/arm64/count.sh --attention [T]      one attention op of ViT-S/8 (384 wide, 6 heads, T tokens, default
+#                                             785: 224 x 224), f32 against int8 products, on each build
 # Run scripts/build-native.sh linux-arm64 --tests first.  Each build runs under the CPU model that
 # has just its instructions (neon: cortex-a72, dotprod: cortex-a76, i8mm: max); ggml's one arm64
 # build (ARMv8.0) under cortex-a72; ONNX Runtime, which picks its kernels at run time, under all three.
@@ -14,8 +16,25 @@
 # it runs in a root of its own: the sysroot's folders, and a /proc/cpuinfo of the emulated CPU.
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 exe="${DINO_ARM64_BUILD:-$root/build-linux-arm64}/tests/native/linear_op"
-type="${1:-q8_0}" K="${2:-384}" N="${3:-1536}" rows="${4:-64}"
 [ -x "$exe" ] || die "no $exe (scripts/build-native.sh linux-arm64 --tests)"
+
+if [ "${1:-}" = --attention ]; then
+  T="${2:-785}"
+  attention() {  # CPU KERNELS PRODUCTS REPS
+    DINO_KERNELS="$2" QEMU_CPU="$1" "$root/scripts/qemu-arm64.sh" -d in_asm,exec,nochain -D /dev/stdout \
+      "$exe" attention "$3" 384 6 "$T" "$4" | "$py" "$root/bench/arm64/count_insns.py"
+  }
+  printf '%-36s %14s %10s %10s\n' "attention D=384 heads=6 T=$T" "f32" "int8" "f32/int8"
+  for run in "neon cortex-a72" "dotprod cortex-a76" "i8mm max,sme=off,sve-default-vector-length=16"; do
+    read -r kernels cpu <<<"$run"
+    f=$(( ($(attention "$cpu" "$kernels" f32 3) - $(attention "$cpu" "$kernels" f32 1)) / 2 ))
+    i=$(( ($(attention "$cpu" "$kernels" int8 3) - $(attention "$cpu" "$kernels" int8 1)) / 2 ))
+    "$py" -c "import sys; f, i = map(int, sys.argv[2:]); print('%-36s %14d %10d %10.2f' % (sys.argv[1], f, i, f / i))" "$kernels ($cpu)" "$f" "$i"
+  done
+  exit 0
+fi
+
+type="${1:-q8_0}" K="${2:-384}" N="${3:-1536}" rows="${4:-64}"
 count() {  # CPU PATH KERNELS REPS
   if [ "$2" = ort ]; then
     QEMU_LD_PREFIX="$ortdir/root-${1%%,*}" QEMU_CPU="$1" "$root/scripts/qemu-arm64.sh" -d in_asm,exec,nochain -D /dev/stdout \

@@ -64,6 +64,8 @@ attention_op attention_kernel(int64_t dim, int heads, attention_products product
     return op;
 }
 
+bool int8_attention_by_default() { return active().k && active().k->int8_attention_by_default; }
+
 void attention_rows(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens, int64_t head,
                     float * out, int64_t q_begin, int64_t q_end) {
     active().k->attention_rows(op, qkv, dim, tokens, head, out, q_begin, q_end);  // attention_kernel() said yes

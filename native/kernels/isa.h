@@ -29,6 +29,7 @@ struct isa_kernels {
     bool int8_pairs8;                  // int8 weights in the pairs8 layout (pack.cpp), else groups4
     bool (*vnni_supported)();          // this CPU has the ISA's VNNI (else int8 uses maddubs)
     bool (*bf16_supported)();          // this CPU has the ISA's bf16 dot products (attention_op.bf16)
+    bool int8_attention_by_default;    // int8 models' attention in int8 where bf16 is not available (simd.inc says why)
     void (*linear_rows)(const linear_op & op, bool vnni, const float * x, const float * norm_w, const float * norm_b,
                         const float * bias, const float * residual, float * y, int64_t row_begin, int64_t row_end);
     void (*attention_rows)(const attention_op & op, const float * qkv, int64_t dim, int64_t tokens,

@@ -153,6 +153,8 @@ struct attention_op {
 enum class attention_products { f32, bf16, int8 };
 // bf16: where the CPU has bf16 dot products; int8: where head_dim is a multiple of 32 (else heads = 0).
 attention_op attention_kernel(int64_t dim, int heads, attention_products products = attention_products::f32);
+// Whether int8 models take int8 attention by default here, where bf16 is not available (arm64).
+bool int8_attention_by_default();
 ggml_tensor * attention(ggml_context * ctx, op_node & node, const attention_op & op, ggml_tensor * qkv);
 
 // The same on plain arrays: one sequence's head, queries [q_begin, q_end).

@@ -13,7 +13,8 @@ namespace Dino;
 /// <param name="ParameterCount">Number of parameters.</param>
 /// <param name="WeightBytes">Bytes of weights held in memory (in the kernels' layout where they have one).</param>
 /// <param name="Kernels">What computes on this CPU by default, e.g. "linear avx512-vnni, attention avx512-bf16" (int8
-/// weights, bf16 attention: <see cref="AttentionKernel.Bf16"/>), "linear avx512, attention avx512" or
+/// weights, bf16 attention: <see cref="AttentionKernel.Bf16"/>), "linear dotprod-int8, attention dotprod-int8" (arm64, int8
+/// attention: <see cref="AttentionKernel.Int8"/>), "linear avx512, attention avx512" or
 /// "linear avx2-int8, attention avx2" (the library's own kernels) or "linear ggml, attention ggml"
 /// (ggml's stock ops: no AVX2 here, a weight type without a kernel, or DINO_KERNELS=ggml).</param>
 /// <param name="Quantization">How <c>dino quantize</c> made the file: the layers' types, the importance matrix and

@@ -70,6 +70,7 @@ TEST(Quantized, Bf16AttentionStaysWithinItsRounding) {
     ASSERT_NE(q8, nullptr);
     const std::string q8_kernels = info_of(q8).kernels;
     EXPECT_EQ(std::string(info_of(f32).kernels).find("-bf16"), std::string::npos);  // f32 weights keep f32 attention
+    EXPECT_EQ(std::string(info_of(f32).kernels).find("-int8"), std::string::npos);
     if (q8_kernels.find("-bf16") == std::string::npos) GTEST_SKIP() << "attention without bf16 dot products here (" << q8_kernels << ")";
     const double f32_cos = worst_cosine(cls_of(f32, DINO_ATTENTION_BF16), cls_of(f32, DINO_ATTENTION_FLASH));
     report("f32 weights, bf16 attention: CLS cosine vs f32 attention", f32_cos);
@@ -126,6 +127,13 @@ TEST(TinyQuantized, Int8AttentionStaysCloseToF32Attention) {
         report(std::string(file) + ", int8 attention: CLS cosine vs f32 attention", cos);
         EXPECT_GE(cos, 0.9999) << file;
         EXPECT_LT(cos, 1.0) << file << ": identical, so the int8 attention did not run";
+        // The default: what the kernels string says, int8 attention for int8 models on arm64.
+        const std::string kernels = info_of(m).kernels, attention = kernels.substr(kernels.find("attention "));
+#if defined(__aarch64__)
+        EXPECT_EQ(attention.find("-int8") != std::string::npos, std::string(file) != "tiny-dino-f32.gguf") << kernels;
+#endif
+        if (attention.find("-bf16") == std::string::npos)
+            EXPECT_EQ(cls(DINO_ATTENTION_AUTO), attention.find("-int8") != std::string::npos ? int8 : flash) << file;
     }
 }
 
