@@ -213,7 +213,8 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
 
             // linux-arm64: a self-contained publish, run under qemu (scripts/qemu-arm64.sh, Debian 13's glibc)
             // on tiny models (a 224 image takes minutes emulated): f32 on a Cortex-A72 (our neon build) and
-            // q8_0 on qemu's max CPU (the i8mm build, smmla), each equal to this machine's result.
+            // q8_0 on qemu's max CPU (the i8mm build, smmla, and int8 attention: arm64's default for int8
+            // weights), each equal to this machine's result with the same attention.
             if (CrossRids.Contains("linux-arm64"))
             {
                 string published = Path.Combine(work, "publish-linux-arm64");
@@ -223,14 +224,18 @@ public class PackageTests(ModelFixture models, ITestOutputHelper output)
                 Assert.True(File.Exists(Path.Combine(moved, "runtimes", "linux-arm64", "native", "libggml-cpu.so")), "linux-arm64: no ggml");
                 string qemu = Path.Combine(TestData.RepoRoot, "scripts", "qemu-arm64.sh");
                 const string invariant = "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1";  // the sysroot has no ICU
-                foreach (var (cpu, model, kernels) in new[] { ("cortex-a72", "tiny-hf-f32.gguf", "neon"), ("max", "tiny-dino-q8_0.gguf", "i8mm-int8") })
+                foreach (var (cpu, model, kernels, attention) in new[]
+                         {
+                             ("cortex-a72", "tiny-hf-f32.gguf", "neon", AttentionKernel.Flash),
+                             ("max", "tiny-dino-q8_0.gguf", "i8mm-int8", AttentionKernel.Int8),
+                         })
                 {
                     string args = $"\"{TestData.Data(model)}\" \"{TestData.Image("photo.jpg")}\"";
                     var (code3, got, err3) = RunRaw("env", $"QEMU_CPU={cpu} {invariant} \"{qemu}\" \"{Path.Combine(moved, "app")}\" {args}", moved);
                     Assert.True(code3 == 0, $"linux-arm64 on {cpu}: exit {code3}: {err3}");
-                    Assert.Contains($"linear {kernels}", err3);
-                    // f32 attention here too, as arm64 runs it (this CPU's default for int8 weights is bf16 attention).
-                    using var reference = DinoModel.Load(TestData.Data(model), new DinoModelOptions { Attention = AttentionKernel.Flash });
+                    Assert.Contains($"linear {kernels}, attention {kernels}", err3);
+                    // The attention arm64 runs by default, named (this CPU's default may differ: bf16 attention).
+                    using var reference = DinoModel.Load(TestData.Data(model), new DinoModelOptions { Attention = attention });
                     float[] mine = reference.Embed(TestData.Image("photo.jpg")).Embedding, theirs = Parse(got);
                     double maxAbs = mine.Zip(theirs, (a, b) => Math.Abs(a - b)).Max(), scale = mine.Max(Math.Abs);
                     output.WriteLine($"linux-arm64 under qemu ({cpu}, {model}): CLS max abs difference {maxAbs:E2} of {scale:F2}");
