@@ -37,6 +37,10 @@
 
 namespace dino::kernels {
 
+// packed_linear.narrow's bound on |w|: a maddubs pair of unsigned activations (<= 255) and such weights
+// is at most 2 * 255 * 64 = 32640, below int16's 32767, so x86 without VNNI multiplies them exactly.
+constexpr int kNarrowLimit = 64;
+
 // A linear weight [N outputs x K inputs] in the microkernels' layout: columns
 // in tiles of 16 (one 512-bit register), each tile K-major.
 struct packed_linear {
@@ -55,6 +59,9 @@ struct packed_linear {
     float * offsets = nullptr;
     size_t bytes = 0;
     size_t capacity = 0;  // bytes allocated at data (reserve_q8 reuses them)
+    // q8: every value within +-kNarrowLimit (q5_0's always are): x86's maddubs then multiplies the
+    // unsigned activations by the weights as they are, exactly, without nibbles (int8.inc: tile_q8).
+    bool narrow = false;
 
     // Whether the products run as int8 dot products (q8 and q4), not FMA.
     bool int8() const { return fmt == format::q8 || fmt == format::q4; }

@@ -2,6 +2,7 @@
 // packed_linear), made once at load.
 #include "isa.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -92,6 +93,7 @@ bool reserve_q8(packed_linear & p, int64_t N, int64_t K) {
         if (!p.data) return false;
     }
     p.fmt = packed_linear::format::q8;
+    p.narrow = false;
     p.n = N;
     p.k = K;
     p.bytes = bytes;
@@ -129,6 +131,7 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
         uint8_t * qs = static_cast<uint8_t *>(p->data);
         const bool pairs8 = active().k->int8_pairs8;
         const size_t row_bytes = ggml_row_size(w->type, K), block_bytes = ggml_type_size(w->type);
+        int largest = 0;  // |q|
         for (int64_t n = 0; n < N; ++n) {
             const uint8_t * row = static_cast<const uint8_t *>(w->data) + size_t(n) * row_bytes;
             const int64_t t = n / kTile, c = n % kTile;
@@ -136,12 +139,14 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
                 int8_t q[kBlock];
                 ggml_fp16_t d16;
                 block_values(w->type, row + size_t(b) * block_bytes, d16, q);
+                for (int j = 0; j < kBlock; ++j) largest = std::max(largest, std::abs(int(q[j])));
                 const int64_t base = t * KB + b;
                 const int32_t sum = put_block(qs + base * (q4 ? kBlock * kTile / 2 : kBlock * kTile), c, q, q4, pairs8);
                 p->scales[base * kTile + c] = ggml_fp16_to_fp32(d16);
                 p->offsets[base * kTile + c] = ggml_fp16_to_fp32(d16) * float(-128 * sum);
             }
         }
+        p->narrow = !q4 && largest <= kNarrowLimit;
     } else {
         const bool f16 = w->type == GGML_TYPE_F16;
         p->fmt = f16 ? packed_linear::format::f16 : packed_linear::format::f32;

@@ -62,12 +62,13 @@ struct linear_case {
     bool norm, gelu, residual;
     bool importance = false;  // quantized with an importance matrix
     bool extreme = false;     // every activation and weight at +-max, products of one sign per output
+    bool narrow = false;      // q8_0 values moved to within +-kNarrowLimit (packed_linear.narrow), keeping their signs
 };
 
 void check_linear(const linear_case & c) {
     SCOPED_TRACE(std::string(ggml_type_name(c.type)) + " K=" + std::to_string(c.K) + " N=" + std::to_string(c.N) +
                  " rows=" + std::to_string(c.rows) + (c.norm ? " +norm" : "") + (c.gelu ? " +gelu" : "") +
-                 (c.residual ? " +residual" : "") + (c.importance ? " +importance" : ""));
+                 (c.residual ? " +residual" : "") + (c.importance ? " +importance" : "") + (c.narrow ? " +narrow" : ""));
     ggml_ctx g;
     ggml_context * ctx = g.ctx;
     std::mt19937 rng(unsigned(c.K * 131 + c.N * 7 + c.rows));
@@ -86,6 +87,14 @@ void check_linear(const linear_case & c) {
             for (int64_t k = 0; k < c.K; ++k) static_cast<float *>(w32->data)[n * c.K + k] = (n % 3 ? -1.0f : 1.0f) * sign[size_t(k)];
     }
     ggml_tensor * w = weight(ctx, w32, c.type, c.importance ? importance.data() : nullptr);
+    if (c.narrow) {  // each q8_0 block: an f16 scale, then 32 int8 values
+        ASSERT_EQ(c.type, GGML_TYPE_Q8_0);
+        const size_t block = ggml_type_size(GGML_TYPE_Q8_0);
+        for (size_t at = 0; at < ggml_nbytes(w); at += block) {
+            int8_t * q = reinterpret_cast<int8_t *>(static_cast<uint8_t *>(w->data) + at + 2);
+            for (int j = 0; j < 32; ++j) q[j] = int8_t(std::clamp(int(q[j]) * 2, -dino::kernels::kNarrowLimit, dino::kernels::kNarrowLimit));
+        }
+    }
     ggml_tensor * b = filled(ctx, rng, c.N, 1, 0.1f);
     ggml_tensor * nw = filled(ctx, rng, c.K, 1, 1.0f);
     ggml_tensor * nb = filled(ctx, rng, c.K, 1, 0.1f);
@@ -109,6 +118,8 @@ void check_linear(const linear_case & c) {
     // ours, inside the same graph
     const std::unique_ptr<packed_linear> p = dino::kernels::pack(w);
     ASSERT_NE(p, nullptr);
+    // Values within +-64 take x86's one-maddubs path: q5_0's always, q8_0's when made so.
+    EXPECT_EQ(p->narrow, c.type == GGML_TYPE_Q5_0 || c.narrow);
     const linear_op op{p.get(), c.norm, eps, c.gelu};
     dino::kernels::op_node node;
     ggml_tensor * ours = dino::kernels::linear(ctx, node, op, x, b, nw, nb, res);
@@ -161,6 +172,23 @@ TEST(Kernels, LinearIsExactAtTheInt8Extremes) {
             c.extreme = true;
             check_linear(c);
         }
+    }
+}
+
+// Narrow weights (packed_linear.narrow) at their bound, +-kNarrowLimit, against every activation at
+// +-127 (unsigned 255 or 1), products of one sign: each maddubs pair at 32640, one step below int16's
+// limit.  And at random, with every fusion.
+TEST(Kernels, LinearIsExactForNarrowWeights) {
+    SKIP_WITHOUT_KERNELS();
+    for (const auto & [K, N, rows] : {std::tuple<int64_t, int64_t, int64_t>{1536, 48, 13}, {384, 64, 7}}) {
+        linear_case c{GGML_TYPE_Q8_0, K, N, rows, false, false, false};
+        c.extreme = c.narrow = true;
+        check_linear(c);
+    }
+    for (int f = 0; f < 8; ++f) {
+        linear_case c{GGML_TYPE_Q8_0, 96, 48, 13, bool(f & 1), bool(f & 2), bool(f & 4)};
+        c.narrow = true;
+        check_linear(c);
     }
 }
 
