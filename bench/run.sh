@@ -7,6 +7,7 @@
 #   bench/run.sh                     # batch 1 and 8, 2 and 1 threads, 5 rounds
 #   bench/run.sh --batch 1 --threads 2 --rounds 9
 #   bench/run.sh --types f32,q8_0 --dinov2 f32,q8_0   # DINOv2 ViT-S/14 rows beside ViT-S/8, both at 224
+#   bench/run.sh --types q8_0,q8_0-7bit               # q8_0 and the same file with its weights rounded to 7 bits at load
 #
 # Needs what scripts/bootstrap.sh installs, plus Debian's python3-onnx (installed here if missing) for
 # the ONNX exports and, optionally, python3-torch for the PyTorch row. Results: out/bench/results.md.

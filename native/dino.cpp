@@ -66,7 +66,14 @@ dino_status dino_model_load(const char * path, const dino_model_params * params,
         require(path != nullptr && path[0] != '\0', "path is NULL or empty");
         dino::install_ggml_logger();
         dino::load_options o;
-        if (params) o.check_values = params->check_values;
+        if (params) {
+            o.check_values = params->check_values;
+            switch (params->int8_weights) {
+                case DINO_INT8_WEIGHTS_AS_STORED: break;
+                case DINO_INT8_WEIGHTS_7BIT: o.q8_0_as_7bit = true; break;
+                default: fail(DINO_ERR_INVALID_ARGUMENT, "int8_weights %d is not a dino_int8_weights value", params->int8_weights);
+            }
+        }
         *out_model = dino_model::load(path, o).release();
     });
 }

@@ -135,7 +135,8 @@ typedef struct dino_model_info {
      * VNNI, -int8; attention -bf16 or -int8 where DINO_ATTENTION_AUTO means
      * BF16 or INT8),
      * "ggml" where ggml's stock ops run instead (no AVX2, a weight type
-     * without a kernel).  The environment variable DINO_KERNELS,
+     * without a kernel); "linear avx2-int8 (7-bit weights), ..." where the
+     * load rounded q8_0 weights (DINO_INT8_WEIGHTS_7BIT).  The environment variable DINO_KERNELS,
      * read once per process, forces a path: ggml, avx2, avx2-novnni,
      * avx512-novnni. */
     char    kernels[64];
@@ -156,9 +157,25 @@ typedef struct dino_model_info {
                                      (torchvision)                                  */
 } dino_model_info;
 
+typedef enum dino_int8_weights {
+    /* The weights as the file stores them (the default). */
+    DINO_INT8_WEIGHTS_AS_STORED = 0,
+    /* q8_0 weights rounded at load to 7 bits: each block whose values pass
+     * +-64 takes half of them (to nearest, ties to even) and twice its scale.
+     * On x86 CPUs without VNNI (AVX2: Intel Core 4th to 10th generation, AMD
+     * Zen 1 to 3) the linear layers then take one int8 multiply-add per
+     * product instead of two, about 1.3x faster; the CLS embedding moves a
+     * little (README, "7-bit weights": measured on photos).  Every CPU rounds
+     * the same way, but elsewhere it is no faster.  q5_0 and q4_0 are
+     * unchanged (q5_0's values are within +-64 already and always take that
+     * path). */
+    DINO_INT8_WEIGHTS_7BIT = 1,
+} dino_int8_weights;
+
 typedef struct dino_model_params {
     /* Scan F32/F16 tensors and quantization scales for NaN/Inf at load. */
     bool check_values;
+    int32_t int8_weights; /* dino_int8_weights; default AS_STORED */
 } dino_model_params;
 
 DINO_API dino_model_params dino_model_default_params(void);

@@ -211,7 +211,7 @@ std::string dino_model::kernels() const {
     }
     const dino::attention_kind a = default_attention();
     const char * products = a == dino::attention_kind::bf16 ? "-bf16" : a == dino::attention_kind::int8 ? "-int8" : "";
-    return "linear " + linear + ", attention " + (attention.heads > 0 ? isa + products : "ggml");
+    return "linear " + linear + (q8_0_as_7bit ? " (7-bit weights)" : "") + ", attention " + (attention.heads > 0 ? isa + products : "ggml");
 }
 
 dino::attention_kind dino_model::default_attention() const {
@@ -376,7 +376,8 @@ std::unique_ptr<dino_model> dino_model::load(const std::string & path, const din
             fail(DINO_ERR_BAD_MODEL, "%s: tensor '%s' holds NaN or infinite values", path.c_str(), t.name.c_str());
         }
         if (packing) {
-            std::unique_ptr<dino::kernels::packed_linear> p = dino::kernels::pack(x);
+            std::unique_ptr<dino::kernels::packed_linear> p = dino::kernels::pack(x, options.q8_0_as_7bit);
+            m->q8_0_as_7bit |= options.q8_0_as_7bit && x->type == GGML_TYPE_Q8_0;
             x->data = nullptr;  // from here on only the packed copy exists
             if (!p) fail(DINO_ERR_OUT_OF_MEMORY, "%s: cannot allocate the packed weights of '%s'", path.c_str(), t.name.c_str());
             m->packed[x] = std::move(p);

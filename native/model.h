@@ -86,6 +86,7 @@ struct dino_model {
     std::string name;
     std::string weight_types;  // type(s) of the linear weights: "q8_0", or "q5_0/q4_K" for a mix
     std::string quantization;  // how dino_quantize made the file (dino.quantize.recipe), or empty
+    bool q8_0_as_7bit = false; // q8_0 weights were rounded to 7 bits at load (load_options.q8_0_as_7bit)
     int64_t n_params = 0;
 
     ggml_tensor * patch_w = nullptr, * patch_b = nullptr;  // ref: patch_embed.proj

@@ -13,6 +13,7 @@ namespace dino {
 struct load_options {
     bool check_values = true;  // scan every weight for NaN and infinity
     bool use_kernels = true;   // pack linear weights for our kernels; false keeps every tensor as stored (the quantizer reads them back)
+    bool q8_0_as_7bit = false; // dino.h: DINO_INT8_WEIGHTS_7BIT (kernels::pack's seven_bit)
 };
 
 // How the position grid is resampled for other input sizes (graph.cpp: interpolate_pos_embed):

@@ -19,7 +19,9 @@ catch (OptionsException e) { Console.Error.WriteLine($"bench: {e.Message}\n{Opti
 if (opts.Probe != null) return Probe(opts);
 
 var variants = new List<Variant>();
-foreach (string t in opts.Types) variants.Add(new Variant($"dino {t}", Path.Combine(opts.Data, $"dino-{t}.gguf"), false));
+// "q8_0-7bit": the q8_0 file loaded with Int8Weights.SevenBit.
+foreach (string t in opts.Types)
+    variants.Add(new Variant($"dino {t}", Path.Combine(opts.Data, $"dino-{Variant.FileType(t)}.gguf"), false, t.EndsWith(Variant.SevenBit)));
 // DINOv2 ViT-S/14 on the same 224 x 224 input: 257 tokens to ViT-S/8's 785 (its CLS is another model's).
 foreach (string t in opts.Dinov2Types) variants.Add(new Variant($"dinov2-s14 {t}", Path.Combine(opts.Data, $"dinov2-s14-{t}.gguf"), false));
 variants.Add(new Variant("ort fp32", Path.Combine(opts.Data, "dino-fp32.onnx"), true));
@@ -32,7 +34,7 @@ report.AppendLine($"CPU: {Cpu.Describe()}");
 report.AppendLine($"Machine: {Environment.ProcessorCount} cores, {DinoNativeLibrary.SupportedCpuVariants[0]} ggml; {DinoNativeLibrary.Version}; ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
 report.AppendLine("Kernels: " + string.Join("; ", variants.Where(v => !v.Onnx).Select(v =>
 {
-    using var m = DinoModel.Load(v.Path);
+    using var m = DinoModel.Load(v.Path, v.LoadOptions(0));
     return $"{v.Name} {m.Info.Kernels}";
 })));
 report.AppendLine($"Medians of {opts.Rounds} rounds, variants alternating within each round, each variant in a process of its own (load, one warm-up, then the median of {ProbeRuns} runs); ms per image; ratio = ORT fp32 ms / variant ms (> 1 is faster than ORT fp32).");
@@ -119,6 +121,7 @@ ProbeResult RunProbe(Variant v, int batch, int threads)
     var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
     if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(typeof(Options).Assembly.Location);
     foreach (string a in new[] { "--probe", v.Path, "--batch", batch.ToString(), "--threads", threads.ToString() }) psi.ArgumentList.Add(a);
+    if (v.Weights7Bit) psi.ArgumentList.Add("--weights-7bit");
     using var p = Process.Start(psi)!;
     string o = p.StandardOutput.ReadToEnd();
     p.WaitForExit();
@@ -128,7 +131,7 @@ ProbeResult RunProbe(Variant v, int batch, int threads)
 
 static int Probe(Options o)
 {
-    var v = new Variant("probe", o.Probe!, o.Probe!.EndsWith(".onnx"));
+    var v = new Variant("probe", o.Probe!, o.Probe!.EndsWith(".onnx"), o.Weights7Bit);
     int batch = o.Batches[0];
     float[] pixels = Pixels(batch);
     using var r = v.Open(o.Threads[0], batch);
@@ -163,9 +166,19 @@ static IEnumerable<string> RunTorch(Options o)
 
 sealed record ProbeResult(double Median, float[] Cls, long Rss);
 
-sealed record Variant(string Name, string Path, bool Onnx)
+sealed record Variant(string Name, string Path, bool Onnx, bool Weights7Bit = false)
 {
-    public IRunner Open(int threads, int batch) => Onnx ? new OrtRunner(Path, threads, batch) : new DinoRunner(Path, threads);
+    public const string SevenBit = "-7bit";
+
+    // The file a --types entry reads: q8_0-7bit is the q8_0 file.
+    public static string FileType(string type) => type.EndsWith(SevenBit) ? type[..^SevenBit.Length] : type;
+
+    public DinoModelOptions LoadOptions(int threads) => new()
+    {
+        ThreadsPerCall = threads, MaxBatchSize = 64, Int8Weights = Weights7Bit ? Int8Weights.SevenBit : Int8Weights.AsStored,
+    };
+
+    public IRunner Open(int threads, int batch) => Onnx ? new OrtRunner(Path, threads, batch) : new DinoRunner(Path, LoadOptions(threads));
 }
 
 interface IRunner : IDisposable
@@ -174,9 +187,9 @@ interface IRunner : IDisposable
     ReadOnlySpan<float> Run(float[] pixels);
 }
 
-sealed class DinoRunner(string path, int threads) : IRunner
+sealed class DinoRunner(string path, DinoModelOptions options) : IRunner
 {
-    private readonly DinoModel _m = DinoModel.Load(path, new DinoModelOptions { ThreadsPerCall = threads, MaxBatchSize = 64 });
+    private readonly DinoModel _m = DinoModel.Load(path, options);
 
     public ReadOnlySpan<float> Run(float[] pixels)
     {
@@ -237,9 +250,10 @@ sealed class Options
     public int[] Threads = { 2, 1 };
     public int Rounds = 5;
     public string? Torch, Output, Probe;
+    public bool Weights7Bit;  // (a probe's)
 
     public const string Usage =
-        "usage: bench/run.sh [--types f32,f16,q8_0,q4_0] [--dinov2 f32,q8_0] [--batch 1,8] [--threads 2,1] [--rounds N] [--torch PTH]";
+        "usage: bench/run.sh [--types f32,f16,q8_0,q8_0-7bit,q4_0] [--dinov2 f32,q8_0] [--batch 1,8] [--threads 2,1] [--rounds N] [--torch PTH]";
 
     // Lists take commas or spaces ("--batch 1,8" or "--batch 1 8"); a bad argument is an OptionsException.
     public static Options Parse(string[] args)
@@ -270,6 +284,7 @@ sealed class Options
                 case "--torch": o.Torch = Next(); break;
                 case "--output": o.Output = Next(); break;
                 case "--probe": o.Probe = Next(); break;
+                case "--weights-7bit": o.Weights7Bit = true; break;
                 default: throw new OptionsException($"unknown option {option}");
             }
         }

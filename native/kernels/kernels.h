@@ -92,8 +92,10 @@ bool int8_vnni();
 // caller keeps the tensor and ggml's op.
 bool can_pack(ggml_type type, int64_t K, int64_t N);
 
-// Repacks w (can_pack) into the kernels' layout; null when out of memory.
-std::unique_ptr<packed_linear> pack(const ggml_tensor * w);
+// Repacks w (can_pack) into the kernels' layout; null when out of memory.  seven_bit (dino.h:
+// DINO_INT8_WEIGHTS_7BIT): a q8_0 block whose values pass +-kNarrowLimit takes half of each (to
+// nearest, ties to even) and twice its scale, so that every q8_0 weight is narrow.
+std::unique_ptr<packed_linear> pack(const ggml_tensor * w, bool seven_bit = false);
 
 // The fused linear op's parameters; must outlive the graph that uses them.
 struct linear_op {

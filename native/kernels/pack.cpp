@@ -82,6 +82,12 @@ int32_t put_block(uint8_t * blk, int64_t c, const int8_t q[kBlock], bool q4, boo
     return sum;
 }
 
+// q / 2 to nearest, ties to even (in integers: the same on every CPU): 127 -> 64, -3 -> -2, 1 -> 0.
+int half_to_even(int q) {
+    const int h = q >> 1;  // floor(q / 2)
+    return (q & 1) && (h & 1) ? h + 1 : h;
+}
+
 }  // namespace
 
 bool reserve_q8(packed_linear & p, int64_t N, int64_t K) {
@@ -109,7 +115,7 @@ bool can_pack(ggml_type type, int64_t K, int64_t N) {
     return cpu_supported();
 }
 
-std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
+std::unique_ptr<packed_linear> pack(const ggml_tensor * w, bool seven_bit) {
     const int64_t K = w->ne[0], N = w->ne[1];
     if (ggml_n_dims(w) != 2 || !ggml_is_contiguous(w) || !can_pack(w->type, K, N)) return nullptr;
     const bool int8 = int8_type(w->type);
@@ -139,11 +145,16 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w) {
                 int8_t q[kBlock];
                 ggml_fp16_t d16;
                 block_values(w->type, row + size_t(b) * block_bytes, d16, q);
+                float d = ggml_fp16_to_fp32(d16);
+                if (seven_bit && w->type == GGML_TYPE_Q8_0 && std::any_of(q, q + kBlock, [](int8_t v) { return std::abs(int(v)) > kNarrowLimit; })) {
+                    for (int j = 0; j < kBlock; ++j) q[j] = int8_t(half_to_even(q[j]));
+                    d *= 2;  // (exact)
+                }
                 for (int j = 0; j < kBlock; ++j) largest = std::max(largest, std::abs(int(q[j])));
                 const int64_t base = t * KB + b;
                 const int32_t sum = put_block(qs + base * (q4 ? kBlock * kTile / 2 : kBlock * kTile), c, q, q4, pairs8);
-                p->scales[base * kTile + c] = ggml_fp16_to_fp32(d16);
-                p->offsets[base * kTile + c] = ggml_fp16_to_fp32(d16) * float(-128 * sum);
+                p->scales[base * kTile + c] = d;
+                p->offsets[base * kTile + c] = d * float(-128 * sum);
             }
         }
         p->narrow = !q4 && largest <= kNarrowLimit;

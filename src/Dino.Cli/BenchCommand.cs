@@ -15,9 +15,10 @@ internal static class BenchCommand
         var runs = new Option<int>("--runs", "-r") { Description = "Timed runs after one warm-up", DefaultValueFactory = _ => 10 };
         var json = new Option<bool>("--json") { Description = "Print JSON" };
         var attention = Shared.Attention();
+        var weights7Bit = Shared.Weights7Bit();
         var profile = new Option<bool>("--profile") { Description = "Then where the time goes: each kind of op per block and in total, its GOP/s and its share of this CPU's peak (measured by a probe in the same run)" };
         var cmd = new Command("bench", "Time the model: one warm-up call, then --runs calls on built-in images; prints the median and spread of milliseconds per image, and the peak memory of the process.")
-        { model, batch, threads, runs, size, attention, json, profile };
+        { model, batch, threads, runs, size, attention, weights7Bit, json, profile };
         CliHelp.AddDetails(cmd, """
             Compare variants side by side in one session: the machine's load changes the absolute numbers.
 
@@ -27,16 +28,16 @@ internal static class BenchCommand
               dino bench -m dino-vits8-q8_0.gguf --threads 2 --profile
             """);
         cmd.SetAction((r, ct) => Task.FromResult(Run(r.GetValue(model)!, r.GetValue(batch), r.GetValue(threads), r.GetValue(runs),
-                                                     r.GetValue(size), r.GetValue(attention), r.GetValue(json), r.GetValue(profile), ct)));
+                                                     r.GetValue(size), r.GetValue(attention), r.GetValue(weights7Bit), r.GetValue(json), r.GetValue(profile), ct)));
         return cmd;
     }
 
-    private static int Run(string modelPath, int batch, int threads, int runs, int? size, AttentionKernel attention, bool json, bool profile,
-                           CancellationToken ct)
+    private static int Run(string modelPath, int batch, int threads, int runs, int? size, AttentionKernel attention, bool weights7Bit, bool json,
+                           bool profile, CancellationToken ct)
     {
         if (runs < 1) throw new UsageException("--runs must be 1 or more");
         var load = Stopwatch.StartNew();
-        using var dino = Shared.Open(modelPath, threads, batch, attention);
+        using var dino = Shared.Open(modelPath, threads, batch, attention, weights7Bit);
         double loadMs = load.Elapsed.TotalMilliseconds;
         int s = size ?? dino.Info.InputSize;
         if (s % dino.Info.PatchSize != 0) throw new UsageException($"--size must be a multiple of {dino.Info.PatchSize}");

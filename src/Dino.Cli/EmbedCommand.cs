@@ -11,6 +11,7 @@ internal static class EmbedCommand
         var size = Shared.Size();
         var batch = Shared.Batch();
         var attention = Shared.Attention();
+        var weights7Bit = Shared.Weights7Bit();
         var output = new Option<string?>("--output", "-o") { Description = "Output file (default: stdout for jsonl and csv; npy needs a file)" };
         var format = new Option<string?>("--format", "-f") { Description = "npy, jsonl or csv (default: from the -o extension, which must then be .npy, .jsonl or .csv; without -o, jsonl)" };
         format.AcceptOnlyFromAmong("npy", "jsonl", "csv");
@@ -21,7 +22,7 @@ internal static class EmbedCommand
         var paths = new Argument<string[]>("PATH") { Description = "Image files, folders (searched recursively, sorted), or .npy tensors [3,H,W] / [N,3,H,W] already preprocessed", Arity = ArgumentArity.OneOrMore };
 
         var cmd = new Command("embed", "Embed images: the CLS embedding of each (and, with --tokens, all tokens).")
-        { model, output, format, batch, threads, size, attention, normalize, tokens, npy, update, paths };
+        { model, output, format, batch, threads, size, attention, weights7Bit, normalize, tokens, npy, update, paths };
         CliHelp.AddDetails(cmd, """
             In folders, images are recognised by their extension (.jpg .jpeg .png .gif .webp .bmp, and with --npy .npy tensors);
             other files are not read, and the summary line counts them, naming image formats it does not read (.tif, .heic, ...).
@@ -42,12 +43,14 @@ internal static class EmbedCommand
 
         cmd.SetAction((r, ct) => Task.FromResult(Run(
             r.GetValue(model)!, r.GetValue(paths)!, r.GetValue(output), r.GetValue(format), r.GetValue(batch),
-            r.GetValue(threads), r.GetValue(size), r.GetValue(attention), r.GetValue(normalize), r.GetValue(tokens), r.GetValue(npy), r.GetValue(update), ct)));
+            r.GetValue(threads), r.GetValue(size), r.GetValue(attention), r.GetValue(weights7Bit), r.GetValue(normalize), r.GetValue(tokens),
+            r.GetValue(npy), r.GetValue(update), ct)));
         return cmd;
     }
 
     private static int Run(string modelPath, string[] paths, string? output, string? format, int batch, int threads,
-                           int? size, AttentionKernel attention, bool normalize, bool tokens, bool npyInFolders, bool updating, CancellationToken ct)
+                           int? size, AttentionKernel attention, bool weights7Bit, bool normalize, bool tokens, bool npyInFolders, bool updating,
+                           CancellationToken ct)
     {
         // A device or FIFO (/dev/stdout, a pipe) takes JSON lines, as stdout does; a folder is no output at all.
         string? special = output == null ? null
@@ -77,7 +80,7 @@ internal static class EmbedCommand
         if (indexFormat == DinoIndexFormat.Npy) Shared.RefuseOutputOverInput(DinoEmbeddingIndex.PathsFile(output!), files.Append(modelPath));
         if (files.Count == 0 && failed.Count == 0) throw new UsageException("no images found in the given paths");
 
-        using var dino = Shared.Open(modelPath, threads, batch, attention);
+        using var dino = Shared.Open(modelPath, threads, batch, attention, weights7Bit);
         var recipe = Shared.Recipe(dino, size);
         var options = new EmbedOptions { Tokens = tokens };
         int dim = dino.Info.EmbeddingLength;
@@ -90,7 +93,7 @@ internal static class EmbedCommand
             var toEmbed = files;
             if (updating)
             {
-                update = IndexUpdate.Plan(output!, indexFormat, files, IndexUpdate.Recipe(modelPath, recipe, attention, normalize), dim);
+                update = IndexUpdate.Plan(output!, indexFormat, files, IndexUpdate.Recipe(modelPath, recipe, attention, weights7Bit, normalize), dim);
                 toEmbed = update.ToEmbed;
             }
             // Outputs are opened when their rows come: at once for a plain run (rows are written as they are made),

@@ -42,18 +42,20 @@ internal sealed class IndexUpdate
     private IndexUpdate(string index, string recipe) => (_index, _recipe) = (index, recipe);
 
     /// <summary>The recipe line: what an index's rows depend on besides the image.</summary>
-    public static string Recipe(string modelPath, PreprocessOptions preprocess, AttentionKernel attention, bool normalize)
+    public static string Recipe(string modelPath, PreprocessOptions preprocess, AttentionKernel attention, bool weights7Bit, bool normalize)
     {
         string hash;
         using (var model = Dino.IO.RegularFile.OpenRead(modelPath)) hash = Convert.ToHexString(SHA256.HashData(model)).ToLowerInvariant();
-        return JsonSerializer.Serialize(new Dictionary<string, object>
+        var recipe = new Dictionary<string, object>
         {
             ["dino_index_stamps"] = Version,
             ["model_sha256"] = hash,
             ["preprocess"] = preprocess.ToString(),
             ["attention"] = attention.ToString(),
             ["normalize"] = normalize,
-        });
+        };
+        if (weights7Bit) recipe["int8_weights"] = Int8Weights.SevenBit.ToString();  // (absent by default: older indexes' stamps still match)
+        return JsonSerializer.Serialize(recipe);
     }
 
     /// <summary>Compares <paramref name="files"/> with the index at <paramref name="index"/> (if any) and its stamps and journal.</summary>

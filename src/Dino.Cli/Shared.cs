@@ -28,6 +28,11 @@ internal static class Shared
         DefaultValueFactory = _ => AttentionKernel.Auto,
     };
 
+    public static Option<bool> Weights7Bit() => new("--weights-7bit")
+    {
+        Description = "Round q8_0 weights to 7 bits at load: about 1.3x faster linear layers on x86 CPUs without VNNI (AVX2), a little less exact elsewhere for no gain (README, \"7-bit weights\")",
+    };
+
     public static Option<int> Batch() => new("--batch", "-b")
     {
         Description = "Images computed together",
@@ -42,10 +47,14 @@ internal static class Shared
         WriteIndented = true,
     };
 
-    public static DinoModel Open(string path, int threads, int batch = 8, AttentionKernel attention = AttentionKernel.Auto)
+    public static DinoModel Open(string path, int threads, int batch = 8, AttentionKernel attention = AttentionKernel.Auto, bool weights7Bit = false)
     {
         if (batch < 1) throw new UsageException("--batch must be 1 or more");
-        var model = DinoModel.Load(path, new DinoModelOptions { ThreadsPerCall = threads, MaxBatchSize = batch, Attention = attention });
+        var model = DinoModel.Load(path, new DinoModelOptions
+        {
+            ThreadsPerCall = threads, MaxBatchSize = batch, Attention = attention,
+            Int8Weights = weights7Bit ? Int8Weights.SevenBit : Int8Weights.AsStored,
+        });
         WarnIfOversubscribed(threads);
         return model;
     }

@@ -69,7 +69,7 @@ public sealed partial class DinoModel : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new DinoModelOptions();
         options.Validate();
-        var handle = ModelHandle.Load(path, options.CheckWeights);
+        var handle = ModelHandle.Load(path, options.CheckWeights, options.Int8Weights);
         DinoModel? model = null;
         try
         {

@@ -16,7 +16,8 @@ namespace Dino;
 /// weights, bf16 attention: <see cref="AttentionKernel.Bf16"/>), "linear dotprod-int8, attention dotprod-int8" (arm64, int8
 /// attention: <see cref="AttentionKernel.Int8"/>), "linear avx512, attention avx512" or
 /// "linear avx2-int8, attention avx2" (the library's own kernels) or "linear ggml, attention ggml"
-/// (ggml's stock ops: no AVX2 here, a weight type without a kernel, or DINO_KERNELS=ggml).</param>
+/// (ggml's stock ops: no AVX2 here, a weight type without a kernel, or DINO_KERNELS=ggml); "linear avx2-int8 (7-bit
+/// weights), ..." where loading rounded q8_0 weights (<see cref="Int8Weights.SevenBit"/>).</param>
 /// <param name="Quantization">How <c>dino quantize</c> made the file: the layers' types, the importance matrix and
 /// the target it met; "" for files made otherwise.</param>
 public sealed record DinoModelInfo(

@@ -32,6 +32,9 @@ public sealed record DinoModelOptions
     /// <summary>Scan the weights for NaN/Inf when loading (default true).</summary>
     public bool CheckWeights { get; init; } = true;
 
+    /// <summary>What loading does to int8 weights (default: as stored); <see cref="Dino.Int8Weights.SevenBit"/> trades a little accuracy for speed on x86 CPUs without VNNI.</summary>
+    public Int8Weights Int8Weights { get; init; } = Int8Weights.AsStored;
+
     /// <summary>The most images one native call computes (dino_compute's n_images).</summary>
     internal const int MaxNativeBatch = 4096;
 
@@ -41,6 +44,7 @@ public sealed record DinoModelOptions
             throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, $"MaxBatchSize must be 1 to {MaxNativeBatch} (the most images one native call computes)");
         if (MaxIdleContexts < 0) throw new ArgumentOutOfRangeException(nameof(MaxIdleContexts), MaxIdleContexts, "MaxIdleContexts must be >= 0");
         if (!Enum.IsDefined(Attention)) throw new ArgumentOutOfRangeException(nameof(Attention), Attention, "not an AttentionKernel value");
+        if (!Enum.IsDefined(Int8Weights)) throw new ArgumentOutOfRangeException(nameof(Int8Weights), Int8Weights, "not an Int8Weights value");
         if (!Enum.IsDefined(PositionInterpolation))
             throw new ArgumentOutOfRangeException(nameof(PositionInterpolation), PositionInterpolation, "not a PositionInterpolation value");
         if (ImageLimits is null) throw new ArgumentNullException(nameof(ImageLimits), "ImageLimits must be set (new ImageLimits() for the defaults)");

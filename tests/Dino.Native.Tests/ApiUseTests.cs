@@ -141,6 +141,7 @@ public class ApiUseTests(ModelFixture models)
         Assert.Equal("MaxBatchSize", e.ParamName);
         Assert.Contains("4096", e.Message);
         Assert.Equal("Attention", Assert.Throws<ArgumentOutOfRangeException>(() => DinoModel.Load(model, new DinoModelOptions { Attention = (AttentionKernel)77 })).ParamName);
+        Assert.Equal("Int8Weights", Assert.Throws<ArgumentOutOfRangeException>(() => DinoModel.Load(model, new DinoModelOptions { Int8Weights = (Int8Weights)2 })).ParamName);
         Assert.Equal("PositionInterpolation", Assert.Throws<ArgumentOutOfRangeException>(() =>
             DinoModel.Load(model, new DinoModelOptions { PositionInterpolation = (PositionInterpolation)9 })).ParamName);
         Assert.Equal("ImageLimits", Assert.Throws<ArgumentNullException>(() => DinoModel.Load(model, new DinoModelOptions { ImageLimits = null! })).ParamName);

@@ -258,6 +258,12 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         var text = Dino("bench", "-m", q, "--runs", "2", "--profile");
         Assert.Contains("of peak", text.stdout);
         Assert.Contains("per block: 0:", text.stdout);
+        // --weights-7bit: the load rounds the q8_0 weights, and the kernels line says so (where the kernels run).
+        var seven = Dino("bench", "-m", q, "--runs", "1", "--json", "--weights-7bit");
+        Assert.Equal(0, seven.code);
+        using var sj = JsonDocument.Parse(seven.stdout);
+        string kernels = sj.RootElement.GetProperty("kernels").GetString()!;
+        if (!kernels.StartsWith("linear ggml", StringComparison.Ordinal)) Assert.Contains("(7-bit weights)", kernels);
     }
 
     [Fact]

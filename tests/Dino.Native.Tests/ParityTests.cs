@@ -117,6 +117,24 @@ public class ParityTests(ModelFixture models, ITestOutputHelper output)
         Assert.Equal(r.Attention.AsSpan(0, 785).ToArray(), full.Attention.AsSpan(0, 785).ToArray());
     }
 
+    // Int8Weights.SevenBit reaches the native load (the kernels line says so) and rounds the q8_0 weights: the
+    // CLS moves, a little (the native TinyQuantized.SevenBitWeightsStayCloseToF32 and the README measure how far).
+    [Fact]
+    public void SevenBitWeightsRoundTheQ8Weights()
+    {
+        using var seven = DinoModel.Load(TestData.Data("vits8-dino-q8_0.gguf"), new DinoModelOptions { Int8Weights = Int8Weights.SevenBit });
+        if (seven.Info.Kernels.StartsWith("linear ggml", StringComparison.Ordinal)) return;  // no kernels here: loaded as stored
+        Assert.Matches("^linear (avx512|avx2)(-vnni|-int8)? \\(7-bit weights\\), attention ", seven.Info.Kernels);
+        Assert.Equal("q8_0", seven.Info.WeightType);
+        var input = Inputs("vits8-224x3")[0];
+        using var f32Model = DinoModel.Load(TestData.Data("vits8-dino-f32.gguf"));
+        float[] stored = models.Q8.Embed(input).Embedding, rounded = seven.Embed(input).Embedding, f32 = f32Model.Embed(input).Embedding;
+        double moved = TestData.Cosine(rounded, stored), kept = TestData.Cosine(rounded, f32);
+        output.WriteLine($"7-bit q8_0: CLS cosine {moved:F7} vs q8_0 as stored, {kept:F7} vs f32");
+        Assert.True(moved < 1.0, "the weights were not rounded");
+        Assert.True(kept >= 0.999, $"{kept}");
+    }
+
     [Fact]
     public void EmbeddingsAreInfoConsistent()
     {

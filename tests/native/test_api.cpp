@@ -146,6 +146,12 @@ TEST(TinyApi, LoadErrorsAreStatusesWithMessages) {
     EXPECT_EQ(dino_model_load(write_file("text.gguf", "hello, I am not a model").c_str(), nullptr, &m), DINO_ERR_BAD_MODEL);
     EXPECT_NE(std::string(dino_last_error()).find("magic"), std::string::npos) << dino_last_error();
     EXPECT_EQ(dino_model_load(data_path("").c_str(), nullptr, &m), DINO_ERR_IO);  // a directory
+    dino_model_params params = dino_model_default_params();
+    EXPECT_EQ(params.int8_weights, DINO_INT8_WEIGHTS_AS_STORED);
+    params.int8_weights = 2;
+    EXPECT_EQ(dino_model_load(data_path("tiny-dino-q8_0.gguf").c_str(), &params, &m), DINO_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(m, nullptr);
+    EXPECT_NE(std::string(dino_last_error()).find("int8_weights 2"), std::string::npos) << dino_last_error();
 
     // Every prefix of a valid file fails cleanly (a short sweep; issue 4 fuzzes).
     std::ifstream f(data_path(kTiny), std::ios::binary);

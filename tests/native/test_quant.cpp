@@ -109,7 +109,7 @@ TEST(TinyQuantized, EveryTypeStaysCloseToF32) {
 
 // int8 attention (q, k, p and v in q8_0 blocks through the int8 kernels) in a whole graph, on the tiny
 // models, whose head_dim (32) is one block: every int8 path, the emulated ones (and arm64's smmla
-// layout) included.  bench/attention_drift.sh measures the same on photos and the ViT-S/8.
+// layout) included.  bench/drift.sh measures the same on photos and the ViT-S/8.
 TEST(TinyQuantized, Int8AttentionStaysCloseToF32Attention) {
     const npy_array in = read_npy(data_path("inputs/tiny-48x24.npy"));
     for (const char * file : {"tiny-dino-f32.gguf", "tiny-dino-q8_0.gguf", "tiny-dino-q4_0.gguf"}) {
@@ -135,6 +135,40 @@ TEST(TinyQuantized, Int8AttentionStaysCloseToF32Attention) {
         if (attention.find("-bf16") == std::string::npos)
             EXPECT_EQ(cls(DINO_ATTENTION_AUTO), attention.find("-int8") != std::string::npos ? int8 : flash) << file;
     }
+}
+
+// DINO_INT8_WEIGHTS_7BIT: q8_0 weights rounded to 7 bits at load, on every CPU (x86 without VNNI then
+// takes one maddubs a product), and nothing else: the f32 model loads as it is.  README, "7-bit
+// weights", measures the drift on photos and the ViT-S/8.
+TEST(TinyQuantized, SevenBitWeightsStayCloseToF32) {
+    const npy_array in = read_npy(data_path("inputs/tiny-48x24.npy"));
+    auto load = [](const char * file, int32_t int8_weights) {
+        dino_model_params p = dino_model_default_params();
+        p.int8_weights = int8_weights;
+        dino_model * m = nullptr;
+        EXPECT_EQ(dino_model_load(data_path(file).c_str(), &p, &m), DINO_OK) << dino_last_error();
+        return model_ptr(m);
+    };
+    auto cls = [&](const dino_model * m) {
+        auto ctx = make_context(m);
+        return run(ctx.get(), m, in.data.data(), 1, 48, 24).cls;
+    };
+    const model_ptr seven = load("tiny-dino-q8_0.gguf", DINO_INT8_WEIGHTS_7BIT), f32 = load("tiny-dino-f32.gguf", DINO_INT8_WEIGHTS_7BIT);
+    ASSERT_TRUE(seven && f32);
+    const std::string kernels = info_of(seven.get()).kernels;
+    if (kernels.find("linear ggml") != std::string::npos) GTEST_SKIP() << "no kernels here (" << kernels << "): the weights load as stored";
+    EXPECT_NE(kernels.find("(7-bit weights)"), std::string::npos) << kernels;
+    EXPECT_EQ(std::string(info_of(f32.get()).kernels).find("7-bit"), std::string::npos) << info_of(f32.get()).kernels;
+    EXPECT_STREQ(info_of(seven.get()).weight_type, "q8_0");  // (the file's type)
+
+    const std::vector<float> reference = cls(shared_model("tiny-dino-f32.gguf")), stored = cls(shared_model("tiny-dino-q8_0.gguf"));
+    const std::vector<float> rounded = cls(seven.get());
+    EXPECT_EQ(cls(f32.get()), reference);
+    const double cos = cosine(rounded.data(), reference.data(), reference.size());
+    report("tiny q8_0 as 7-bit: CLS cosine vs f32", cos);
+    report("tiny q8_0 as stored: CLS cosine vs f32", cosine(stored.data(), reference.data(), reference.size()));
+    EXPECT_GE(cos, kQ8);
+    EXPECT_LT(cosine(rounded.data(), stored.data(), stored.size()), 1.0) << "no change: the weights were not rounded";
 }
 
 // scripts/convert_gguf.py quantizes in numpy; ggml's quantizers (through dino_quantize) must write the

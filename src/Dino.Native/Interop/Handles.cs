@@ -15,10 +15,10 @@ internal sealed class ModelHandle : SafeHandle
         return true;
     }
 
-    internal static ModelHandle Load(string path, bool checkValues)
+    internal static ModelHandle Load(string path, bool checkValues, Int8Weights int8Weights)
     {
         NativeLibraryLoader.EnsureLoaded();
-        var p = new NativeModelParams { CheckValues = checkValues ? (byte)1 : (byte)0 };
+        var p = new NativeModelParams { CheckValues = checkValues ? (byte)1 : (byte)0, Int8Weights = (int)int8Weights };
         DinoStatus status;
         IntPtr raw;
         unsafe { status = NativeMethods.dino_model_load(path, &p, out raw); }

@@ -77,6 +77,7 @@ internal unsafe struct NativeQuantizeParams
 internal struct NativeModelParams
 {
     public byte CheckValues;
+    public int Int8Weights;
 }
 
 [StructLayout(LayoutKind.Sequential)]
