@@ -1008,6 +1008,10 @@ public class CliTests(ModelFixture models, ITestOutputHelper output) : IDisposab
         Assert.Contains("Resize = 32", other.stderr);
         Assert.Contains("--update would mix", other.stderr);
         Assert.Equal(bytes, File.ReadAllBytes(index));
+        var rounded = Dino("embed", "-m", model, photos, "-o", index, "--update", "--size", "32", "--weights-7bit");
+        Assert.Equal(2, rounded.code);
+        Assert.Contains("int8_weights (none) (this run: SevenBit)", rounded.stderr);
+        Assert.Equal(bytes, File.ReadAllBytes(index));
         Assert.Contains("--update needs the index file", Dino("embed", "-m", model, photos, "--update").stderr);
 
         // JSON lines and CSV indexes update the same way, bit for bit.
