@@ -60,7 +60,7 @@ int attention_main(const std::string & products, int64_t D, int64_t heads, int64
 
 int main(int argc, char ** argv) {
     if (argc != 7) {
-        std::fprintf(stderr, "usage: linear_op ours|ggml q8_0|q4_0|f32 K N ROWS REPS\n"
+        std::fprintf(stderr, "usage: linear_op ours|ggml q8_0|q5_0|q4_0|f32 K N ROWS REPS\n"
                              "       linear_op attention f32|int8 DIM HEADS T REPS\n");
         return 2;
     }
@@ -68,7 +68,7 @@ int main(int argc, char ** argv) {
     if (path == "attention") return attention_main(type_name, std::atoll(argv[3]), std::atoll(argv[4]), std::atoll(argv[5]), std::atoi(argv[6]));
     const int64_t K = std::atoll(argv[3]), N = std::atoll(argv[4]), rows = std::atoll(argv[5]);
     const int reps = std::atoi(argv[6]);
-    const ggml_type type = type_name == "q8_0" ? GGML_TYPE_Q8_0 : type_name == "q4_0" ? GGML_TYPE_Q4_0 : GGML_TYPE_F32;
+    const ggml_type type = type_name == "q8_0" ? GGML_TYPE_Q8_0 : type_name == "q5_0" ? GGML_TYPE_Q5_0 : type_name == "q4_0" ? GGML_TYPE_Q4_0 : GGML_TYPE_F32;
 
     ggml_init_params params = {size_t(256) << 20, nullptr, false};
     ggml_context * ctx = ggml_init(params);
