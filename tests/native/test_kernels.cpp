@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -63,12 +64,14 @@ struct linear_case {
     bool importance = false;  // quantized with an importance matrix
     bool extreme = false;     // every activation and weight at +-max, products of one sign per output
     bool narrow = false;      // q8_0 values moved to within +-kNarrowLimit (packed_linear.narrow), keeping their signs
+    bool seven_bit = false;   // packed with pack's seven_bit, against ggml on the values rounded here
 };
 
 void check_linear(const linear_case & c) {
     SCOPED_TRACE(std::string(ggml_type_name(c.type)) + " K=" + std::to_string(c.K) + " N=" + std::to_string(c.N) +
                  " rows=" + std::to_string(c.rows) + (c.norm ? " +norm" : "") + (c.gelu ? " +gelu" : "") +
-                 (c.residual ? " +residual" : "") + (c.importance ? " +importance" : "") + (c.narrow ? " +narrow" : ""));
+                 (c.residual ? " +residual" : "") + (c.importance ? " +importance" : "") + (c.narrow ? " +narrow" : "") +
+                 (c.seven_bit ? " +7bit" : ""));
     ggml_ctx g;
     ggml_context * ctx = g.ctx;
     std::mt19937 rng(unsigned(c.K * 131 + c.N * 7 + c.rows));
@@ -111,15 +114,31 @@ void check_linear(const linear_case & c) {
         w_ref = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, c.K, c.N);
         ggml_fp16_to_fp32_row(static_cast<const ggml_fp16_t *>(w->data), static_cast<float *>(w_ref->data), c.K * c.N);
     }
+    if (c.seven_bit) {  // dino.h's DINO_INT8_WEIGHTS_7BIT, written out again: a block past +-64 halved (ties to even), its scale doubled
+        ASSERT_EQ(c.type, GGML_TYPE_Q8_0);
+        w_ref = ggml_dup_tensor(ctx, w);
+        std::memcpy(w_ref->data, w->data, ggml_nbytes(w));
+        const size_t block = ggml_type_size(GGML_TYPE_Q8_0);
+        for (size_t at = 0; at < ggml_nbytes(w_ref); at += block) {
+            uint8_t * blk = static_cast<uint8_t *>(w_ref->data) + at;
+            int8_t * q = reinterpret_cast<int8_t *>(blk + 2);
+            if (std::none_of(q, q + 32, [](int8_t v) { return std::abs(int(v)) > dino::kernels::kNarrowLimit; })) continue;
+            for (int j = 0; j < 32; ++j) q[j] = int8_t(std::nearbyint(float(q[j]) / 2));  // (the default rounding: to even)
+            ggml_fp16_t d;
+            std::memcpy(&d, blk, 2);
+            d = ggml_fp32_to_fp16(2 * ggml_fp16_to_fp32(d));
+            std::memcpy(blk, &d, 2);
+        }
+    }
     ggml_tensor * ref = ggml_add(ctx, ggml_mul_mat(ctx, w_ref, in), b);
     if (c.gelu) ref = ggml_gelu_erf(ctx, ref);
     if (res) ref = ggml_add(ctx, res, ref);
 
     // ours, inside the same graph
-    const std::unique_ptr<packed_linear> p = dino::kernels::pack(w);
+    const std::unique_ptr<packed_linear> p = dino::kernels::pack(w, c.seven_bit);
     ASSERT_NE(p, nullptr);
     // Values within +-64 take x86's one-maddubs path: q5_0's always, q8_0's when made so.
-    EXPECT_EQ(p->narrow, c.type == GGML_TYPE_Q5_0 || c.narrow);
+    EXPECT_EQ(p->narrow, c.type == GGML_TYPE_Q5_0 || c.narrow || c.seven_bit);
     const linear_op op{p.get(), c.norm, eps, c.gelu};
     dino::kernels::op_node node;
     ggml_tensor * ours = dino::kernels::linear(ctx, node, op, x, b, nw, nb, res);
@@ -189,6 +208,33 @@ TEST(Kernels, LinearIsExactForNarrowWeights) {
         linear_case c{GGML_TYPE_Q8_0, 96, 48, 13, bool(f & 1), bool(f & 2), bool(f & 4)};
         c.narrow = true;
         check_linear(c);
+    }
+}
+
+// pack's seven_bit (DINO_INT8_WEIGHTS_7BIT) computes what ggml computes on q8_0 weights rounded as dino.h
+// says, at random, at the extremes (every value +-127: halves to +-64, the bound) and with every fusion; and
+// it leaves the other types as they are.
+TEST(Kernels, SevenBitWeightsAreTheRoundedQ8Values) {
+    SKIP_WITHOUT_KERNELS();
+    for (const auto & [K, N, rows] : {std::tuple<int64_t, int64_t, int64_t>{384, 64, 7}, {1536, 48, 13}}) {
+        linear_case c{GGML_TYPE_Q8_0, K, N, rows, false, false, false};
+        c.seven_bit = true;
+        check_linear(c);
+        c.extreme = true;
+        check_linear(c);
+    }
+    for (int f = 1; f < 8; ++f) {
+        linear_case c{GGML_TYPE_Q8_0, 96, 48, 13, bool(f & 1), bool(f & 2), bool(f & 4)};
+        c.seven_bit = true;
+        check_linear(c);
+    }
+    ggml_ctx g;
+    std::mt19937 rng(3);
+    for (ggml_type type : {GGML_TYPE_Q5_0, GGML_TYPE_Q4_0, GGML_TYPE_F32}) {
+        ggml_tensor * w = weight(g.ctx, filled(g.ctx, rng, 64, 32, 0.1f), type, nullptr);
+        const auto as_stored = dino::kernels::pack(w), seven = dino::kernels::pack(w, true);
+        ASSERT_TRUE(as_stored && seven);
+        EXPECT_EQ(std::memcmp(as_stored->data, seven->data, as_stored->bytes), 0) << ggml_type_name(type);
     }
 }
 
