@@ -19,7 +19,9 @@ constexpr int64_t kBlockPanels = 8;  // a linear op's unit of work: this many mi
 // int8 weights (kernels.h: packed_linear), per tile and 32-wide K block, in one of two layouts:
 //   groups4: 8 groups of [16 columns x 4 K] (64 bytes): a column's 4 bytes in one 32-bit lane, for
 //            one-row dot products (vpdpbusd, maddubs, sdot); q4: groups 2i, 2i+1 in the low and
-//            high nibbles of 64 bytes.
+//            high nibbles of 64 bytes.  In halves (NEON without sdot): each 16 bytes (4 columns)
+//            hold K 0-1 of the 4 columns, then K 2-3, so that smull of the low half and smlal2 of
+//            the high one leave a column's 4 products in two adjacent int16 lanes (build.inc).
 //   pairs8:  4 runs of [16 columns x 8 K] (128 bytes): a column pair's 16 bytes in one register,
 //            for 2 x 2 matrix products (smmla); q4: columns 0-7 low, 8-15 high nibbles of 64 bytes.
 
@@ -27,6 +29,7 @@ struct isa_kernels {
     const char * name;                 // "avx512", "avx2", "i8mm", "dotprod", "neon"
     int rows_int8, rows_int8_vnni, rows_float, rows_attention;  // microkernel heights: threads take whole panels
     bool int8_pairs8;                  // int8 weights in the pairs8 layout (pack.cpp), else groups4
+    bool int8_halves;                  // groups4 in halves (above)
     bool (*vnni_supported)();          // this CPU has the ISA's VNNI (else int8 uses maddubs)
     bool (*bf16_supported)();          // this CPU has the ISA's bf16 dot products (attention_op.bf16)
     bool int8_attention_by_default;    // int8 models' attention in int8 where bf16 is not available (simd.inc says why)
@@ -37,6 +40,11 @@ struct isa_kernels {
     void (*gelu)(const float * x, float * y, int64_t n);
     double (*peak_probe)(int kind, bool vnni, int64_t n);  // kernels.h: peak_ops
 };
+
+// Where column c (0-15) of a tile keeps K value k (0-3) of a groups4 group (64 bytes), plain or in halves.
+constexpr int64_t groups4_at(int64_t c, int k, bool halves) {
+    return halves ? (c / 4) * 16 + (k / 2) * 8 + (c % 4) * 2 + k % 2 : c * 4 + k;
+}
 
 // Room in p for q8 weights of N x K (either layout), its memory reused where large enough: p's
 // format, sizes, scales and offsets set, its values to be written (int8 attention packs each head's

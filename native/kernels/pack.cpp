@@ -64,12 +64,12 @@ void block_values(ggml_type type, const uint8_t * blk, ggml_fp16_t & d16, int8_t
 
 // Lays one 32-value block of column c (0..15) of a tile into blk, the block's bytes, in the layout
 // this CPU's int8 kernels read (isa.h: groups4 or pairs8; q4: w + 8 in nibbles); returns sum(q).
-int32_t put_block(uint8_t * blk, int64_t c, const int8_t q[kBlock], bool q4, bool pairs8) {
+int32_t put_block(uint8_t * blk, int64_t c, const int8_t q[kBlock], bool q4, bool pairs8, bool halves) {
     int32_t sum = 0;
     for (int j = 0; j < kBlock; ++j) {
         if (!pairs8) {  // groups4: group g = j / 4 is [16 columns x 4 K], 64 bytes
             const int g = j / 4;
-            const int64_t at = c * 4 + j % 4;
+            const int64_t at = groups4_at(c, j % 4, halves);
             if (!q4) blk[g * 64 + at] = uint8_t(q[j]);
             else blk[(g / 2) * 64 + at] |= uint8_t((q[j] + 8) << (g % 2 ? 4 : 0));
         } else {  // pairs8: K 8i..8i+7 as [16 columns x 8 K], 128 bytes (q4: columns 8-15 high)
@@ -135,7 +135,7 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w, bool seven_bit) {
         p->scales = reinterpret_cast<float *>(static_cast<uint8_t *>(p->data) + values);
         p->offsets = reinterpret_cast<float *>(static_cast<uint8_t *>(p->data) + values + per_block);
         uint8_t * qs = static_cast<uint8_t *>(p->data);
-        const bool pairs8 = active().k->int8_pairs8;
+        const bool pairs8 = active().k->int8_pairs8, halves = active().k->int8_halves;
         const size_t row_bytes = ggml_row_size(w->type, K), block_bytes = ggml_type_size(w->type);
         int largest = 0;  // |q|
         for (int64_t n = 0; n < N; ++n) {
@@ -152,7 +152,7 @@ std::unique_ptr<packed_linear> pack(const ggml_tensor * w, bool seven_bit) {
                 }
                 for (int j = 0; j < kBlock; ++j) largest = std::max(largest, std::abs(int(q[j])));
                 const int64_t base = t * KB + b;
-                const int32_t sum = put_block(qs + base * (q4 ? kBlock * kTile / 2 : kBlock * kTile), c, q, q4, pairs8);
+                const int32_t sum = put_block(qs + base * (q4 ? kBlock * kTile / 2 : kBlock * kTile), c, q, q4, pairs8, halves);
                 p->scales[base * kTile + c] = d;
                 p->offsets[base * kTile + c] = d * float(-128 * sum);
             }

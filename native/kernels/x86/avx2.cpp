@@ -22,7 +22,7 @@ struct vec {
     static constexpr int kRowsMaddubs = 2, kTilesMaddubs = 1;  // 2 rows x 2 vectors: 8 int16 accumulators (h, l)
     static constexpr int kRowsF = 6, kTilesF = 1;    // 6 rows x 2 vectors: 12 accumulators
     static constexpr int kRowsAttention = 6;
-    static constexpr bool kSignedDot = false, kMatmulInt8 = false;  // int8 by VNNI or maddubs (int8.inc)
+    static constexpr bool kSignedDot = false, kMatmulInt8 = false, kInt8Halves = false;  // int8 by VNNI or maddubs (int8.inc)
     static constexpr float kExpMin = -87.0f;         // 2^n built from exponent bits: n >= -126
     using F = __m256;
     using I = __m256i;

@@ -29,7 +29,7 @@ struct vec {
     static constexpr int kRowsMaddubs = 6, kTilesMaddubs = 2;  // 6 rows x 2 vectors: 24 int16 accumulators (h, l)
     static constexpr int kRowsF = 6, kTilesF = 2;    // 6 x 2 tiles: 12 accumulators
     static constexpr int kRowsAttention = 12;        // 12 x 2 tiles: 24 accumulators
-    static constexpr bool kSignedDot = false, kMatmulInt8 = false;  // int8 by VNNI or maddubs (int8.inc)
+    static constexpr bool kSignedDot = false, kMatmulInt8 = false, kInt8Halves = false;  // int8 by VNNI or maddubs (int8.inc)
     static constexpr float kExpMin = -104.0f;        // scalef reaches the denormals: e^-104 < the smallest float
     using F = __m512;
     using I = __m512i;
