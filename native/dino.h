@@ -231,7 +231,7 @@ typedef enum dino_pos_interp {
 typedef enum dino_attention_kernel {
     /* The library's choice for the model (dino_model_info.kernels says which):
      * FLASH; for models with int8 weights BF16 where the CPU has it, else
-     * INT8 on arm64 (where it takes a third to three quarters of FLASH's
+     * INT8 on arm64 (where it takes a third to two thirds of FLASH's
      * instructions). */
     DINO_ATTENTION_AUTO  = 0,
     /* softmax(q k^T / sqrt(d)) v in f32, as written in the paper: builds the

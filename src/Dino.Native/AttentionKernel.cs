@@ -3,7 +3,7 @@ namespace Dino;
 /// <summary>How attention is computed (the requested attention outputs always come from <see cref="Exact"/>).</summary>
 public enum AttentionKernel
 {
-    /// <summary>The library's choice for the model (<see cref="DinoModelInfo.Kernels"/> says which): <see cref="Flash"/>; for models with int8 weights <see cref="Bf16"/> where the CPU has it, else <see cref="Int8"/> on arm64 (where it takes a third to three quarters of <see cref="Flash"/>'s instructions).</summary>
+    /// <summary>The library's choice for the model (<see cref="DinoModelInfo.Kernels"/> says which): <see cref="Flash"/>; for models with int8 weights <see cref="Bf16"/> where the CPU has it, else <see cref="Int8"/> on arm64 (where it takes a third to two thirds of <see cref="Flash"/>'s instructions).</summary>
     Auto = 0,
     /// <summary>softmax(q k^T / sqrt d) v in f32, as written; builds the tokens x tokens matrix.</summary>
     Exact = 1,
